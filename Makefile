@@ -1,0 +1,45 @@
+# emotiondesk developer tasks. Every target sets up .venv first if needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= ../shared/data
+
+.PHONY: setup run test test-fast lint typecheck bench models clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## The main job on the embedded defaults: analyse the sample messages with the shipped pack.
+run: $(STAMP)
+	$(BIN)/emotiondesk analyze --file examples/messages.txt
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not integration and not e2e"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## Accuracy and speed figures (reads ../shared/data; says so when it is absent).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/accuracy.py --data $(DATA)
+	$(BIN)/python benchmarks/speed.py
+
+## Retrain the shipped default pack from ../shared/data.
+models: $(STAMP)
+	$(BIN)/python benchmarks/train_pack.py --data $(DATA) --out models
+
+clean:
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache

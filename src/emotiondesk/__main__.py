@@ -1,0 +1,3 @@
+from emotiondesk.cli.main import main
+
+main()

@@ -1,0 +1,89 @@
+"""``emotiondesk analyze``: analyse messages with a model pack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from emotiondesk.cli.common import print_json, user_errors
+from emotiondesk.errors import DataError, InvalidInputError
+
+BATCH = 512
+
+
+def read_lines(path: Path) -> list[str]:
+    """Non-empty lines of a UTF-8 text file ('-' for stdin)."""
+    import sys
+
+    if str(path) == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        if not path.is_file():
+            raise DataError(f"input file {str(path)!r} does not exist")
+        data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path} is not UTF-8 (byte {exc.start}): convert it, e.g. "
+            f"`iconv -f GBK -t UTF-8 {path} > fixed.txt`"
+        ) from None
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def analyze_command(
+    texts: Annotated[list[str] | None, typer.Argument(help="Messages to analyse.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="A UTF-8 file, one message a line ('-' = stdin).")
+    ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="auto (detect per message), zh or en.")
+    ] = "auto",
+    model: Annotated[
+        str, typer.Option("--model", help="'default' (the shipped pack) or a pack directory.")
+    ] = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per text on stdout.")] = False,
+) -> None:
+    """Tell how each message feels: polarity, 0-1 score and emotion."""
+    from tqdm import tqdm
+
+    from emotiondesk.analyzer import load_analyzer
+
+    with user_errors():
+        items = list(texts or [])
+        if file is not None:
+            items.extend(read_lines(file))
+        if not items:
+            raise InvalidInputError("nothing to analyse: pass TEXT arguments or --file FILE")
+        if lang not in ("auto", "zh", "en"):
+            raise InvalidInputError(f"--lang must be auto, zh or en, not {lang!r}")
+        analyzer = load_analyzer(model)
+        results = []
+        show = len(items) > BATCH
+        with tqdm(total=len(items), disable=not show, unit="msg") as bar:
+            for start in range(0, len(items), BATCH):
+                chunk = items[start : start + BATCH]
+                results.extend(analyzer.analyze(chunk, language=None if lang == "auto" else lang))
+                bar.update(len(chunk))
+    if as_json:
+        for r in results:
+            print_json(r.to_dict())
+        return
+    table = Table(show_lines=False)
+    for col in ("text", "lang", "polarity", "score", "emotion", "confidence"):
+        table.add_column(col)
+    for r in results:
+        shown = r.text if len(r.text) <= 60 else r.text[:57] + "..."
+        table.add_row(
+            shown,
+            r.language,
+            r.polarity,
+            f"{r.score:.2f}",
+            r.emotion,
+            f"{r.emotion_scores[r.emotion]:.2f}",
+        )
+    Console().print(table)

@@ -1,0 +1,23 @@
+"""The ``emotiondesk`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from emotiondesk.cli.analyze import analyze_command
+from emotiondesk.cli.models_cmd import models_app
+
+app = typer.Typer(
+    name="emotiondesk",
+    help="Emotion-aware customer service analysis for Chinese and English.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("analyze")(analyze_command)
+app.add_typer(models_app, name="models")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

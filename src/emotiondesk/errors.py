@@ -1,0 +1,64 @@
+"""Domain exceptions with stable codes.
+
+Every error a user can cause carries a short stable ``code`` (used by the HTTP
+service and the CLI) and a message that says what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class EmotionDeskError(Exception):
+    """Base class of every error emotiondesk raises on purpose."""
+
+    code: str = "emotiondesk_error"
+    http_status: int = 400
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInputError(EmotionDeskError):
+    """The caller passed something that cannot be analysed or used."""
+
+    code = "invalid_input"
+    http_status = 422
+
+
+class DataError(EmotionDeskError):
+    """A dataset file is missing, unreadable or malformed."""
+
+    code = "data_error"
+    http_status = 422
+
+
+class LabelError(DataError):
+    """A label is not in the scheme (or a dataset's label map)."""
+
+    code = "unknown_label"
+
+
+class ModelError(EmotionDeskError):
+    """A model directory is missing, incomplete or incompatible."""
+
+    code = "model_error"
+    http_status = 500
+
+
+class ConfigError(EmotionDeskError):
+    """A settings value or configuration file is invalid."""
+
+    code = "config_error"
+    http_status = 500
+
+
+class NotFoundError(EmotionDeskError):
+    """A requested resource does not exist."""
+
+    code = "not_found"
+    http_status = 404

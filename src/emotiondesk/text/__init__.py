@@ -1,0 +1,22 @@
+"""Text handling: normalisation, language detection (and, with the service, PII masking)."""
+
+from __future__ import annotations
+
+from emotiondesk.text.language import Language, detect_language
+from emotiondesk.text.normalize import (
+    DEFAULT_MAX_CHARS,
+    NormalizedText,
+    normalize,
+    prepare,
+    to_simplified,
+)
+
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "Language",
+    "NormalizedText",
+    "detect_language",
+    "normalize",
+    "prepare",
+    "to_simplified",
+]
