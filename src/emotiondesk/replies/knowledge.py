@@ -191,6 +191,26 @@ def _list(value: Any) -> tuple[str, ...]:
     return (str(value),)
 
 
+def _lucene_bm25() -> Any:
+    """BM25Okapi with Lucene's always-positive idf, ``log(1 + (N - n + .5) / (n + .5))``.
+
+    rank-bm25's Okapi idf turns negative for a term in more than half of the
+    documents, which breaks small FAQs (a one-entry FAQ would never match).
+    """
+    import math
+
+    from rank_bm25 import BM25Okapi
+
+    class LuceneBM25(BM25Okapi):  # type: ignore[misc]
+        def _calc_idf(self, nd: dict[str, int]) -> None:
+            self.idf = {
+                word: math.log(1 + (self.corpus_size - freq + 0.5) / (freq + 0.5))
+                for word, freq in nd.items()
+            }
+
+    return LuceneBM25
+
+
 # -- FAQ --------------------------------------------------------------------------------------
 
 
@@ -219,16 +239,16 @@ class FaqIndex:
         'tuikuan-shijian'
     """
 
-    #: Lowest BM25 score of an answer worth suggesting, per language (Chinese
-    #: scores run higher: characters and bigrams both count).
-    MIN_SCORES: ClassVar[dict[str, float]] = {"zh": 4.0, "en": 3.0}
+    #: Share of the query's weight (idf) an entry must cover to be suggested,
+    #: per language (Chinese queries carry many bigrams no entry uses).
+    MIN_COVERAGE: ClassVar[dict[str, float]] = {"zh": 0.3, "en": 0.4}
 
-    def __init__(self, entries: Sequence[FaqEntry], *, min_score: float | None = None) -> None:
-        from rank_bm25 import BM25Okapi
+    def __init__(self, entries: Sequence[FaqEntry], *, min_coverage: float | None = None) -> None:
+        BM25 = _lucene_bm25()
 
         self.entries = list(entries)
-        self.min_score = min_score
-        self._by_lang: dict[str, tuple[list[FaqEntry], Any]] = {}
+        self.min_coverage = min_coverage
+        self._by_lang: dict[str, tuple[list[FaqEntry], Any, list[frozenset[str]]]] = {}
         for lang in sorted({e.language for e in self.entries}):
             docs = [e for e in self.entries if e.language == lang]
             corpus = [
@@ -236,10 +256,10 @@ class FaqIndex:
                 or ["_"]
                 for e in docs
             ]
-            self._by_lang[lang] = (docs, BM25Okapi(corpus))
+            self._by_lang[lang] = (docs, BM25(corpus), [frozenset(c) for c in corpus])
 
     @classmethod
-    def load(cls, path: str | Path | None = None, *, min_score: float | None = None) -> FaqIndex:
+    def load(cls, path: str | Path | None = None, *, min_coverage: float | None = None) -> FaqIndex:
         """Read an FAQ (YAML list or CSV with columns id, lang, question, answer[, category, keywords])."""
         text, source, suffix = _read(path, "shop_faq.yaml")
         entries: list[FaqEntry] = []
@@ -268,20 +288,36 @@ class FaqIndex:
             entries.append(entry)
         if not entries:
             raise DataError(f"{source}: the FAQ has no entries")
-        return cls(entries, min_score=min_score)
+        return cls(entries, min_coverage=min_coverage)
 
     def search(self, query: str, language: str, *, k: int = 1) -> list[FaqHit]:
-        """The best entries of ``language`` for ``query`` scoring at least ``min_score``."""
+        """The best entries of ``language`` for ``query`` (BM25 ranking).
+
+        An entry is returned only when it covers at least ``min_coverage`` of
+        the query's idf weight (query words the FAQ never uses count with the
+        highest idf), a bar that does not move with the size of the FAQ.
+        """
         if language not in self._by_lang:
             return []
-        docs, bm25 = self._by_lang[language]
-        tokens = tokenize(query, language)
+        docs, bm25, token_sets = self._by_lang[language]
+        tokens = list(dict.fromkeys(tokenize(query, language)))
         if not tokens:
             return []
         scores = bm25.get_scores(tokens)
-        order = sorted(range(len(docs)), key=lambda i: -scores[i])[:k]
-        floor = self.min_score if self.min_score is not None else self.MIN_SCORES.get(language, 3.0)
-        return [FaqHit(docs[i], round(float(scores[i]), 4)) for i in order if scores[i] >= floor]
+        top_idf = max(bm25.idf.values(), default=1.0)
+        weights = {t: bm25.idf.get(t, top_idf) for t in tokens}
+        total = sum(weights.values())
+        hits = []
+        for i in sorted(range(len(docs)), key=lambda i: -scores[i])[:k]:
+            covered = sum(w for t, w in weights.items() if t in token_sets[i])
+            floor = (
+                self.min_coverage
+                if self.min_coverage is not None
+                else self.MIN_COVERAGE.get(language, 0.4)
+            )
+            if scores[i] > 0 and covered / total >= floor:
+                hits.append(FaqHit(docs[i], round(float(scores[i]), 4)))
+        return hits
 
 
 # -- product catalog --------------------------------------------------------------------------
