@@ -95,7 +95,9 @@ def create_app(
         await batcher.start()
         app.state.batcher = batcher
         logger.info(
-            "ready: model %s, micro-batching %s", model.version, "on" if settings.batching else "off"
+            "ready: model %s, micro-batching %s",
+            model.version,
+            "on" if settings.batching else "off",
         )
         try:
             yield

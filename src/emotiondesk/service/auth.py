@@ -161,6 +161,8 @@ class KeyVerifier:
         if principal is None:
             raise AuthenticationError("unknown or revoked API key")
         principal.require(scope)
-        limit = principal.rate_limit if principal.rate_limit is not None else self.default_rate_limit
+        limit = (
+            principal.rate_limit if principal.rate_limit is not None else self.default_rate_limit
+        )
         self.limiter.check(f"{principal.key_id}:{principal.name}", limit)
         return principal

@@ -72,7 +72,9 @@ class MicroBatcher:
     async def start(self) -> None:
         if self.enabled and self._task is None:
             self._queue = asyncio.Queue()
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emotiondesk-batch")
+            self._executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="emotiondesk-batch"
+            )
             self._task = asyncio.create_task(self._run(), name="emotiondesk-batcher")
 
     async def stop(self) -> None:

@@ -37,7 +37,10 @@ ConversationEngine = Callable[..., dict[str, Any]]
 
 
 def basic_engine(
-    *, conversation: Mapping[str, Any], history: Sequence[Mapping[str, Any]], turn: Mapping[str, Any]
+    *,
+    conversation: Mapping[str, Any],
+    history: Sequence[Mapping[str, Any]],
+    turn: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Running figures over the customer's turns: first, last and mean score, last emotion."""
     turns = [*history, turn]
@@ -64,9 +67,7 @@ def resolve_engine(spec: str, settings: Any = None) -> ConversationEngine:
     """Import ``"module:attribute"`` and return the engine it names."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise ConfigError(
-            f"conversation engine {spec!r} must look like 'package.module:attribute'"
-        )
+        raise ConfigError(f"conversation engine {spec!r} must look like 'package.module:attribute'")
     try:
         module = importlib.import_module(module_name)
         obj = getattr(module, attr)

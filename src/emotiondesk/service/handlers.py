@@ -76,9 +76,7 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         details = _validation_details(exc)
         first = details[0] if details else {"loc": [], "msg": "invalid request"}
         where = ".".join(p for p in first["loc"] if p != "body") or "request"
-        return error_response(
-            422, "invalid_request", f"{where}: {first['msg']}", details=details
-        )
+        return error_response(422, "invalid_request", f"{where}: {first['msg']}", details=details)
     if isinstance(exc, StarletteHTTPException):
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(

@@ -96,9 +96,7 @@ def store_message(
     for attempt in range(ATTEMPTS):
         session = sessions()
         try:
-            conv = repo.get_conversation(
-                session, conversation_id=conversation_id, for_update=True
-            )
+            conv = repo.get_conversation(session, conversation_id=conversation_id, for_update=True)
             if client_message_id is not None:
                 existing = repo.find_message(
                     session, conversation_id=conversation_id, client_message_id=client_message_id
@@ -157,7 +155,9 @@ def store_message(
             ) from None
         finally:
             session.close()
-    logger.error("storing a message failed after %d attempts: %s", ATTEMPTS, type(last_exc).__name__)
+    logger.error(
+        "storing a message failed after %d attempts: %s", ATTEMPTS, type(last_exc).__name__
+    )
     if isinstance(last_exc, IntegrityError):
         raise ConflictError(
             "the conversation changed while the message was stored: retry the request"

@@ -54,7 +54,9 @@ class Analysis(_Out):
     language: str
     polarity: str
     polarity_scores: dict[str, float]
-    score: float = Field(description="Expected polarity in [0, 1]: 0 very negative, 1 very positive.")
+    score: float = Field(
+        description="Expected polarity in [0, 1]: 0 very negative, 1 very positive."
+    )
     emotion: str
     emotion_scores: dict[str, float]
     truncated: bool = False
@@ -94,7 +96,6 @@ class ConversationOut(_Out):
     updated_at: UtcDatetime
 
 
-
 class MessageIn(_In):
     role: Literal["customer", "agent"]
     text: str = Field(description="The message; PII is masked before it is stored.")
@@ -123,7 +124,6 @@ class MessageOut(_Out):
     model_version: str | None
     sent_at: UtcDatetime | None
     created_at: UtcDatetime
-
 
 
 class ConversationDetail(ConversationOut):
@@ -166,7 +166,6 @@ class FeedbackOut(_Out):
     created_at: UtcDatetime
 
 
-
 class AlertOut(_Out):
     id: int
     kind: str
@@ -176,7 +175,6 @@ class AlertOut(_Out):
     details: dict[str, Any]
     created_at: UtcDatetime
     acknowledged_at: UtcDatetime | None
-
 
 
 # -- health and errors ---------------------------------------------------------------------

@@ -170,6 +170,8 @@ def check_database(engine: Engine) -> None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
             if not inspect(conn).has_table("conversations"):
-                raise StorageError("the database has no emotiondesk tables: run `emotiondesk db upgrade`")
+                raise StorageError(
+                    "the database has no emotiondesk tables: run `emotiondesk db upgrade`"
+                )
     except SQLAlchemyError as exc:
         raise StorageError(f"database unreachable: {exc.__class__.__name__}") from None

@@ -15,7 +15,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -27,6 +27,15 @@ from emotiondesk.storage.tables import Alert, ApiKey, Conversation, Feedback, Me
 #: API key scopes; ``admin`` implies every other.
 SCOPES = ("analyze", "write", "read", "admin")
 KEY_PREFIX = "ed_"
+
+
+def to_utc(value: datetime | None) -> datetime | None:
+    """Aware datetimes converted to UTC; naive ones taken as UTC (SQLite keeps no offset)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 # -- conversations -------------------------------------------------------------------------
@@ -112,9 +121,9 @@ def list_conversations(
         if value is not None:
             filters.append(column == value)
     if created_after is not None:
-        filters.append(Conversation.created_at >= created_after)
+        filters.append(Conversation.created_at >= to_utc(created_after))
     if created_before is not None:
-        filters.append(Conversation.created_at < created_before)
+        filters.append(Conversation.created_at < to_utc(created_before))
     total = session.scalar(select(func.count()).select_from(Conversation).where(*filters)) or 0
     items = list(
         session.scalars(
@@ -205,7 +214,7 @@ def add_message(
         state=state,
         pii=dict(pii or {}),
         model_version=model_version,
-        sent_at=sent_at,
+        sent_at=to_utc(sent_at),
     )
     session.add(msg)
     conversation.message_count = seq

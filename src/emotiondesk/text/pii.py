@@ -90,9 +90,7 @@ def is_valid_cn_id(number: str) -> bool:
         total = sum(int(c) * w for c, w in zip(n[:17], _ID_WEIGHTS, strict=True))
         return _ID_CHECK[total % 11] == n[17]
     if len(n) == 15 and n.isdigit():
-        return n[0] in "12345678" and _valid_date(
-            1900 + int(n[6:8]), int(n[8:10]), int(n[10:12])
-        )
+        return n[0] in "12345678" and _valid_date(1900 + int(n[6:8]), int(n[8:10]), int(n[10:12]))
     return False
 
 
@@ -120,9 +118,7 @@ _EMAIL = re.compile(
 )
 _ID18 = re.compile(_NOT_ALNUM_BEFORE + r"(\d{17}[\dXx]|\d{15})" + _NOT_ALNUM_AFTER)
 # 13-19 digits, either contiguous or in groups separated by single spaces/dashes.
-_CARD = re.compile(
-    _NOT_ALNUM_BEFORE + r"(\d{13,19}|\d{4}(?:[ -]\d{3,6}){2,4})" + _NOT_ALNUM_AFTER
-)
+_CARD = re.compile(_NOT_ALNUM_BEFORE + r"(\d{13,19}|\d{4}(?:[ -]\d{3,6}){2,4})" + _NOT_ALNUM_AFTER)
 _CN_MOBILE = re.compile(
     r"(?<![\d+])(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}" + _NOT_ALNUM_AFTER
 )
@@ -132,9 +128,7 @@ _CN_LANDLINE = re.compile(
 )
 # International: '+' then country code and 6-14 more digits, with spaces, dashes,
 # dots or a bracketed area code between groups.
-_INTL = re.compile(
-    r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}" + _NOT_ALNUM_AFTER
-)
+_INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}" + _NOT_ALNUM_AFTER)
 # North-American form without '+': (415) 555-0123, 415-555-0123, 415.555.0123.
 _NANP = re.compile(
     _NOT_ALNUM_BEFORE + r"(?:1[ .-])?(?:\(\d{3}\)\s?|\d{3}[.-])\d{3}[.-]\d{4}" + _NOT_ALNUM_AFTER
@@ -248,9 +242,7 @@ def find_pii(text: str) -> list[PiiSpan]:
     return sorted(chosen, key=lambda c: c.start)
 
 
-def mask_pii_detailed(
-    text: str, *, placeholder: Callable[[str], str] | None = None
-) -> MaskResult:
+def mask_pii_detailed(text: str, *, placeholder: Callable[[str], str] | None = None) -> MaskResult:
     """Mask PII in ``text`` and report the spans (of the input) that were masked.
 
     Args:
