@@ -109,9 +109,7 @@ class Analyzer:
         truncated: list[bool] = []
         for i, text in enumerate(texts):
             if not isinstance(text, str):
-                raise InvalidInputError(
-                    f"text #{i} is a {type(text).__name__}, not a string"
-                )
+                raise InvalidInputError(f"text #{i} is a {type(text).__name__}, not a string")
             prepared = prepare(text, max_chars=self.max_chars)
             normed.append(prepared.text)
             langs.append(detect_language(prepared.text))

@@ -252,8 +252,7 @@ def map_label(
     where = f" in row {row}" if row is not None else ""
     allowed = ", ".join(k for k in mapping)
     raise LabelError(
-        f"unknown {task} label {label!r}{where} for dataset {dataset!r}; "
-        f"expected one of: {allowed}"
+        f"unknown {task} label {label!r}{where} for dataset {dataset!r}; expected one of: {allowed}"
     )
 
 

@@ -38,7 +38,8 @@ def read_lines(path: Path) -> list[str]:
 def analyze_command(
     texts: Annotated[list[str] | None, typer.Argument(help="Messages to analyse.")] = None,
     file: Annotated[
-        Path | None, typer.Option("--file", "-f", help="A UTF-8 file, one message a line ('-' = stdin).")
+        Path | None,
+        typer.Option("--file", "-f", help="A UTF-8 file, one message a line ('-' = stdin)."),
     ] = None,
     lang: Annotated[
         str, typer.Option("--lang", help="auto (detect per message), zh or en.")
@@ -46,7 +47,9 @@ def analyze_command(
     model: Annotated[
         str, typer.Option("--model", help="'default' (the shipped pack) or a pack directory.")
     ] = "default",
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per text on stdout.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per text on stdout.")
+    ] = False,
 ) -> None:
     """Tell how each message feels: polarity, 0-1 score and emotion."""
     from tqdm import tqdm

@@ -77,9 +77,7 @@ def read_config(directory: str | Path) -> dict[str, Any]:
         raise ModelError(f"model directory {str(path)!r} does not exist")
     cfg_path = path / CONFIG_NAME
     if not cfg_path.is_file():
-        raise ModelError(
-            f"{str(path)!r} is not an emotiondesk model directory (no {CONFIG_NAME})"
-        )
+        raise ModelError(f"{str(path)!r} is not an emotiondesk model directory (no {CONFIG_NAME})")
     try:
         cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:

@@ -1,0 +1,549 @@
+"""Fast n-gram classifiers: TF-IDF n-grams, a linear model, temperature-scaled softmax.
+
+The featurizer and the forward pass are plain numpy/scipy, written here, so
+inference never imports scikit-learn (only ``fit`` does, from the ``[train]``
+extra). Features:
+
+* Chinese (``language="zh"``): character n-grams (default 1-3) of the
+  normalised, lower-cased text.
+* English (``language="en"``): word n-grams (default 1-2; words, emoticons and
+  punctuation runs are tokens) plus character n-grams (default 2-4).
+
+Each feature weighs ``(1 + log tf) * idf`` and every row is L2-normalised
+(sublinear TF-IDF). A multinomial logistic regression is fitted on them; its
+logits are divided by a temperature fitted on a held-out part of the training
+data (temperature scaling), so the probabilities are calibrated. Then the
+vocabulary is pruned to the features with the largest weights, the model is
+refitted on that vocabulary, and the weights are stored as int8 (per-class
+scale) or float16 to keep each model at a few MB.
+
+Artifact (``save_pretrained``): ``config.json`` (model_type ``ngram``,
+labels, preprocessing and featurizer settings, temperature, training info,
+version), ``vocab.json`` (the n-grams in feature order) and
+``weights.safetensors`` (weights, scales, bias, idf). No pickle anywhere.
+
+Example:
+    >>> clf = NgramClassifier(language="en").fit(
+    ...     ["great, thanks", "awful delay", "love it", "very bad"] * 5,
+    ...     ["positive", "negative", "positive", "negative"] * 5)
+    >>> clf.predict(["thanks, great"])
+    ['positive']
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from emotiondesk.errors import InvalidInputError, ModelError
+from emotiondesk.models.base import CONFIG_NAME, read_config, register
+from emotiondesk.text.normalize import DEFAULT_MAX_CHARS, normalize
+
+logger = logging.getLogger(__name__)
+
+MODEL_TYPE = "ngram"
+FORMAT_VERSION = 1
+VOCAB_NAME = "vocab.json"
+WEIGHTS_NAME = "weights.safetensors"
+
+#: Word tokens: words (letters, digits, apostrophes), or runs of other
+#: non-space characters (punctuation, emoticons, emoji).
+_WORD_RE = re.compile(r"[\w']+|[^\w\s]+")
+#: Prefix that keeps word n-grams apart from character n-grams (normalised
+#: text never contains control characters, so no character n-gram starts so).
+_WORD_MARK = "\x01"
+
+
+def _package_version() -> str:
+    from emotiondesk import __version__
+
+    return __version__
+
+
+class NgramFeaturizer:
+    """Text -> n-gram strings, and n-gram strings -> a sparse TF-IDF matrix.
+
+    Stateless apart from ``vocabulary`` and ``idf`` (set by :meth:`build` or
+    on load). Used identically in training and inference.
+    """
+
+    def __init__(
+        self,
+        *,
+        char_ngram_range: tuple[int, int] | None = (1, 3),
+        word_ngram_range: tuple[int, int] | None = None,
+        lowercase: bool = True,
+        max_chars: int | None = DEFAULT_MAX_CHARS,
+    ) -> None:
+        self.char_ngram_range = tuple(char_ngram_range) if char_ngram_range else None
+        self.word_ngram_range = tuple(word_ngram_range) if word_ngram_range else None
+        self.lowercase = lowercase
+        self.max_chars = max_chars
+        self.vocabulary: dict[str, int] = {}
+        self.idf: np.ndarray = np.zeros(0, dtype=np.float32)
+
+    # -- text -> n-grams ----------------------------------------------------------------
+
+    def preprocess(self, text: str) -> str:
+        text = normalize(text, max_chars=self.max_chars)
+        return text.lower() if self.lowercase else text
+
+    def ngrams(self, text: str) -> list[str]:
+        """The n-grams of one *preprocessed* text (with repeats)."""
+        grams: list[str] = []
+        if self.char_ngram_range:
+            lo, hi = self.char_ngram_range
+            n_chars = len(text)
+            for n in range(lo, hi + 1):
+                if n == 1:
+                    grams.extend(ch for ch in text if ch != " ")
+                else:
+                    grams.extend(text[i : i + n] for i in range(n_chars - n + 1))
+        if self.word_ngram_range:
+            lo, hi = self.word_ngram_range
+            words = _WORD_RE.findall(text)
+            for n in range(lo, hi + 1):
+                if n == 1:
+                    grams.extend(_WORD_MARK + w for w in words)
+                else:
+                    grams.extend(
+                        _WORD_MARK + " ".join(words[i : i + n]) for i in range(len(words) - n + 1)
+                    )
+        return grams
+
+    # -- vocabulary ---------------------------------------------------------------------
+
+    def build(
+        self, texts: Sequence[str], *, min_df: int = 2, max_features: int | None = None
+    ) -> list[list[str]]:
+        """Build the vocabulary and idf from preprocessed texts; return their n-grams."""
+        df: Counter[str] = Counter()
+        all_grams = []
+        for text in texts:
+            grams = self.ngrams(text)
+            all_grams.append(grams)
+            df.update(set(grams))
+        items = [(g, c) for g, c in df.items() if c >= min_df]
+        items.sort(key=lambda gc: (-gc[1], gc[0]))
+        if max_features is not None:
+            items = items[:max_features]
+        self.vocabulary = {g: i for i, (g, _) in enumerate(items)}
+        n_docs = len(texts)
+        counts = np.array([c for _, c in items], dtype=np.float64)
+        idf = np.log((1.0 + n_docs) / (1.0 + counts)) + 1.0
+        # Stored as float16: round now so training sees what inference will.
+        self.idf = idf.astype(np.float16).astype(np.float32)
+        return all_grams
+
+    def restrict(self, keep: np.ndarray) -> None:
+        """Keep only the features at indices ``keep`` (in that order)."""
+        inverse = list(self.vocabulary)
+        self.vocabulary = {inverse[j]: i for i, j in enumerate(keep.tolist())}
+        self.idf = self.idf[keep]
+
+    # -- n-grams -> matrix --------------------------------------------------------------
+
+    def counts(self, grams_per_text: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        """Raw counts (rows = texts, columns = vocabulary), out-of-vocabulary dropped."""
+        get = self.vocabulary.get
+        indptr = [0]
+        indices: list[int] = []
+        for grams in grams_per_text:
+            ids = [i for i in map(get, grams) if i is not None]
+            indices.extend(ids)
+            indptr.append(len(indices))
+        data = np.ones(len(indices), dtype=np.float32)
+        mat = sp.csr_matrix(
+            (data, np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+            shape=(len(grams_per_text), len(self.vocabulary)),
+        )
+        mat.sum_duplicates()
+        return mat
+
+    def weigh(self, counts: sp.csr_matrix, idf: np.ndarray | None = None) -> sp.csr_matrix:
+        """Sublinear TF-IDF with L2-normalised rows (in place on a copy)."""
+        mat = counts.astype(np.float32, copy=True)
+        np.log(mat.data, out=mat.data)
+        mat.data += 1.0
+        mat.data *= (self.idf if idf is None else idf)[mat.indices]
+        row_of = np.repeat(np.arange(mat.shape[0]), np.diff(mat.indptr))
+        norms = np.sqrt(np.bincount(row_of, weights=mat.data * mat.data, minlength=mat.shape[0]))
+        norms[norms == 0] = 1.0
+        mat.data /= norms[row_of].astype(np.float32)
+        return mat
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Raw texts -> TF-IDF matrix (normalises each text first)."""
+        return self.weigh(self.counts([self.ngrams(self.preprocess(t)) for t in texts]))
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "char_ngram_range": list(self.char_ngram_range) if self.char_ngram_range else None,
+            "word_ngram_range": list(self.word_ngram_range) if self.word_ngram_range else None,
+            "lowercase": self.lowercase,
+            "max_chars": self.max_chars,
+            "normalize": "emotiondesk.text.normalize",
+        }
+
+
+_LANGUAGE_DEFAULTS: dict[str, dict[str, tuple[int, int] | None]] = {
+    "zh": {"char_ngram_range": (1, 3), "word_ngram_range": None},
+    "en": {"char_ngram_range": (2, 4), "word_ngram_range": (1, 2)},
+}
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=1, keepdims=True)
+    return logits
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature T minimising the NLL of ``softmax(logits / T)`` on labels ``y``."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        z = logits / math.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-logp[np.arange(len(y)), y].mean())
+
+    res = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
+    return float(math.exp(res.x))
+
+
+@register(MODEL_TYPE)
+class NgramClassifier:
+    """Sublinear TF-IDF n-grams + multinomial logistic regression, temperature-calibrated.
+
+    Args:
+        language: ``"zh"`` or ``"en"``; picks the default n-gram ranges.
+        char_ngram_range: character n-gram sizes (``None`` for the language default).
+        word_ngram_range: word n-gram sizes (``None`` for the language default;
+            ``(0, 0)`` for none).
+        min_df: an n-gram must occur in this many training texts.
+        max_features: n-grams kept before fitting (most frequent first).
+        keep_features: n-grams kept after fitting (largest weights first);
+            the model is refitted on them. ``None`` keeps all.
+        C: inverse L2 regularisation strength of the logistic regression.
+        class_weight: ``None`` or ``"balanced"``.
+        calibration_fraction: share of the training data held out to fit the
+            temperature (0 disables calibration); the final model is refitted
+            on all the data and keeps that temperature.
+        weight_dtype: ``"int8"``, ``"float16"`` or ``"float32"`` (stored weights).
+        max_iter: iterations of the solver.
+        random_state: seed of the calibration split.
+    """
+
+    def __init__(
+        self,
+        language: str = "zh",
+        *,
+        char_ngram_range: tuple[int, int] | None = None,
+        word_ngram_range: tuple[int, int] | None = None,
+        min_df: int = 2,
+        max_features: int | None = 400_000,
+        keep_features: int | None = 120_000,
+        C: float = 4.0,
+        class_weight: str | None = None,
+        calibration_fraction: float = 0.1,
+        weight_dtype: str = "int8",
+        max_iter: int = 300,
+        random_state: int = 0,
+    ) -> None:
+        self.language = language
+        self.char_ngram_range = char_ngram_range
+        self.word_ngram_range = word_ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.keep_features = keep_features
+        self.C = C
+        self.class_weight = class_weight
+        self.calibration_fraction = calibration_fraction
+        self.weight_dtype = weight_dtype
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    # -- scikit-learn contract ----------------------------------------------------------
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        import inspect
+
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def set_params(self, **params: Any) -> NgramClassifier:
+        for key, value in params.items():
+            if key not in self.get_params():
+                raise ValueError(f"unknown parameter {key!r}")
+            setattr(self, key, value)
+        return self
+
+    def _make_featurizer(self) -> NgramFeaturizer:
+        if self.language not in _LANGUAGE_DEFAULTS:
+            raise InvalidInputError(
+                f"language must be one of {sorted(_LANGUAGE_DEFAULTS)}, not {self.language!r}"
+            )
+        defaults = _LANGUAGE_DEFAULTS[self.language]
+        char = self.char_ngram_range or defaults["char_ngram_range"]
+        word = self.word_ngram_range or defaults["word_ngram_range"]
+        if word is not None and tuple(word) == (0, 0):
+            word = None
+        if char is not None and tuple(char) == (0, 0):
+            char = None
+        return NgramFeaturizer(char_ngram_range=char, word_ngram_range=word)
+
+    def _fit_linear(
+        self, x: sp.csr_matrix, y: np.ndarray, n_classes: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fit the logistic regression; return (coef [F, C], intercept [C])."""
+        try:
+            from sklearn.linear_model import LogisticRegression
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ModelError(
+                "training n-gram models needs scikit-learn: pip install 'emotiondesk[train]'"
+            ) from exc
+        clf = LogisticRegression(
+            C=self.C,
+            class_weight=self.class_weight,
+            max_iter=self.max_iter,
+            solver="lbfgs",
+        )
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(x, y)
+        coef = clf.coef_
+        intercept = clf.intercept_
+        if n_classes == 2:  # binary: sklearn keeps one row; make it a symmetric pair
+            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+            intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+        return coef.T.astype(np.float32), intercept.astype(np.float32)
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> NgramClassifier:
+        """Fit on raw texts and label names; returns ``self``."""
+        texts = list(texts)
+        labels = [str(label) for label in labels]
+        if len(texts) != len(labels):
+            raise InvalidInputError(f"{len(texts)} texts but {len(labels)} labels")
+        if not texts:
+            raise InvalidInputError("cannot fit on no data")
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise InvalidInputError(f"need at least two labels to fit, got {classes}")
+        start = time.perf_counter()
+        featurizer = self._make_featurizer()
+        prepped = [featurizer.preprocess(t) for t in texts]
+        grams = featurizer.build(prepped, min_df=self.min_df, max_features=self.max_features)
+        if not featurizer.vocabulary:
+            raise InvalidInputError("no n-gram occurs in min_df texts; lower min_df or add data")
+        raw = featurizer.counts(grams)
+        del grams
+        index = {c: i for i, c in enumerate(classes)}
+        y = np.array([index[label] for label in labels])
+        n_vocab = len(featurizer.vocabulary)
+
+        # 1. temperature on a held-out part (stratified by label).
+        temperature = 1.0
+        rng = np.random.default_rng(self.random_state)
+        holdout = np.zeros(len(y), dtype=bool)
+        if self.calibration_fraction > 0 and len(y) >= 50:
+            for c in range(len(classes)):
+                members = np.flatnonzero(y == c)
+                k = round(len(members) * self.calibration_fraction)
+                if 0 < k < len(members):
+                    holdout[rng.choice(members, size=k, replace=False)] = True
+        x_all = featurizer.weigh(raw)
+        if holdout.any():
+            w, b = self._fit_linear(x_all[~holdout], y[~holdout], len(classes))
+            temperature = fit_temperature(np.asarray(x_all[holdout] @ w) + b, y[holdout])
+
+        # 2. fit on everything, prune the vocabulary by weight, refit on the rest.
+        w, b = self._fit_linear(x_all, y, len(classes))
+        if self.keep_features is not None and n_vocab > self.keep_features:
+            strength = np.abs(w).max(axis=1)
+            keep = np.sort(np.argsort(-strength, kind="stable")[: self.keep_features])
+            featurizer.restrict(keep)
+            x_all = featurizer.weigh(raw[:, keep])
+            w, b = self._fit_linear(x_all, y, len(classes))
+            if holdout.any():
+                wh, bh = self._fit_linear(x_all[~holdout], y[~holdout], len(classes))
+                temperature = fit_temperature(np.asarray(x_all[holdout] @ wh) + bh, y[holdout])
+
+        self.labels_ = classes
+        self.featurizer_ = featurizer
+        self.temperature_ = temperature
+        self._set_weights(w, b)
+        self.training_info_ = {
+            "n_train": len(texts),
+            "label_counts": {c: int((y == i).sum()) for i, c in enumerate(classes)},
+            "n_features_seen": n_vocab,
+            "n_features": len(featurizer.vocabulary),
+            "calibration_rows": int(holdout.sum()),
+            "fit_seconds": round(time.perf_counter() - start, 1),
+        }
+        return self
+
+    # -- weights ------------------------------------------------------------------------
+
+    def _set_weights(self, w: np.ndarray, b: np.ndarray) -> None:
+        """Quantise ``w`` as ``weight_dtype`` and keep the float32 view used in forward."""
+        if self.weight_dtype == "int8":
+            scale = np.abs(w).max(axis=0) / 127.0
+            scale[scale == 0] = 1.0
+            q = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
+            self.weights_stored_ = q
+            self.weight_scale_ = scale.astype(np.float32)
+        elif self.weight_dtype in ("float16", "float32"):
+            self.weights_stored_ = w.astype(self.weight_dtype)
+            self.weight_scale_ = np.ones(w.shape[1], dtype=np.float32)
+        else:
+            raise InvalidInputError(
+                f"weight_dtype must be int8, float16 or float32, not {self.weight_dtype!r}"
+            )
+        self.bias_ = b.astype(np.float32)
+        # What forward multiplies by: dequantised, with the temperature folded in.
+        self.coef_ = (
+            self.weights_stored_.astype(np.float32) * self.weight_scale_ / self.temperature_
+        )
+        self.intercept_ = self.bias_ / self.temperature_
+
+    # -- inference ----------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise ModelError("this NgramClassifier is not fitted: call fit() or from_pretrained()")
+
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated logits (temperature applied), shape ``(n, len(labels_))``."""
+        self._check_fitted()
+        if isinstance(texts, str):
+            texts = [texts]
+        x = self.featurizer_.transform(texts)
+        return np.asarray(x @ self.coef_, dtype=np.float64) + self.intercept_
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities; columns follow ``labels_``."""
+        return _softmax(self.decision_function(texts))
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The most probable label of each text."""
+        proba = self.predict_proba(texts)
+        return [self.labels_[i] for i in proba.argmax(axis=1)]
+
+    # -- artifact -----------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        self._check_fitted()
+        return {
+            "model_type": MODEL_TYPE,
+            "format_version": FORMAT_VERSION,
+            "version": _package_version(),
+            "language": self.language,
+            "labels": list(self.labels_),
+            "preprocessing": self.featurizer_.settings(),
+            "temperature": self.temperature_,
+            "weight_dtype": self.weight_dtype,
+            "params": {
+                k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()
+            },
+            "training": dict(getattr(self, "training_info_", {})),
+        }
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``config.json``, ``vocab.json`` and ``weights.safetensors`` to ``directory``."""
+        from safetensors.numpy import save_file
+
+        self._check_fitted()
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        cfg = self.config()
+        (path / CONFIG_NAME).write_text(
+            json.dumps(cfg, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        vocab = sorted(self.featurizer_.vocabulary, key=self.featurizer_.vocabulary.__getitem__)
+        (path / VOCAB_NAME).write_text(
+            json.dumps(vocab, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
+        )
+        save_file(
+            {
+                "weight": np.ascontiguousarray(self.weights_stored_),
+                "weight_scale": self.weight_scale_,
+                "bias": self.bias_,
+                "idf": self.featurizer_.idf.astype(np.float16),
+            },
+            str(path / WEIGHTS_NAME),
+            metadata={"format": "emotiondesk-ngram", "format_version": str(FORMAT_VERSION)},
+        )
+        return path
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> NgramClassifier:
+        """Open a directory written by :meth:`save_pretrained` (reads JSON and safetensors only)."""
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        path = Path(directory)
+        cfg = read_config(path)
+        if cfg.get("model_type") != MODEL_TYPE:
+            raise ModelError(f"{path} holds a {cfg.get('model_type')!r} model, not {MODEL_TYPE!r}")
+        try:
+            vocab = json.loads((path / VOCAB_NAME).read_text(encoding="utf-8"))
+            arrays = load_file(str(path / WEIGHTS_NAME))
+        except (OSError, json.JSONDecodeError, SafetensorError) as exc:
+            raise ModelError(f"cannot read the n-gram model in {path}: {exc}") from exc
+        params = dict(cfg.get("params", {}))
+        for key in ("char_ngram_range", "word_ngram_range"):
+            if params.get(key) is not None:
+                params[key] = tuple(params[key])
+        known = set(cls(language="zh").get_params())
+        model = cls(**{k: v for k, v in params.items() if k in known})
+        pre = cfg.get("preprocessing", {})
+        featurizer = NgramFeaturizer(
+            char_ngram_range=tuple(pre["char_ngram_range"])
+            if pre.get("char_ngram_range")
+            else None,
+            word_ngram_range=tuple(pre["word_ngram_range"])
+            if pre.get("word_ngram_range")
+            else None,
+            lowercase=bool(pre.get("lowercase", True)),
+            max_chars=pre.get("max_chars", DEFAULT_MAX_CHARS),
+        )
+        if not isinstance(vocab, list) or len(vocab) != arrays["weight"].shape[0]:
+            raise ModelError(f"{path}: vocabulary and weights disagree in size")
+        featurizer.vocabulary = {g: i for i, g in enumerate(vocab)}
+        featurizer.idf = arrays["idf"].astype(np.float32)
+        labels = list(cfg["labels"])
+        if arrays["weight"].shape[1] != len(labels):
+            raise ModelError(
+                f"{path}: weights have {arrays['weight'].shape[1]} columns for {len(labels)} labels"
+            )
+        model.labels_ = labels
+        model.featurizer_ = featurizer
+        model.temperature_ = float(cfg.get("temperature", 1.0))
+        model.training_info_ = dict(cfg.get("training", {}))
+        model.weights_stored_ = arrays["weight"]
+        model.weight_scale_ = arrays["weight_scale"].astype(np.float32)
+        model.bias_ = arrays["bias"].astype(np.float32)
+        model.coef_ = (
+            model.weights_stored_.astype(np.float32) * model.weight_scale_ / model.temperature_
+        )
+        model.intercept_ = model.bias_ / model.temperature_
+        return model
+
+    def __repr__(self) -> str:
+        return f"NgramClassifier(language={self.language!r}, C={self.C})"
