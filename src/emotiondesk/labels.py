@@ -162,6 +162,15 @@ DATASET_LABEL_MAPS: dict[str, dict[str, dict[str, str | None]]] = {
         "emotion": dict(_IDENTITY_EMOTION),
         "polarity": dict(_IDENTITY_POLARITY),
     },
+    # `evaluate --binary` files: 0 = negative, 1 = positive (names accepted too).
+    "binary": {
+        "polarity": {
+            "0": "negative",
+            "1": "positive",
+            "negative": "negative",
+            "positive": "positive",
+        }
+    },
     # Canonical names in, canonical names out (the format of `evaluate` files).
     "canonical": {"polarity": dict(_IDENTITY_POLARITY), "emotion": dict(_IDENTITY_EMOTION)},
 }

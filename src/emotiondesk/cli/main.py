@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from emotiondesk.cli.analyze import analyze_command
+from emotiondesk.cli.evaluate_cmd import evaluate_command
 from emotiondesk.cli.models_cmd import models_app
+from emotiondesk.cli.train_cmd import train_command
 
 app = typer.Typer(
     name="emotiondesk",
@@ -15,6 +17,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("analyze")(analyze_command)
+app.command("evaluate")(evaluate_command)
+app.command("train")(train_command)
 app.add_typer(models_app, name="models")
 
 

@@ -357,7 +357,16 @@ class NgramClassifier:
         y = np.array([index[label] for label in labels])
         n_vocab = len(featurizer.vocabulary)
 
-        # 1. temperature on a held-out part (stratified by label).
+        # 1. prune: fit on everything, keep the n-grams with the largest weights.
+        x_all = featurizer.weigh(raw)
+        if self.keep_features is not None and n_vocab > self.keep_features:
+            w, b = self._fit_linear(x_all, y, len(classes))
+            strength = np.abs(w).max(axis=1)
+            keep = np.sort(np.argsort(-strength, kind="stable")[: self.keep_features])
+            featurizer.restrict(keep)
+            x_all = featurizer.weigh(raw[:, keep])
+
+        # 2. temperature: fit without a stratified held-out part, calibrate on it.
         temperature = 1.0
         rng = np.random.default_rng(self.random_state)
         holdout = np.zeros(len(y), dtype=bool)
@@ -367,22 +376,12 @@ class NgramClassifier:
                 k = round(len(members) * self.calibration_fraction)
                 if 0 < k < len(members):
                     holdout[rng.choice(members, size=k, replace=False)] = True
-        x_all = featurizer.weigh(raw)
         if holdout.any():
-            w, b = self._fit_linear(x_all[~holdout], y[~holdout], len(classes))
-            temperature = fit_temperature(np.asarray(x_all[holdout] @ w) + b, y[holdout])
+            wh, bh = self._fit_linear(x_all[~holdout], y[~holdout], len(classes))
+            temperature = fit_temperature(np.asarray(x_all[holdout] @ wh) + bh, y[holdout])
 
-        # 2. fit on everything, prune the vocabulary by weight, refit on the rest.
+        # 3. the final fit on everything (keeps the temperature of step 2).
         w, b = self._fit_linear(x_all, y, len(classes))
-        if self.keep_features is not None and n_vocab > self.keep_features:
-            strength = np.abs(w).max(axis=1)
-            keep = np.sort(np.argsort(-strength, kind="stable")[: self.keep_features])
-            featurizer.restrict(keep)
-            x_all = featurizer.weigh(raw[:, keep])
-            w, b = self._fit_linear(x_all, y, len(classes))
-            if holdout.any():
-                wh, bh = self._fit_linear(x_all[~holdout], y[~holdout], len(classes))
-                temperature = fit_temperature(np.asarray(x_all[holdout] @ wh) + bh, y[holdout])
 
         self.labels_ = classes
         self.featurizer_ = featurizer

@@ -1,0 +1,52 @@
+"""One place that decides how ``emotiondesk train`` trains: by ``--base``.
+
+* ``--base ngram`` (the default): a fast n-gram model
+  (:func:`emotiondesk.training.ngram.train_ngram`).
+* anything else (a Hugging Face id or a local checkpoint directory): the
+  transformer trainer, ``emotiondesk.training.transformer:train_transformer``,
+  called with the same keyword arguments.
+
+Every trainer takes ``(*, task, train, dev, out, base, dataset, options)``
+where ``train``/``dev`` are :class:`emotiondesk.data.LabelledData` (dev may be
+``None``) and ``options`` the command's extra settings, writes a model
+directory (``config.json`` + arrays, no pickle) to ``out`` and returns a JSON
+summary (at least ``model_dir``, ``n_train`` and ``dev`` with the evaluation).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from emotiondesk.errors import InvalidInputError
+
+NGRAM_BASES = ("ngram",)
+#: base kind -> "module:function"
+TRAINERS: dict[str, str] = {
+    "ngram": "emotiondesk.training.ngram:train_ngram",
+    "transformer": "emotiondesk.training.transformer:train_transformer",
+}
+
+
+def trainer_kind(base: str) -> str:
+    """Which trainer serves ``--base base``."""
+    return "ngram" if base in NGRAM_BASES else "transformer"
+
+
+def get_trainer(base: str) -> Callable[..., dict[str, Any]]:
+    """The training function for ``base`` (imported lazily)."""
+    kind = trainer_kind(base)
+    module_name, func_name = TRAINERS[kind].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if exc.name and exc.name.startswith("emotiondesk"):
+            raise InvalidInputError(
+                f"--base {base!r}: this build has no {kind} trainer; use --base ngram"
+            ) from None
+        raise InvalidInputError(
+            f"--base {base!r} needs the training extras: pip install 'emotiondesk[train]' "
+            f"({exc.name} is missing)"
+        ) from None
+    return getattr(module, func_name)  # type: ignore[no-any-return]
