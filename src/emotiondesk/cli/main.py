@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from emotiondesk.cli.analyze import analyze_command
+from emotiondesk.cli.deep import export_command, pretrain_command
 from emotiondesk.cli.evaluate_cmd import evaluate_command
 from emotiondesk.cli.models_cmd import models_app
 from emotiondesk.cli.train_cmd import train_command
@@ -20,6 +21,8 @@ app.command("analyze")(analyze_command)
 app.command("evaluate")(evaluate_command)
 app.command("train")(train_command)
 app.add_typer(models_app, name="models")
+app.command("export")(export_command)
+app.command("pretrain")(pretrain_command)
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -39,7 +38,9 @@ class OnnxClassifier(MultiTaskClassifier):
             or onnxruntime's own choice).
     """
 
-    def __init__(self, *, batch_size: int = DEFAULT_BATCH_SIZE, num_threads: int | None = None) -> None:
+    def __init__(
+        self, *, batch_size: int = DEFAULT_BATCH_SIZE, num_threads: int | None = None
+    ) -> None:
         self.batch_size = batch_size
         self.num_threads = num_threads
 
@@ -68,7 +69,9 @@ class OnnxClassifier(MultiTaskClassifier):
                 raise ModelError(f"{path} is incomplete: {name} is missing")
         self = cls(batch_size=batch_size, num_threads=num_threads)
         self.tasks_ = {t: list(v) for t, v in cfg["tasks"].items()}
-        self.temperatures_ = {t: float(cfg.get("temperatures", {}).get(t, 1.0)) for t in self.tasks_}
+        self.temperatures_ = {
+            t: float(cfg.get("temperatures", {}).get(t, 1.0)) for t in self.tasks_
+        }
         self.task_ = str(cfg.get("default_task") or next(iter(self.tasks_)))
         self.max_length_ = int(cfg["max_length"])
         self.input_names_ = list(cfg["input_names"])
@@ -77,7 +80,9 @@ class OnnxClassifier(MultiTaskClassifier):
         self.path_ = path
         tok = Tokenizer.from_file(str(path / TOKENIZER_FILE))
         tok.enable_truncation(max_length=self.max_length_)
-        tok.enable_padding(pad_id=int(cfg.get("pad_token_id", 0)), pad_token=str(cfg.get("pad_token", "[PAD]")))
+        tok.enable_padding(
+            pad_id=int(cfg.get("pad_token_id", 0)), pad_token=str(cfg.get("pad_token", "[PAD]"))
+        )
         self.tokenizer_ = tok
         opts = ort.SessionOptions()
         threads = num_threads or int(os.environ.get("EMOTIONDESK_ONNX_THREADS", "0") or 0)
@@ -129,5 +134,3 @@ class OnnxClassifier(MultiTaskClassifier):
     def __repr__(self) -> str:
         tasks = ", ".join(f"{t}:{len(v)}" for t, v in getattr(self, "tasks_", {}).items())
         return f"OnnxClassifier({tasks})"
-
-

@@ -45,7 +45,13 @@ FORMAT_VERSION = 1
 POOLINGS = ("mean", "cls")
 
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
-_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model", "vocab.json")
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "vocab.json",
+)
 
 
 # -- loading a base checkpoint with clear errors ---------------------------------------
@@ -289,7 +295,9 @@ class TransformerClassifier(MultiTaskClassifier):
         try:
             net.heads.load_state_dict(head_state, strict=True)
         except RuntimeError as exc:
-            raise ModelError(f"{heads_path} does not match the tasks in config.json: {exc}") from exc
+            raise ModelError(
+                f"{heads_path} does not match the tasks in config.json: {exc}"
+            ) from exc
         return cls.from_parts(
             net,
             tokenizer,
@@ -350,7 +358,9 @@ class TransformerClassifier(MultiTaskClassifier):
             enc_dir = tmp / ENCODER_DIR
             self.net_.encoder.save_pretrained(str(enc_dir), safe_serialization=True)
             self.tokenizer_.save_pretrained(str(enc_dir))
-            heads = {k: v.detach().cpu().contiguous() for k, v in self.net_.heads.state_dict().items()}
+            heads = {
+                k: v.detach().cpu().contiguous() for k, v in self.net_.heads.state_dict().items()
+            }
             save_file(heads, str(tmp / HEADS_FILE))
             (tmp / CONFIG_NAME).write_text(
                 json.dumps(self.config_dict(), ensure_ascii=False, indent=2), encoding="utf-8"

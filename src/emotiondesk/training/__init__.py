@@ -1,4 +1,4 @@
-"""Training: transformer fine-tuning, MLM pretraining, calibration, ONNX export.
+"""Training: n-gram fitting, transformer fine-tuning, MLM pretraining, calibration, ONNX export.
 
 Heavy dependencies (torch, transformers, peft, accelerate, onnxruntime) are
 imported by the submodules that need them, not here.
@@ -6,15 +6,16 @@ imported by the submodules that need them, not here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from emotiondesk.training.args import TaskData, TrainingArgs
 
-__all__ = ["TaskData", "TrainingArgs", "train_transformer"]
+__all__ = ["TaskData", "TrainingArgs", "fine_tune"]
 
 
-def train_transformer(args: TrainingArgs, **kwargs: Any) -> Any:
-    """Fine-tune a transformer (see :mod:`emotiondesk.training.trainer`)."""
-    from emotiondesk.training.trainer import train_transformer as _train
+def fine_tune(args: TrainingArgs, **kwargs: Any) -> Path:
+    """Fine-tune a transformer (see :func:`emotiondesk.training.trainer.fine_tune`)."""
+    from emotiondesk.training.trainer import fine_tune as _fine_tune
 
-    return _train(args, **kwargs)
+    return _fine_tune(args, **kwargs)

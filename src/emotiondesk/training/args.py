@@ -130,8 +130,14 @@ class TrainingArgs:
             _positive("epochs", self.epochs)
         else:
             _positive("max_steps", self.max_steps)
-        for name in ("max_length", "eval_every", "checkpoint_every", "num_threads",
-                     "max_train_samples", "max_dev_samples"):
+        for name in (
+            "max_length",
+            "eval_every",
+            "checkpoint_every",
+            "num_threads",
+            "max_train_samples",
+            "max_dev_samples",
+        ):
             value = getattr(self, name)
             if value is not None:
                 _positive(name, value)

@@ -6,18 +6,15 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import random
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from emotiondesk.data import load_dataset
 from emotiondesk.errors import DataError, LabelError
-from emotiondesk.labels import map_label, scheme
+from emotiondesk.labels import scheme
 from emotiondesk.text import normalize
-
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def read_labelled(
@@ -30,49 +27,43 @@ def read_labelled(
     label_column: str = "label",
     max_samples: int | None = None,
     seed: int = 42,
+    drop_duplicates: bool = True,
 ) -> tuple[list[str], list[str]]:
-    """Read ``text,label`` rows; map labels onto ``task``'s canonical scheme.
+    """Read a labelled file (CSV/JSONL/Parquet) with canonical labels and normalised texts.
 
-    Rows whose label the dataset map deliberately drops are skipped; empty
-    texts are skipped. ``binary`` reads ``0/1`` as negative/positive.
-    ``max_samples`` keeps a seeded random subset.
+    ``binary`` reads ``0/1`` as negative/positive. ``max_samples`` keeps a
+    seeded random subset.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"data file {str(p)!r} does not exist")
-    if binary:
-        dataset = "sst2"  # the 0/1 -> negative/positive map
-    scheme(task)
-    texts: list[str] = []
-    labels: list[str] = []
-    try:
-        with p.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            if reader.fieldnames is None or text_column not in reader.fieldnames:
-                raise DataError(f"{p}: no {text_column!r} column (columns: {reader.fieldnames})")
-            if label_column not in reader.fieldnames:
-                raise DataError(f"{p}: no {label_column!r} column (columns: {reader.fieldnames})")
-            for row_no, row in enumerate(reader, start=2):
-                text = normalize(row[text_column] or "")
-                if not text:
-                    continue
-                try:
-                    label = map_label(row[label_column], task=task, dataset=dataset, row=row_no)
-                except LabelError as exc:
-                    raise LabelError(f"{p}: {exc.message}") from None
-                if label is None:
-                    continue
-                texts.append(text)
-                labels.append(label)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{p} is not UTF-8 text: {exc}") from exc
-    if not texts:
-        raise DataError(f"{p} has no usable rows")
-    if max_samples is not None and len(texts) > max_samples:
-        idx = sorted(random.Random(seed).sample(range(len(texts)), max_samples))
-        texts = [texts[i] for i in idx]
-        labels = [labels[i] for i in idx]
-    return texts, labels
+    data = load_dataset(
+        path,
+        task=task,
+        dataset="sst2" if binary else dataset,
+        text_column=text_column,
+        label_column=label_column,
+        drop_duplicates=drop_duplicates,
+    )
+    return prepare_data(
+        data.texts, data.labels, max_samples=max_samples, seed=seed, source=str(path)
+    )
+
+
+def prepare_data(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    max_samples: int | None = None,
+    seed: int = 42,
+    source: str = "data",
+) -> tuple[list[str], list[str]]:
+    """Normalise texts (as the analyzer does), drop empty ones, subsample if asked."""
+    pairs = [(normalize(t), y) for t, y in zip(texts, labels, strict=True)]
+    pairs = [(t, y) for t, y in pairs if t]
+    if not pairs:
+        raise DataError(f"{source} has no usable rows")
+    if max_samples is not None and len(pairs) > max_samples:
+        idx = sorted(random.Random(seed).sample(range(len(pairs)), max_samples))
+        pairs = [pairs[i] for i in idx]
+    return [t for t, _ in pairs], [y for _, y in pairs]
 
 
 def label_set(train_labels: Sequence[str], task: str) -> list[str]:

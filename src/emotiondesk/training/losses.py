@@ -84,7 +84,9 @@ class FGM:
         >>> loss_fn(model(**batch), y).backward(); fgm.restore()  # doctest: +SKIP
     """
 
-    def __init__(self, model: nn.Module, epsilon: float = 1.0, emb_name: str = "word_embeddings") -> None:
+    def __init__(
+        self, model: nn.Module, epsilon: float = 1.0, emb_name: str = "word_embeddings"
+    ) -> None:
         self.model = model
         self.epsilon = float(epsilon)
         self.emb_name = emb_name

@@ -5,9 +5,9 @@ Two starts:
 * continue a checkpoint (``base``: a hub id or directory) on in-domain text;
 * a compact BERT from a config, with a vocabulary built from the corpus.
   For Chinese (``vocab="zh-char-bigram"``) the vocabulary is the frequent
-  characters plus the most frequent character bigrams (WordPiece's greedy
-  longest match then reads "物流太慢" as ``物流 ##太慢``); otherwise a
-  WordPiece vocabulary is learnt from the corpus.
+  characters plus the most frequent character bigrams (and frequent Latin
+  words), segmented by a unigram model (Viterbi over log frequencies: "物流太慢"
+  reads ``物流 太 慢``); otherwise a WordPiece vocabulary is learnt from the corpus.
 
 The result is a plain Hugging Face directory (``BertForMaskedLM`` + tokenizer)
 that ``emotiondesk train --base DIR`` fine-tunes.
@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import json
 import logging
 import math
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -88,7 +90,14 @@ class PretrainArgs:
             raise ConfigError("mlm_probability must be in (0, 1)")
         if not 0 <= self.bigram_share < 1:
             raise ConfigError("bigram_share must be in [0, 1)")
-        for name in ("vocab_size", "batch_size", "max_length", "lr", "num_layers", "checkpoint_every"):
+        for name in (
+            "vocab_size",
+            "batch_size",
+            "max_length",
+            "lr",
+            "num_layers",
+            "checkpoint_every",
+        ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0")
 
@@ -130,40 +139,62 @@ def _is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
 
 
-def build_zh_vocab(texts: Iterable[str], *, size: int, min_char_freq: int = 2,
-                   bigram_share: float = 0.5) -> list[str]:
-    """Specials + frequent characters (and their ``##`` forms) + frequent CJK bigrams."""
+def build_zh_vocab(
+    texts: Iterable[str], *, size: int, min_char_freq: int = 2, bigram_share: float = 0.5
+) -> list[tuple[str, float]]:
+    """Frequent characters, frequent CJK bigrams and frequent Latin words, with log-probability scores.
+
+    The scores drive a unigram (Viterbi) segmentation: "物流太慢" reads as
+    ``物流 太 慢`` when 物流 is a frequent bigram; a character never seen is
+    ``[UNK]`` on its own, never the whole phrase.
+    """
     chars: Counter[str] = Counter()
     bigrams: Counter[str] = Counter()
+    words: Counter[str] = Counter()
     for t in texts:
         t = t.lower()
         chars.update(ch for ch in t if not ch.isspace())
-        bigrams.update(a + b for a, b in zip(t, t[1:], strict=False) if _is_cjk(a) and _is_cjk(b))
+        bigrams.update(a + b for a, b in itertools.pairwise(t) if _is_cjk(a) and _is_cjk(b))
+        words.update(w for w in _LATIN.findall(t) if len(w) > 1)
     budget = size - len(SPECIALS)
-    n_bigrams = int(budget * bigram_share) // 2  # each bigram also needs its ## form
-    n_chars = (budget - 2 * n_bigrams) // 2
-    vocab = list(SPECIALS)
-    top_chars = [c for c, n in chars.most_common(n_chars) if n >= min_char_freq]
-    vocab += top_chars + ["##" + c for c in top_chars]
-    top_bi = [b for b, n in bigrams.most_common(n_bigrams) if n >= max(2, min_char_freq)]
-    vocab += top_bi + ["##" + b for b in top_bi]
-    return list(dict.fromkeys(vocab))
+    n_bigrams = int(budget * bigram_share)
+    n_words = budget // 10
+    top_chars = [
+        (c, n) for c, n in chars.most_common(budget - n_bigrams - n_words) if n >= min_char_freq
+    ]
+    top_bi = [(b, n) for b, n in bigrams.most_common(n_bigrams) if n >= max(2, min_char_freq)]
+    top_words = [(w, n) for w, n in words.most_common(n_words) if n >= max(2, min_char_freq)]
+    total = float(sum(n for _, n in top_chars + top_bi + top_words)) or 1.0
+    vocab: dict[str, float] = {tok: 0.0 for tok in SPECIALS}
+    for tok, n in top_chars + top_bi + top_words:
+        vocab.setdefault(tok, math.log(n / total))
+    return list(vocab.items())
+
+
+_LATIN = re.compile(r"[a-z]+")
 
 
 def build_tokenizer(texts: Sequence[str], args: PretrainArgs) -> Any:
     """A fast BERT-style tokenizer whose vocabulary comes from the corpus."""
-    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
-    from tokenizers.models import WordPiece
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import Unigram, WordPiece
     from transformers import PreTrainedTokenizerFast
 
     if args.vocab == "zh-char-bigram":
-        vocab = build_zh_vocab(texts, size=args.vocab_size, min_char_freq=args.min_char_freq,
-                               bigram_share=args.bigram_share)
-        tok = Tokenizer(WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]",
-                                  max_input_chars_per_word=200))
+        vocab = build_zh_vocab(
+            texts,
+            size=args.vocab_size,
+            min_char_freq=args.min_char_freq,
+            bigram_share=args.bigram_share,
+        )
+        tok = Tokenizer(Unigram(vocab, unk_id=SPECIALS.index("[UNK]"), byte_fallback=False))
         tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
         tok.pre_tokenizer = pre_tokenizers.Sequence(
-            [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation(), pre_tokenizers.Digits(individual_digits=True)]
+            [
+                pre_tokenizers.WhitespaceSplit(),
+                pre_tokenizers.Punctuation(),
+                pre_tokenizers.Digits(individual_digits=True),
+            ]
         )
     else:
         from tokenizers.trainers import WordPieceTrainer
@@ -171,24 +202,35 @@ def build_tokenizer(texts: Sequence[str], args: PretrainArgs) -> Any:
         tok = Tokenizer(WordPiece(unk_token="[UNK]"))
         tok.normalizer = normalizers.BertNormalizer(lowercase=True)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.train_from_iterator(texts, WordPieceTrainer(vocab_size=args.vocab_size, special_tokens=SPECIALS,
-                                                         min_frequency=args.min_char_freq))
+        tok.train_from_iterator(
+            texts,
+            WordPieceTrainer(
+                vocab_size=args.vocab_size,
+                special_tokens=SPECIALS,
+                min_frequency=args.min_char_freq,
+            ),
+        )
+        tok.decoder = decoders.WordPiece()
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
-    from tokenizers import decoders
-
-    tok.decoder = decoders.WordPiece()
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-        sep_token="[SEP]", mask_token="[MASK]", model_max_length=args.max_length,
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=args.max_length,
     )
 
 
-def _mask(input_ids: torch.Tensor, special: torch.Tensor, tokenizer: Any, p: float,
-          gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _mask(
+    input_ids: torch.Tensor, special: torch.Tensor, tokenizer: Any, p: float, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT masking: of the chosen 15%, 80% [MASK], 10% random, 10% unchanged."""
     labels = input_ids.clone()
     prob = torch.full(labels.shape, p)
@@ -205,7 +247,12 @@ def _mask(input_ids: torch.Tensor, special: torch.Tensor, tokenizer: Any, p: flo
 
 def pretrain_mlm(args: PretrainArgs) -> Path:
     """Run MLM pretraining; return the output directory (a Hugging Face checkpoint)."""
-    from transformers import AutoModelForMaskedLM, BertConfig, BertForMaskedLM, get_linear_schedule_with_warmup
+    from transformers import (
+        AutoModelForMaskedLM,
+        BertConfig,
+        BertForMaskedLM,
+        get_linear_schedule_with_warmup,
+    )
 
     from emotiondesk.models.transformer import check_base_dir, load_tokenizer
 
@@ -231,13 +278,19 @@ def pretrain_mlm(args: PretrainArgs) -> Path:
         except (OSError, ValueError) as exc:
             from emotiondesk.errors import ModelError
 
-            raise ModelError(f"cannot load {args.base!r} as a masked language model: {exc}") from exc
+            raise ModelError(
+                f"cannot load {args.base!r} as a masked language model: {exc}"
+            ) from exc
     else:
         tokenizer = build_tokenizer(texts, args)
         config = BertConfig(
-            vocab_size=len(tokenizer), hidden_size=args.hidden_size, num_hidden_layers=args.num_layers,
-            num_attention_heads=args.num_heads, intermediate_size=args.intermediate_size,
-            max_position_embeddings=args.max_length, type_vocab_size=2,
+            vocab_size=len(tokenizer),
+            hidden_size=args.hidden_size,
+            num_hidden_layers=args.num_layers,
+            num_attention_heads=args.num_heads,
+            intermediate_size=args.intermediate_size,
+            max_position_embeddings=args.max_length,
+            type_vocab_size=2,
             pad_token_id=tokenizer.pad_token_id,
         )
         model = BertForMaskedLM(config)
@@ -245,17 +298,27 @@ def pretrain_mlm(args: PretrainArgs) -> Path:
         from emotiondesk.errors import ModelError
 
         raise ModelError("the tokenizer has no [MASK] token; it cannot be used for MLM pretraining")
-    max_len = min(args.max_length, int(getattr(model.config, "max_position_embeddings", args.max_length)))
-    enc = tokenizer(texts, truncation=True, max_length=max_len, padding=False,
-                    return_special_tokens_mask=True)
+    max_len = min(
+        args.max_length, int(getattr(model.config, "max_position_embeddings", args.max_length))
+    )
+    enc = tokenizer(
+        texts, truncation=True, max_length=max_len, padding=False, return_special_tokens_mask=True
+    )
     ids, specials = enc["input_ids"], enc["special_tokens_mask"]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
     total = args.max_steps or max(1, math.ceil(len(batches) * args.epochs))
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    no_decay = [
+        p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)
+    ]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": args.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=args.lr,
+    )
     scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total), total)
     state = {"step": 0, "losses": []}
     if resuming:
@@ -275,10 +338,14 @@ def pretrain_mlm(args: PretrainArgs) -> Path:
         with atomic_directory(target) as tmp:
             model.save_pretrained(str(tmp), safe_serialization=True)
             tokenizer.save_pretrained(str(tmp))
-            (tmp / "pretrain_args.json").write_text(json.dumps(dataclasses.asdict(args), indent=2), encoding="utf-8")
+            (tmp / "pretrain_args.json").write_text(
+                json.dumps(dataclasses.asdict(args), indent=2), encoding="utf-8"
+            )
             if target == ckpt:
-                torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-                           tmp / "optimizer.pt")
+                torch.save(
+                    {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+                    tmp / "optimizer.pt",
+                )
                 (tmp / STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
 
     while state["step"] < total:
@@ -301,11 +368,15 @@ def pretrain_mlm(args: PretrainArgs) -> Path:
             scheduler.step()
             optimizer.zero_grad()
             state["step"] += 1
-            running.append(float(loss))
+            running.append(float(loss.detach()))
             if state["step"] % args.log_every == 0:
                 state["losses"].append([state["step"], sum(running) / len(running)])
-                logger.info("step %d mlm loss %.4f (%.0f s)", state["step"], state["losses"][-1][1],
-                            time.perf_counter() - t0)
+                logger.info(
+                    "step %d mlm loss %.4f (%.0f s)",
+                    state["step"],
+                    state["losses"][-1][1],
+                    time.perf_counter() - t0,
+                )
                 running = []
             if state["step"] % args.checkpoint_every == 0:
                 save(ckpt)

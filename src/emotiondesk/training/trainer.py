@@ -17,10 +17,10 @@ One command for a laptop CPU and a GPU box: the loop runs through
 The artifact is written to a temporary directory and moved into place.
 
 Example:
-    >>> from emotiondesk.training import TrainingArgs, TaskData, train_transformer
+    >>> from emotiondesk.training import TrainingArgs, TaskData, fine_tune
     >>> args = TrainingArgs(base="path/to/bert", out="out/en-deep",
     ...     tasks=[TaskData("polarity", "train.csv", "dev.csv", dataset="sst2")])
-    >>> train_transformer(args)                                   # doctest: +SKIP
+    >>> fine_tune(args)                                   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -49,7 +49,13 @@ from emotiondesk.models.transformer import (
 )
 from emotiondesk.training.args import TrainingArgs
 from emotiondesk.training.calibration import expected_calibration_error, fit_temperature
-from emotiondesk.training.data import check_dev_labels, describe, label_set, read_labelled
+from emotiondesk.training.data import (
+    check_dev_labels,
+    describe,
+    label_set,
+    prepare_data,
+    read_labelled,
+)
 from emotiondesk.training.losses import FGM, balanced_class_weights, make_loss
 
 logger = logging.getLogger(__name__)
@@ -105,7 +111,9 @@ def _mixed_precision(setting: str, device: str) -> str:
 # -- data ------------------------------------------------------------------------------
 
 
-def _tokenize(tokenizer: Any, texts: Sequence[str], max_len: int) -> tuple[list[list[int]], list[list[int]] | None]:
+def _tokenize(
+    tokenizer: Any, texts: Sequence[str], max_len: int
+) -> tuple[list[list[int]], list[list[int]] | None]:
     enc = tokenizer(list(texts), truncation=True, max_length=max_len, padding=False)
     tt = enc.get("token_type_ids")
     return list(enc["input_ids"]), (list(tt) if tt is not None else None)
@@ -133,7 +141,9 @@ def _collate(
     return out
 
 
-def _length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+def _length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random
+) -> list[list[int]]:
     """Shuffled batches of similar lengths (little padding), in random order."""
     idx = list(range(len(lengths)))
     rng.shuffle(idx)
@@ -160,17 +170,46 @@ def _epoch_schedule(
     return schedule
 
 
-def _load_task(args: TrainingArgs, tokenizer: Any, max_len: int, spec: Any) -> _TaskSet:
-    train_x, train_l = read_labelled(
-        spec.train, task=spec.task, dataset=spec.dataset, binary=spec.binary,
-        text_column=spec.text_column, label_column=spec.label_column,
-        max_samples=args.max_train_samples, seed=args.seed,
-    )
-    dev_x, dev_l = read_labelled(
-        spec.dev, task=spec.task, dataset=spec.dataset, binary=spec.binary,
-        text_column=spec.text_column, label_column=spec.label_column,
-        max_samples=args.max_dev_samples, seed=args.seed,
-    )
+def _load_task(
+    args: TrainingArgs, tokenizer: Any, max_len: int, spec: Any, given: Any = None
+) -> _TaskSet:
+    if given is not None:  # in-memory LabelledData (train, dev), e.g. from the CLI
+        train_x, train_l = prepare_data(
+            given[0].texts,
+            given[0].labels,
+            max_samples=args.max_train_samples,
+            seed=args.seed,
+            source=spec.train,
+        )
+        dev_x, dev_l = prepare_data(
+            given[1].texts,
+            given[1].labels,
+            max_samples=args.max_dev_samples,
+            seed=args.seed,
+            source=spec.dev,
+        )
+    else:
+        train_x, train_l = read_labelled(
+            spec.train,
+            task=spec.task,
+            dataset=spec.dataset,
+            binary=spec.binary,
+            text_column=spec.text_column,
+            label_column=spec.label_column,
+            max_samples=args.max_train_samples,
+            seed=args.seed,
+        )
+        dev_x, dev_l = read_labelled(
+            spec.dev,
+            task=spec.task,
+            dataset=spec.dataset,
+            binary=spec.binary,
+            text_column=spec.text_column,
+            label_column=spec.label_column,
+            max_samples=args.max_dev_samples,
+            seed=args.seed,
+            drop_duplicates=False,
+        )
     labels = label_set(train_l, spec.task)
     check_dev_labels(labels, dev_l, task=spec.task, dev_path=spec.dev)
     index = {label: i for i, label in enumerate(labels)}
@@ -266,18 +305,30 @@ def _dev_logits(
     return out
 
 
-def classification_metrics(y: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
+def classification_metrics(
+    y: np.ndarray, pred: np.ndarray, labels: Sequence[str]
+) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
 
     k = list(range(len(labels)))
     p, r, f, s = precision_recall_fscore_support(y, pred, labels=k, zero_division=0)
     return {
-        "n": int(len(y)),
+        "n": len(y),
         "accuracy": float(accuracy_score(y, pred)),
         "macro_f1": float(f1_score(y, pred, labels=k, average="macro", zero_division=0)),
         "per_class": {
-            labels[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            labels[i]: {
+                "precision": float(p[i]),
+                "recall": float(r[i]),
+                "f1": float(f[i]),
+                "support": int(s[i]),
+            }
             for i in k
         },
         "confusion_matrix": confusion_matrix(y, pred, labels=k).tolist(),
@@ -287,10 +338,20 @@ def classification_metrics(y: np.ndarray, pred: np.ndarray, labels: Sequence[str
 # -- the run ---------------------------------------------------------------------------
 
 
-def train_transformer(
-    args: TrainingArgs, *, on_log: Callable[[dict[str, Any]], None] | None = None
+def fine_tune(
+    args: TrainingArgs,
+    *,
+    data: Mapping[str, Any] | None = None,
+    on_log: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
-    """Fine-tune ``args.base`` on ``args.tasks``; return the artifact directory ``args.out``."""
+    """Fine-tune ``args.base`` on ``args.tasks``; return the artifact directory ``args.out``.
+
+    Args:
+        args: the run's settings.
+        data: optional ``{task: (train LabelledData, dev LabelledData)}`` already in
+            memory; tasks not in it are read from their files.
+        on_log: called with each logged record (loss, dev figures).
+    """
     from accelerate import Accelerator
     from transformers import get_linear_schedule_with_warmup
 
@@ -308,7 +369,10 @@ def train_transformer(
     tokenizer, encoder = load_base(args.base, dropout=args.dropout)
     max_len = model_max_length(tokenizer, encoder, args.max_length)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    tasks = [_load_task(args, tokenizer, max_len, spec) for spec in args.tasks]
+    tasks = [
+        _load_task(args, tokenizer, max_len, spec, (data or {}).get(spec.task))
+        for spec in args.tasks
+    ]
     for ts in tasks:
         logger.info("%s: train %s, dev %s", ts.task, ts.train_counts, ts.dev_counts)
 
@@ -321,12 +385,25 @@ def train_transformer(
     if args.method == "lora":
         _apply_lora(net, args)
     if args.fgm_epsilon > 0 and args.method == "lora":
-        logger.warning("FGM perturbs trainable word embeddings; with LoRA they are frozen, so FGM is off")
+        logger.warning(
+            "FGM perturbs trainable word embeddings; with LoRA they are frozen, so FGM is off"
+        )
 
     losses = []
     for ts in tasks:
-        weight = balanced_class_weights(ts.train_y, len(ts.labels)) if args.class_weights == "balanced" else None
-        losses.append(make_loss(args.loss, weight=weight, label_smoothing=args.label_smoothing, gamma=args.focal_gamma))
+        weight = (
+            balanced_class_weights(ts.train_y, len(ts.labels))
+            if args.class_weights == "balanced"
+            else None
+        )
+        losses.append(
+            make_loss(
+                args.loss,
+                weight=weight,
+                label_smoothing=args.label_smoothing,
+                gamma=args.focal_gamma,
+            )
+        )
 
     world, rank = accelerator.num_processes, accelerator.process_index
     batches_per_epoch = sum(math.ceil(len(ts.train_ids) / args.batch_size) for ts in tasks) // world
@@ -347,8 +424,16 @@ def train_transformer(
     eval_every = args.eval_every or updates_per_epoch
     ckpt_every = args.checkpoint_every or eval_every
 
-    state: dict[str, Any] = {"update": 0, "epoch": 0, "batch_in_epoch": 0, "best": -1.0,
-                             "best_update": 0, "bad_evals": 0, "history": [], "epoch_seconds": []}
+    state: dict[str, Any] = {
+        "update": 0,
+        "epoch": 0,
+        "batch_in_epoch": 0,
+        "best": -1.0,
+        "best_update": 0,
+        "bad_evals": 0,
+        "history": [],
+        "epoch_seconds": [],
+    }
     ckpt_root = args.checkpoint_path
     best_state: dict[str, torch.Tensor] | None = None
     if args.resume:
@@ -432,8 +517,12 @@ def train_transformer(
             state["update"] += 1
             u = state["update"]
             if u % args.log_every == 0 and n_running:
-                rec = {"update": u, "loss": running / n_running, "lr": scheduler.get_last_lr()[0],
-                       "elapsed": time.perf_counter() - t_start}
+                rec = {
+                    "update": u,
+                    "loss": running / n_running,
+                    "lr": scheduler.get_last_lr()[0],
+                    "elapsed": time.perf_counter() - t_start,
+                }
                 logger.info("update %d loss %.4f lr %.2e", u, rec["loss"], rec["lr"])
                 if writer is not None:
                     writer.add_scalar("train/loss", rec["loss"], u)
@@ -444,9 +533,14 @@ def train_transformer(
             end_of_epoch = b + 1 == len(schedule)
             if u % eval_every == 0 or u >= total_updates or end_of_epoch:
                 score, figures = evaluate()
-                state["history"].append({"update": u, "epoch": epoch + (b + 1) / len(schedule),
-                                         "dev_macro_f1": score,
-                                         **{f"{t}_accuracy": f["accuracy"] for t, f in figures.items()}})
+                state["history"].append(
+                    {
+                        "update": u,
+                        "epoch": epoch + (b + 1) / len(schedule),
+                        "dev_macro_f1": score,
+                        **{f"{t}_accuracy": f["accuracy"] for t, f in figures.items()},
+                    }
+                )
                 logger.info("update %d dev macro-F1 %.4f", u, score)
                 if writer is not None:
                     writer.add_scalar("dev/macro_f1", score, u)
@@ -461,8 +555,10 @@ def train_transformer(
                         from safetensors.torch import save_file
 
                         ckpt_root.mkdir(parents=True, exist_ok=True)
-                        save_file({k2: v.contiguous() for k2, v in best_state.items()},
-                                  str(ckpt_root / BEST_FILE))
+                        save_file(
+                            {k2: v.contiguous() for k2, v in best_state.items()},
+                            str(ckpt_root / BEST_FILE),
+                        )
                 else:
                     state["bad_evals"] += 1
                 if args.patience and state["bad_evals"] >= args.patience:
@@ -518,8 +614,15 @@ def _finish(
         after = expected_calibration_error(softmax(logits, t), ts.dev_y)
         temperatures[ts.task] = t
         figures = classification_metrics(ts.dev_y, logits.argmax(1), ts.labels)
-        figures.update({"temperature": t, "ece_before": before, "ece_after": after,
-                        "train_counts": ts.train_counts, "dev_counts": ts.dev_counts})
+        figures.update(
+            {
+                "temperature": t,
+                "ece_before": before,
+                "ece_after": after,
+                "train_counts": ts.train_counts,
+                "dev_counts": ts.dev_counts,
+            }
+        )
         report[ts.task] = figures
     epoch_seconds = list(state.get("epoch_seconds", []))
     meta = {
@@ -533,9 +636,14 @@ def _finish(
             "epoch_seconds": [round(s, 1) for s in epoch_seconds],
             "history": state.get("history", []),
         },
-        "dev": {t: {k: v for k, v in f.items() if k in ("n", "accuracy", "macro_f1", "temperature",
-                                                          "ece_before", "ece_after")}
-                for t, f in report.items()},
+        "dev": {
+            t: {
+                k: v
+                for k, v in f.items()
+                if k in ("n", "accuracy", "macro_f1", "temperature", "ece_before", "ece_after")
+            }
+            for t, f in report.items()
+        },
         "preprocessing": {"normalize": True},
         "max_length": max_len,
     }
@@ -550,7 +658,9 @@ def _finish(
     card = model_card(args, report, meta)
     out = clf.save_pretrained(args.out, card=card)
     args.save(out)
-    (out / "dev_report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / "dev_report.json").write_text(
+        json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     return out
 
 
@@ -581,18 +691,30 @@ def model_card(args: TrainingArgs, report: Mapping[str, Any], meta: Mapping[str,
             f"{f['train_counts']}), dev `{Path(spec.dev).name}` ({f['n']} rows), label map `{spec.dataset}`"
             + (" (0/1 binary)" if spec.binary else "")
         )
-    lines += ["", "## Dev figures", "", "| task | accuracy | macro-F1 | T | ECE before | ECE after |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Dev figures",
+        "",
+        "| task | accuracy | macro-F1 | T | ECE before | ECE after |",
+        "|---|---|---|---|---|---|",
+    ]
     for task, f in report.items():
         lines.append(
             f"| {task} | {f['accuracy']:.4f} | {f['macro_f1']:.4f} | {f['temperature']:.3f} | "
             f"{f['ece_before']:.4f} | {f['ece_after']:.4f} |"
         )
     for task, f in report.items():
-        lines += ["", f"### {task} per class", "", "| label | precision | recall | F1 | support |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"### {task} per class",
+            "",
+            "| label | precision | recall | F1 | support |",
+            "|---|---|---|---|---|",
+        ]
         for label, c in f["per_class"].items():
-            lines.append(f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+            lines.append(
+                f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |"
+            )
     lines += [
         "",
         "Probabilities are temperature-scaled (T fitted on dev, minimising NLL); ECE uses 15 bins.",
