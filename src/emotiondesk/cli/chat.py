@@ -36,7 +36,7 @@ def _render(console: Console, out: Any) -> None:
     )
     if r.context_weight > 0 and r.emotion != out.analysis.emotion:
         head.add_row(f"[dim]read alone: {out.analysis.emotion}; in context: {r.emotion}[/]")
-    body = [head]
+    body: list[Any] = [head]
     if risk.reasons:
         body.append("[bold]risk reasons:[/] " + "; ".join(x.detail for x in risk.reasons))
     if out.decisions:
