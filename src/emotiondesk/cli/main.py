@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from emotiondesk.cli.analyze import analyze_command
+from emotiondesk.cli.chat import chat_command
 from emotiondesk.cli.db_cmd import db_app
 from emotiondesk.cli.deep import export_command, pretrain_command
 from emotiondesk.cli.evaluate_cmd import evaluate_command
@@ -32,6 +33,8 @@ app.command("serve")(serve_command)
 app.command("demo")(demo_command)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+# conversation intelligence (issue 5)
+app.command("chat")(chat_command)
 
 
 def main() -> None:
