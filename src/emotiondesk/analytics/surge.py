@@ -102,6 +102,7 @@ class SurgeDetector:
         cooldown: normal buckets that close an episode.
         method: ``binomial`` or ``poisson``.
         prior_share: prior negative share for smoothing (weight ``prior_weight`` messages).
+        min_baseline: least messages in the baseline window before a key can alert.
     """
 
     baseline_buckets: int = 168
@@ -114,6 +115,7 @@ class SurgeDetector:
     method: str = "binomial"
     prior_share: float = 0.2
     prior_weight: float = 20.0
+    min_baseline: int = 30
     _states: dict[Hashable, _KeyState] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -155,7 +157,11 @@ class SurgeDetector:
             st = self._states[key] = _KeyState(history=deque(maxlen=self.baseline_buckets))
         alerts: list[SurgeAlert] = []
         anomalous = False
-        if st.seen >= self.min_history and n > 0:
+        if (
+            st.seen >= self.min_history
+            and n > 0
+            and sum(h[0] for h in st.history) >= self.min_baseline
+        ):
             p_value, p0, expected = self.test(n, k, st.history)
             share = k / n
             # the lift is on the share (binomial) or on the count (poisson)
