@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from emotiondesk.errors import ConflictError, EmotionDeskError, StorageError
 from emotiondesk.service.engine import HISTORY_TURNS, ConversationEngine
 from emotiondesk.storage import repository as repo
-from emotiondesk.storage.tables import Conversation, Message, utcnow
+from emotiondesk.storage.tables import Conversation, Message
 from emotiondesk.text.pii import MaskResult
 
 logger = logging.getLogger(__name__)
@@ -145,13 +145,6 @@ def _store(
         session = sessions()
         try:
             conv = repo.get_conversation(session, conversation_id=conversation_id, for_update=True)
-            # Take the write lock before reading what the engine builds on: on
-            # SQLite, reads outside a write transaction may miss a concurrent
-            # commit, and the engine's state would fork (PostgreSQL already
-            # holds the row lock from FOR UPDATE).
-            conv.updated_at = utcnow()
-            session.flush()
-            session.refresh(conv)
             if client_message_id is not None:
                 existing = repo.find_message(
                     session, conversation_id=conversation_id, client_message_id=client_message_id
