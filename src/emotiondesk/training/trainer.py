@@ -359,10 +359,14 @@ def fine_tune(
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     set_seed(args.seed)
+    from accelerate.utils import DistributedDataParallelKwargs
+
     accelerator = Accelerator(
         cpu=device == "cpu",
         mixed_precision=_mixed_precision(args.mixed_precision, device),
         gradient_accumulation_steps=args.grad_accum,
+        # A batch feeds one task's head; under DDP the other heads get no gradient.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=len(args.tasks) > 1)],
     )
     is_main = accelerator.is_main_process
 
