@@ -73,6 +73,7 @@ function destroyCharts() {
 function chart(canvas, config) {
   const c = new Chart(canvas, config);
   charts.push(c);
+  canvas.dataset.points = String(config.data.datasets.reduce((n, d) => n + d.data.filter((v) => v).length, 0));
   canvas.dataset.rendered = "true";
   return c;
 }
