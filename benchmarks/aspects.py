@@ -60,9 +60,13 @@ def score(rows, preds):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sample", type=Path, default=SAMPLE)
-    ap.add_argument("--pack", default=None, help="model pack for the analyzer methods (default: shipped)")
+    ap.add_argument(
+        "--pack", default=None, help="model pack for the analyzer methods (default: shipped)"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     rows = load(args.sample)
@@ -76,7 +80,10 @@ def main() -> int:
         return None
 
     lex = extract_aspects(texts)
-    results["lexicon"] = score(rows, [getattr(first(m, r["aspect"]), "polarity", None) for m, r in zip(lex, rows)])
+    results["lexicon"] = score(
+        rows,
+        [getattr(first(m, r["aspect"]), "polarity", None) for m, r in zip(lex, rows, strict=False)],
+    )
     majority = Counter(r["polarity"] for r in rows).most_common(1)[0][0]
     results["majority"] = score(rows, [majority] * len(rows))
 
@@ -91,10 +98,14 @@ def main() -> int:
         fn = lambda cl: [r.polarity for r in analyzer.analyze(cl)]  # noqa: E731
         hyb = extract_aspects(texts, polarity_fn=fn)
         results["lexicon+analyzer"] = score(
-            rows, [getattr(first(m, r["aspect"]), "polarity", None) for m, r in zip(hyb, rows)]
+            rows,
+            [
+                getattr(first(m, r["aspect"]), "polarity", None)
+                for m, r in zip(hyb, rows, strict=False)
+            ],
         )
         clause_preds = []
-        for m, r in zip(lex, rows):
+        for m, r in zip(lex, rows, strict=False):
             hit = first(m, r["aspect"])
             clause_preds.append(fn([hit.clause])[0] if hit else None)
         results["analyzer-clause"] = score(rows, clause_preds)
@@ -108,7 +119,9 @@ def main() -> int:
             if method.startswith("_"):
                 continue
             for lang, s in by_lang.items():
-                print(f"{method:20s} {lang:4s} {s['n']:4d} {s['aspect_recall']:7.3f} {s['accuracy']:6.3f} {s['accuracy_on_found']:9.3f}")
+                print(
+                    f"{method:20s} {lang:4s} {s['n']:4d} {s['aspect_recall']:7.3f} {s['accuracy']:6.3f} {s['accuracy_on_found']:9.3f}"
+                )
     return 0
 
 

@@ -52,7 +52,9 @@ def make_stream(rng: np.random.Generator, lift: float | None):
 class NaiveRule:
     """Alert when the share exceeds 1.5x the trailing 7-day share (same cool-down)."""
 
-    def __init__(self, factor: float = 1.5, window: int = 168, min_count: int = 5, cooldown: int = 6):
+    def __init__(
+        self, factor: float = 1.5, window: int = 168, min_count: int = 5, cooldown: int = 6
+    ):
         self.factor, self.min_count, self.cooldown = factor, min_count, cooldown
         self.hist: deque[tuple[int, int]] = deque(maxlen=window)
         self.episode, self.calm = False, 0
@@ -60,7 +62,13 @@ class NaiveRule:
     def update(self, key, bucket, *, n, k):
         hn = sum(h[0] for h in self.hist)
         hk = sum(h[1] for h in self.hist)
-        hit = len(self.hist) >= 24 and n > 0 and hn > 0 and k >= self.min_count and k / n > self.factor * hk / hn
+        hit = (
+            len(self.hist) >= 24
+            and n > 0
+            and hn > 0
+            and k >= self.min_count
+            and k / n > self.factor * hk / hn
+        )
         out = [bucket] if hit and not self.episode else []
         if hit:
             self.episode, self.calm = True, 0
@@ -97,7 +105,9 @@ def run(method_factory, streams):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--streams", type=int, default=200)
     ap.add_argument("--lift", type=float, default=2.5)
     ap.add_argument("--seed", type=int, default=0)
@@ -118,12 +128,20 @@ def main() -> int:
         results[name] = run(factory, streams)
         results[name]["seconds"] = time.perf_counter() - t0
     if args.json:
-        print(json.dumps({"streams": args.streams, "lift": args.lift, "results": results}, indent=2))
+        print(
+            json.dumps({"streams": args.streams, "lift": args.lift, "results": results}, indent=2)
+        )
     else:
-        print(f"{args.streams} streams x {HOURS} h, half with a {SURGE_LEN} h surge (share x{args.lift})")
-        print(f"{'method':30s} {'detected':>8s} {'delay med':>9s} {'delay p90':>9s} {'false/1000h':>11s}")
+        print(
+            f"{args.streams} streams x {HOURS} h, half with a {SURGE_LEN} h surge (share x{args.lift})"
+        )
+        print(
+            f"{'method':30s} {'detected':>8s} {'delay med':>9s} {'delay p90':>9s} {'false/1000h':>11s}"
+        )
         for name, r in results.items():
-            print(f"{name:30s} {r['detection_rate']:8.2f} {r['delay_median_h']:9.1f} {r['delay_p90_h']:9.1f} {r['false_alerts_per_1000h']:11.2f}")
+            print(
+                f"{name:30s} {r['detection_rate']:8.2f} {r['delay_median_h']:9.1f} {r['delay_p90_h']:9.1f} {r['false_alerts_per_1000h']:11.2f}"
+            )
     return 0
 
 

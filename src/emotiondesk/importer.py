@@ -58,8 +58,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "agent_id": ("agent_id", "agent"),
     "rating": ("rating", "stars", "score_given"),
 }
-ROLES = {"customer": "customer", "user": "customer", "buyer": "customer", "client": "customer",
-         "agent": "agent", "staff": "agent", "seller": "agent", "support": "agent", "bot": "agent"}
+ROLES = {
+    "customer": "customer",
+    "user": "customer",
+    "buyer": "customer",
+    "client": "customer",
+    "agent": "agent",
+    "staff": "agent",
+    "seller": "agent",
+    "support": "agent",
+    "bot": "agent",
+}
 FORMATS = ("csv", "jsonl")
 
 
@@ -117,7 +126,9 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
         return "csv"
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
-    raise DataError(f"{path.name}: cannot tell the format from the extension; pass --format csv|jsonl")
+    raise DataError(
+        f"{path.name}: cannot tell the format from the extension; pass --format csv|jsonl"
+    )
 
 
 def _columns(keys: list[str]) -> dict[str, str]:
@@ -141,7 +152,11 @@ def iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None
             if fmt == "csv":
                 sample = fh.read(4096)
                 fh.seek(0)
-                delimiter = "\t" if path.suffix.lower() == ".tsv" or sample.count("\t") > sample.count(",") else ","
+                delimiter = (
+                    "\t"
+                    if path.suffix.lower() == ".tsv" or sample.count("\t") > sample.count(",")
+                    else ","
+                )
                 reader = csv.DictReader(fh, delimiter=delimiter)
                 if not reader.fieldnames:
                     raise DataError(f"{path.name}: empty file (no header row)")
@@ -169,7 +184,9 @@ def iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None
                         continue
                     yield i, rec, None
         except UnicodeDecodeError:
-            raise DataError(f"{path.name}: not UTF-8 text; convert it (e.g. iconv -t UTF-8)") from None
+            raise DataError(
+                f"{path.name}: not UTF-8 text; convert it (e.g. iconv -t UTF-8)"
+            ) from None
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -237,7 +254,9 @@ def import_archive(
         if len(report.rejected_examples) < 20:
             report.rejected_examples.append({"row": rowno, "reason": reason})
         if reject_writer is not None:
-            reject_writer.writerow([rowno, reason, json.dumps(rec, ensure_ascii=False, default=str)[:2000]])
+            reject_writer.writerow(
+                [rowno, reason, json.dumps(rec, ensure_ascii=False, default=str)[:2000]]
+            )
 
     cols: dict[str, str] | None = None
     try:
@@ -292,12 +311,26 @@ def import_archive(
             }
             batch.append(_Row(rowno, text, fields))
             if len(batch) >= batch_size:
-                _flush(batch, analyzer=analyzer, sessions=sessions, source=source, report=report, seen=seen_convs)
+                _flush(
+                    batch,
+                    analyzer=analyzer,
+                    sessions=sessions,
+                    source=source,
+                    report=report,
+                    seen=seen_convs,
+                )
                 if progress:
                     progress(len(batch))
                 batch = []
         if batch:
-            _flush(batch, analyzer=analyzer, sessions=sessions, source=source, report=report, seen=seen_convs)
+            _flush(
+                batch,
+                analyzer=analyzer,
+                sessions=sessions,
+                source=source,
+                report=report,
+                seen=seen_convs,
+            )
             if progress:
                 progress(len(batch))
     finally:
@@ -318,16 +351,23 @@ def _flush(
     seen: set[str],
 ) -> None:
     """Analyse and store one batch in one transaction, skipping rows already stored."""
-    conv_ids = {r.fields["conversation_key"]: _stable_id(source, r.fields["conversation_key"]) for r in batch}
+    conv_ids = {
+        r.fields["conversation_key"]: _stable_id(source, r.fields["conversation_key"])
+        for r in batch
+    }
     client_ids = [(conv_ids[r.fields["conversation_key"]], f"import:{r.rowno}") for r in batch]
     with sessions() as session:
-        existing = set(
-            session.execute(
-                select(Message.conversation_id, Message.client_message_id).where(
-                    tuple_(Message.conversation_id, Message.client_message_id).in_(client_ids)
-                )
-            ).all()
-        ) if client_ids else set()
+        existing = (
+            set(
+                session.execute(
+                    select(Message.conversation_id, Message.client_message_id).where(
+                        tuple_(Message.conversation_id, Message.client_message_id).in_(client_ids)
+                    )
+                ).all()
+            )
+            if client_ids
+            else set()
+        )
         todo = [(r, cid) for r, cid in zip(batch, client_ids, strict=True) if cid not in existing]
         report.already_stored += len(batch) - len(todo)
         seen.update(conv_ids.values())
@@ -336,7 +376,10 @@ def _flush(
         masked = [mask_pii_detailed(r.text) for r, _ in todo]
         results = analyzer.analyze([m.text for m in masked])
         wanted = sorted({cid[0] for _r, cid in todo})
-        convs = {c.id: c for c in session.scalars(select(Conversation).where(Conversation.id.in_(wanted)))}
+        convs = {
+            c.id: c
+            for c in session.scalars(select(Conversation).where(Conversation.id.in_(wanted)))
+        }
         next_seq = dict(
             session.execute(
                 select(Message.conversation_id, func.max(Message.seq))
@@ -407,4 +450,3 @@ def count_rows(path: Path, fmt: str) -> int:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             n += chunk.count(b"\n")
     return max(0, n - 1) if fmt == "csv" else n
-

@@ -62,7 +62,9 @@ def dash_server(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     engine = make_engine(url)
     upgrade_database(engine)
     archive = write_jsonl(generate_reviews(n=400, seed=3), tmp / "reviews.jsonl")
-    report = import_archive(archive, analyzer=load_analyzer(pack), sessions=make_session_factory(engine))
+    report = import_archive(
+        archive, analyzer=load_analyzer(pack), sessions=make_session_factory(engine)
+    )
     assert report.imported == 400
     engine.dispose()
     srv = start_server(url, pack, tmp / "server.log")
@@ -75,14 +77,21 @@ def conversation(dash_server: Server) -> dict:
     with dash_server.client() as http:
         conv = http.post(
             "/v1/conversations",
-            json={"channel": "app", "product_id": "sku-air-fryer-5l", "category": "kitchen", "agent_id": "agent-lin"},
+            json={
+                "channel": "app",
+                "product_id": "sku-air-fryer-5l",
+                "category": "kitchen",
+                "agent_id": "agent-lin",
+            },
         ).json()
         for role, text in [
             ("customer", "物流太慢了，等了一个星期还没到，气死我了"),
             ("agent", "非常抱歉，我马上帮您查询。"),
             ("customer", "The parcel is so late, this is unacceptable"),
         ]:
-            r = http.post(f"/v1/conversations/{conv['id']}/messages", json={"role": role, "text": text})
+            r = http.post(
+                f"/v1/conversations/{conv['id']}/messages", json={"role": role, "text": text}
+            )
             assert r.status_code == 201, r.text
         return http.get(f"/v1/conversations/{conv['id']}").json()
 
@@ -170,12 +179,17 @@ def test_conversation_label_correction_is_stored(page, dash_server: Server, conv
     assert stored[0].predicted_polarity == first["polarity"]
 
 
-def test_message_posted_through_the_api_appears_in_live(page, dash_server: Server, conversation) -> None:  # type: ignore[no-untyped-def]
+def test_message_posted_through_the_api_appears_in_live(
+    page, dash_server: Server, conversation
+) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{dash_server.base}/dashboard#/live")
     page.wait_for_selector("#live-status.ok")
     text = f"Where is my order? It is really late {uuid.uuid4().hex[:6]}"
     with dash_server.client() as http:
-        r = http.post(f"/v1/conversations/{conversation['id']}/messages", json={"role": "customer", "text": text})
+        r = http.post(
+            f"/v1/conversations/{conversation['id']}/messages",
+            json={"role": "customer", "text": text},
+        )
         assert r.status_code == 201
         mid = r.json()["message"]["id"]
     row = page.wait_for_selector(f"tr.live-row[data-message-id='{mid}']", timeout=15_000)

@@ -29,7 +29,9 @@ T0 = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)  # a Monday
 
 def rec(hours: float, polarity: str, **kw) -> MessageRecord:
     score = {"negative": 0.0, "neutral": 0.5, "positive": 1.0}[polarity]
-    emotion = kw.pop("emotion", {"negative": "anger", "neutral": "neutral", "positive": "joy"}[polarity])
+    emotion = kw.pop(
+        "emotion", {"negative": "anger", "neutral": "neutral", "positive": "joy"}[polarity]
+    )
     return MessageRecord(
         timestamp=T0 + timedelta(hours=hours), polarity=polarity, score=score, emotion=emotion, **kw
     )
@@ -63,7 +65,11 @@ def test_sentiment_trend_by_day_and_channel() -> None:
     assert days[0].satisfaction == pytest.approx(2 / 3)
     assert days[1].share_negative == 1.0
     by = sentiment_trend(recs, granularity="day", by="channel")
-    assert [(g.bucket.day, g.key, g.n) for g in by] == [(23, "app", 1), (23, "web", 2), (24, "app", 1)]
+    assert [(g.bucket.day, g.key, g.n) for g in by] == [
+        (23, "app", 1),
+        (23, "web", 2),
+        (24, "app", 1),
+    ]
     assert sum(days[0].emotion_mix.values()) == pytest.approx(1.0)
     with pytest.raises(InvalidInputError):
         sentiment_trend(recs, by="colour")
@@ -99,10 +105,19 @@ def test_breakdown_kpis_and_emotion_mix() -> None:
         ("价格不便宜", {("price", "negative")}),
         ("质量并没有宣传的那么好", {("quality", "negative")}),
         ("電池續航很差", {("battery", "negative")}),  # traditional characters
-        ("Great price but the battery is not good", {("price", "positive"), ("battery", "negative")}),
-        ("Fast shipping, however the box was damaged", {("logistics", "positive"), ("packaging", "negative")}),
+        (
+            "Great price but the battery is not good",
+            {("price", "positive"), ("battery", "negative")},
+        ),
+        (
+            "Fast shipping, however the box was damaged",
+            {("logistics", "positive"), ("packaging", "negative")},
+        ),
         ("Cheap price, cheap quality", {("price", "positive"), ("quality", "negative")}),
-        ("It runs small and the material feels flimsy", {("size_fit", "negative"), ("quality", "negative")}),
+        (
+            "It runs small and the material feels flimsy",
+            {("size_fit", "negative"), ("quality", "negative")},
+        ),
         ("The delivery was not fast at all", {("logistics", "negative")}),
         ("Customer service was very helpful", {("service", "positive")}),
     ],
@@ -131,7 +146,10 @@ def test_aspects_category_filter_and_polarity_fn() -> None:
 
 def test_split_clauses_and_summary() -> None:
     assert split_clauses("物流很快但是包装很差。", "zh") == ["物流很快", "但是包装很差"]
-    assert split_clauses("Fast shipping but poor packaging!", "en") == ["Fast shipping", "but poor packaging"]
+    assert split_clauses("Fast shipping but poor packaging!", "en") == [
+        "Fast shipping",
+        "but poor packaging",
+    ]
     mentions = extract_aspects(["物流很快", "物流太慢了", "物流慢死了", "包装很好"])
     summary = {s.aspect: s for s in summarize_aspects(mentions)}
     assert (summary["logistics"].positive, summary["logistics"].negative) == (1, 2)

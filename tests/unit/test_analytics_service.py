@@ -47,7 +47,9 @@ def test_import_reports_rejects_and_resumes(tmp_path: Path, tiny_pack: Path, db)
     )
     analyzer = load_analyzer(tiny_pack)
     rejects = tmp_path / "rejects.csv"
-    report = import_archive(archive, analyzer=analyzer, sessions=db, batch_size=2, rejects_to=rejects)
+    report = import_archive(
+        archive, analyzer=analyzer, sessions=db, batch_size=2, rejects_to=rejects
+    )
     assert (report.rows, report.imported, report.rejected) == (6, 2, 4)
     assert set(report.reasons) == {
         "empty or missing text",
@@ -69,14 +71,28 @@ def test_import_reports_rejects_and_resumes(tmp_path: Path, tiny_pack: Path, db)
         assert msgs[0].analysis["rating"] in (1.0, 5.0)
 
 
-def test_import_conversations_jsonl_in_order_and_pii_masked(tmp_path: Path, tiny_pack: Path, db) -> None:  # type: ignore[no-untyped-def]
+def test_import_conversations_jsonl_in_order_and_pii_masked(
+    tmp_path: Path, tiny_pack: Path, db
+) -> None:  # type: ignore[no-untyped-def]
     rows = [
-        {"conversation_id": "c-1", "role": "customer", "text": "我的电话是13812345678，物流太慢了", "timestamp": "2026-11-20T10:00:00"},
-        {"conversation_id": "c-1", "role": "agent", "text": "抱歉，马上处理", "timestamp": "2026-11-20T10:01:00"},
+        {
+            "conversation_id": "c-1",
+            "role": "customer",
+            "text": "我的电话是13812345678，物流太慢了",
+            "timestamp": "2026-11-20T10:00:00",
+        },
+        {
+            "conversation_id": "c-1",
+            "role": "agent",
+            "text": "抱歉，马上处理",
+            "timestamp": "2026-11-20T10:01:00",
+        },
         {"conversation_id": "c-2", "role": "customer", "text": "Great, thanks!"},
     ]
     archive = tmp_path / "convs.jsonl"
-    archive.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n{broken\n", encoding="utf-8")
+    archive.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n{broken\n", encoding="utf-8"
+    )
     report = import_archive(archive, analyzer=load_analyzer(tiny_pack), sessions=db, limit=10)
     assert (report.imported, report.rejected, report.conversations) == (3, 1, 2)
     assert report.rejected_examples[0]["reason"].startswith("invalid JSON")
@@ -94,7 +110,9 @@ def test_import_errors_and_timestamps(tmp_path: Path, tiny_pack: Path, db) -> No
     with pytest.raises(DataError, match="no text column"):
         import_archive(bad, analyzer=load_analyzer(tiny_pack), sessions=db)
     with pytest.raises(DataError, match="format"):
-        import_archive(tmp_path / "x.csv", analyzer=load_analyzer(tiny_pack), sessions=db, fmt="xml")
+        import_archive(
+            tmp_path / "x.csv", analyzer=load_analyzer(tiny_pack), sessions=db, fmt="xml"
+        )
     assert parse_timestamp("2026/11/20 10:00") == datetime(2026, 11, 20, 10, tzinfo=UTC)
     assert parse_timestamp(1795168800000) == parse_timestamp(1795168800)
     assert parse_timestamp("") is None
@@ -132,12 +150,20 @@ def test_overview_trend_breakdown(client: TestClient) -> None:
     assert k["conversations"] == k["messages"]  # one review, one conversation
     assert 0 <= k["share_negative"] <= 1 and k["top_emotion"] in ov["emotion_mix"]
     assert len(ov["trend"]) in (14, 15)
-    assert {g["key"] for g in ov["by_category"]} == {"kitchen", "apparel", "home", "electronics", "grocery"}
+    assert {g["key"] for g in ov["by_category"]} == {
+        "kitchen",
+        "apparel",
+        "home",
+        "electronics",
+        "grocery",
+    }
     hourly = client.get("/v1/analytics/trend?granularity=hour&by=category&days=1").json()["points"]
     assert all(p["bucket"].endswith(":00:00+00:00") for p in hourly)
     weeks = client.get("/v1/analytics/trend?granularity=week&days=0").json()["points"]
     assert all(datetime.fromisoformat(p["bucket"]).weekday() == 0 for p in weeks)
-    prods = client.get("/v1/analytics/breakdown?by=product_id&category=electronics").json()["groups"]
+    prods = client.get("/v1/analytics/breakdown?by=product_id&category=electronics").json()[
+        "groups"
+    ]
     assert {g["key"] for g in prods} == {"sku-anc-headphones", "sku-smartwatch-2"}
     assert client.get("/v1/analytics/breakdown?by=colour").status_code == 422
     assert client.get("/v1/analytics/overview?granularity=month").status_code == 422

@@ -48,15 +48,62 @@ ASPECT_TERMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "quality": {
         "zh": ("质量", "品质", "做工", "材质", "用料", "质感", "工艺", "手感"),
-        "en": ("quality", "build", "material", "materials", "craftsmanship", "construction", "stitching"),
+        "en": (
+            "quality",
+            "build",
+            "material",
+            "materials",
+            "craftsmanship",
+            "construction",
+            "stitching",
+        ),
     },
     "logistics": {
-        "zh": ("发货速度", "物流速度", "送货速度", "配送速度", "快递速度", "物流", "快递", "发货", "送货", "配送", "到货", "运输", "送达", "收到货", "派送", "快递员"),
-        "en": ("delivery", "shipping", "shipped", "courier", "dispatch", "dispatched", "parcel", "arrived", "arrival", "delivered", "shipment"),
+        "zh": (
+            "发货速度",
+            "物流速度",
+            "送货速度",
+            "配送速度",
+            "快递速度",
+            "物流",
+            "快递",
+            "发货",
+            "送货",
+            "配送",
+            "到货",
+            "运输",
+            "送达",
+            "收到货",
+            "派送",
+            "快递员",
+        ),
+        "en": (
+            "delivery",
+            "shipping",
+            "shipped",
+            "courier",
+            "dispatch",
+            "dispatched",
+            "parcel",
+            "arrived",
+            "arrival",
+            "delivered",
+            "shipment",
+        ),
     },
     "service": {
         "zh": ("客服", "服务", "态度", "售后", "商家", "卖家", "店家", "掌柜", "前台"),
-        "en": ("customer service", "service", "support", "seller", "staff", "agent", "agents", "helpdesk", "reception"),
+        "en": (
+            "customer service",
+            "service",
+            "support",
+            "seller",
+            "staff",
+            "agent",
+            "agents",
+            "helpdesk",
+            "reception",
+        ),
     },
     "packaging": {
         "zh": ("包装", "外包装", "盒子", "箱子", "纸箱", "包装盒", "封口"),
@@ -100,7 +147,16 @@ ASPECT_TERMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "content": {
         "zh": ("纸张质量", "内容", "情节", "印刷", "纸张", "翻译", "字迹"),
-        "en": ("paper quality", "content", "story", "plot", "printing", "paper", "translation", "writing"),
+        "en": (
+            "paper quality",
+            "content",
+            "story",
+            "plot",
+            "printing",
+            "paper",
+            "translation",
+            "writing",
+        ),
     },
 }
 
@@ -159,62 +215,538 @@ CATEGORY_ASPECTS: dict[str, tuple[str, ...]] = {
 
 # -- opinion lexicons (weights: +1 good, -1 bad) ----------------------------------------
 
-_ZH_POS = """好 很好 不错 满意 喜欢 很棒 棒 赞 完美 精致 舒服 舒适 干净 方便 推荐 好评 超值 给力 及时 到位
-漂亮 好看 合适 合身 结实 耐用 新鲜 好吃 好喝 香 流畅 清晰 热情 耐心 周到 专业 实惠 划算 便宜 值 值得
-优秀 一流 靠谱 严实 完好 完整 挺好 还行 可以 物美价廉 物超所值 准时 迅速 神速 细致 友好 贴心 满分 正品
-舒心 惊喜 好用 顺滑 柔软 清爽 快 很快 飞快 安静 大气 高端 清楚 耐心 负责 爽 鲜 甜 美味 可口 高清 灵敏
-精美 牢固 厚实 扎实 省电 持久 整洁 宽敞 实在 良心 用心 不卡 强 精彩 新颖 细腻 一样 齐全 高效 值得""".split()
-_ZH_NEG = """差 很差 太差 不好 烂 垃圾 失望 糟糕 坑 破 碎 坏 脏 难吃 难喝 难看 不值 差劲 恶劣 敷衍 卡 卡顿 发热
-发烫 掉色 起球 异味 臭 假货 后悔 简陋 破损 漏 拖 延迟 晚 磨损 变质 烂了 不理 无语 慢 贵 偏贵 太贵 坑人 骗
-粗糙 劣质 一般 瑕疵 毛病 问题 故障 死机 闪退 黑屏 褪色 开线 线头 变形 不合适 偏大 偏小 太大 太小 刺鼻 酸 苦
-霉 腐烂 过期 不新鲜 慢吞吞 拖拉 漏液 压扁 压坏 磕碰 凹 划痕 不耐用 失灵 吵 噪音大 模糊 暗 冷漠 傲慢 推脱
-不负责 不专业 态度差 爱答不理 没人理 慢死了 差评 退货 坑爹 忽悠 缩水 残次 破洞 发黄 潮湿 嘈杂 陈旧 老旧 毛刺 怪 色差 坏点 污渍 生硬 错别字 少""".split()
-_EN_POS = """good great excellent perfect love loved loves amazing awesome nice fantastic wonderful happy pleased
-satisfied recommend recommended fast quick quickly speedy prompt helpful friendly polite patient
-professional responsive sturdy solid durable well-made comfortable soft beautiful pretty gorgeous lovely
-elegant affordable reasonable bargain fresh delicious tasty yummy crisp clear bright smooth flawless
-intact secure secured neat clean spacious quiet impressive superb outstanding decent fine reliable
-worth on-time accurate generous cute stylish premium long-lasting lasts better gripping rich sharp gorgeous""".split()
-_EN_NEG = """bad poor terrible awful horrible disappointing disappointed disappoint worst useless rude unhelpful
-slow late delayed damaged broken broke crushed dented torn ripped leaked leaking flimsy cheaply
-overpriced expensive pricey uncomfortable tight loose itchy ugly faded stale bland rotten spoiled
-expired moldy mouldy sour bitter blurry dim laggy lag lags crashes crashed freezes noisy dirty smelly
-defective faulty fake scratched missing wrong lost ignored dies died drains junk garbage rubbish
-mediocre meh worse annoying unacceptable sloppy shoddy disgusting gross unresponsive refund returned
-problem problems issue issues overheats overheating outdated tinny weeks buzzing""".split()
+_ZH_POS = [
+    "好",
+    "很好",
+    "不错",
+    "满意",
+    "喜欢",
+    "很棒",
+    "棒",
+    "赞",
+    "完美",
+    "精致",
+    "舒服",
+    "舒适",
+    "干净",
+    "方便",
+    "推荐",
+    "好评",
+    "超值",
+    "给力",
+    "及时",
+    "到位",
+    "漂亮",
+    "好看",
+    "合适",
+    "合身",
+    "结实",
+    "耐用",
+    "新鲜",
+    "好吃",
+    "好喝",
+    "香",
+    "流畅",
+    "清晰",
+    "热情",
+    "耐心",
+    "周到",
+    "专业",
+    "实惠",
+    "划算",
+    "便宜",
+    "值",
+    "值得",
+    "优秀",
+    "一流",
+    "靠谱",
+    "严实",
+    "完好",
+    "完整",
+    "挺好",
+    "还行",
+    "可以",
+    "物美价廉",
+    "物超所值",
+    "准时",
+    "迅速",
+    "神速",
+    "细致",
+    "友好",
+    "贴心",
+    "满分",
+    "正品",
+    "舒心",
+    "惊喜",
+    "好用",
+    "顺滑",
+    "柔软",
+    "清爽",
+    "快",
+    "很快",
+    "飞快",
+    "安静",
+    "大气",
+    "高端",
+    "清楚",
+    "耐心",
+    "负责",
+    "爽",
+    "鲜",
+    "甜",
+    "美味",
+    "可口",
+    "高清",
+    "灵敏",
+    "精美",
+    "牢固",
+    "厚实",
+    "扎实",
+    "省电",
+    "持久",
+    "整洁",
+    "宽敞",
+    "实在",
+    "良心",
+    "用心",
+    "不卡",
+    "强",
+    "精彩",
+    "新颖",
+    "细腻",
+    "一样",
+    "齐全",
+    "高效",
+    "值得",
+]
+_ZH_NEG = [
+    "差",
+    "很差",
+    "太差",
+    "不好",
+    "烂",
+    "垃圾",
+    "失望",
+    "糟糕",
+    "坑",
+    "破",
+    "碎",
+    "坏",
+    "脏",
+    "难吃",
+    "难喝",
+    "难看",
+    "不值",
+    "差劲",
+    "恶劣",
+    "敷衍",
+    "卡",
+    "卡顿",
+    "发热",
+    "发烫",
+    "掉色",
+    "起球",
+    "异味",
+    "臭",
+    "假货",
+    "后悔",
+    "简陋",
+    "破损",
+    "漏",
+    "拖",
+    "延迟",
+    "晚",
+    "磨损",
+    "变质",
+    "烂了",
+    "不理",
+    "无语",
+    "慢",
+    "贵",
+    "偏贵",
+    "太贵",
+    "坑人",
+    "骗",
+    "粗糙",
+    "劣质",
+    "一般",
+    "瑕疵",
+    "毛病",
+    "问题",
+    "故障",
+    "死机",
+    "闪退",
+    "黑屏",
+    "褪色",
+    "开线",
+    "线头",
+    "变形",
+    "不合适",
+    "偏大",
+    "偏小",
+    "太大",
+    "太小",
+    "刺鼻",
+    "酸",
+    "苦",
+    "霉",
+    "腐烂",
+    "过期",
+    "不新鲜",
+    "慢吞吞",
+    "拖拉",
+    "漏液",
+    "压扁",
+    "压坏",
+    "磕碰",
+    "凹",
+    "划痕",
+    "不耐用",
+    "失灵",
+    "吵",
+    "噪音大",
+    "模糊",
+    "暗",
+    "冷漠",
+    "傲慢",
+    "推脱",
+    "不负责",
+    "不专业",
+    "态度差",
+    "爱答不理",
+    "没人理",
+    "慢死了",
+    "差评",
+    "退货",
+    "坑爹",
+    "忽悠",
+    "缩水",
+    "残次",
+    "破洞",
+    "发黄",
+    "潮湿",
+    "嘈杂",
+    "陈旧",
+    "老旧",
+    "毛刺",
+    "怪",
+    "色差",
+    "坏点",
+    "污渍",
+    "生硬",
+    "错别字",
+    "少",
+]
+_EN_POS = [
+    "good",
+    "great",
+    "excellent",
+    "perfect",
+    "love",
+    "loved",
+    "loves",
+    "amazing",
+    "awesome",
+    "nice",
+    "fantastic",
+    "wonderful",
+    "happy",
+    "pleased",
+    "satisfied",
+    "recommend",
+    "recommended",
+    "fast",
+    "quick",
+    "quickly",
+    "speedy",
+    "prompt",
+    "helpful",
+    "friendly",
+    "polite",
+    "patient",
+    "professional",
+    "responsive",
+    "sturdy",
+    "solid",
+    "durable",
+    "well-made",
+    "comfortable",
+    "soft",
+    "beautiful",
+    "pretty",
+    "gorgeous",
+    "lovely",
+    "elegant",
+    "affordable",
+    "reasonable",
+    "bargain",
+    "fresh",
+    "delicious",
+    "tasty",
+    "yummy",
+    "crisp",
+    "clear",
+    "bright",
+    "smooth",
+    "flawless",
+    "intact",
+    "secure",
+    "secured",
+    "neat",
+    "clean",
+    "spacious",
+    "quiet",
+    "impressive",
+    "superb",
+    "outstanding",
+    "decent",
+    "fine",
+    "reliable",
+    "worth",
+    "on-time",
+    "accurate",
+    "generous",
+    "cute",
+    "stylish",
+    "premium",
+    "long-lasting",
+    "lasts",
+    "better",
+    "gripping",
+    "rich",
+    "sharp",
+    "gorgeous",
+]
+_EN_NEG = [
+    "bad",
+    "poor",
+    "terrible",
+    "awful",
+    "horrible",
+    "disappointing",
+    "disappointed",
+    "disappoint",
+    "worst",
+    "useless",
+    "rude",
+    "unhelpful",
+    "slow",
+    "late",
+    "delayed",
+    "damaged",
+    "broken",
+    "broke",
+    "crushed",
+    "dented",
+    "torn",
+    "ripped",
+    "leaked",
+    "leaking",
+    "flimsy",
+    "cheaply",
+    "overpriced",
+    "expensive",
+    "pricey",
+    "uncomfortable",
+    "tight",
+    "loose",
+    "itchy",
+    "ugly",
+    "faded",
+    "stale",
+    "bland",
+    "rotten",
+    "spoiled",
+    "expired",
+    "moldy",
+    "mouldy",
+    "sour",
+    "bitter",
+    "blurry",
+    "dim",
+    "laggy",
+    "lag",
+    "lags",
+    "crashes",
+    "crashed",
+    "freezes",
+    "noisy",
+    "dirty",
+    "smelly",
+    "defective",
+    "faulty",
+    "fake",
+    "scratched",
+    "missing",
+    "wrong",
+    "lost",
+    "ignored",
+    "dies",
+    "died",
+    "drains",
+    "junk",
+    "garbage",
+    "rubbish",
+    "mediocre",
+    "meh",
+    "worse",
+    "annoying",
+    "unacceptable",
+    "sloppy",
+    "shoddy",
+    "disgusting",
+    "gross",
+    "unresponsive",
+    "refund",
+    "returned",
+    "problem",
+    "problems",
+    "issue",
+    "issues",
+    "overheats",
+    "overheating",
+    "outdated",
+    "tinny",
+    "weeks",
+    "buzzing",
+]
 #: Multi-word or aspect-free phrases (matched before single words).
 _ZH_PHRASES = {
-    "物美价廉": 1.0, "物超所值": 1.0, "性价比高": 1.0, "性价比低": -1.0, "性价比很高": 1.0,
-    "性价比超高": 1.0, "不值这个价": -1.0, "不值": -1.0, "没得说": 1.0, "没话说": 1.0,
-    "没毛病": 1.0, "没问题": 1.0, "没有问题": 1.0, "没有异味": 1.0, "没有破损": 1.0, "无破损": 1.0,
-    "无异味": 1.0, "完好无损": 1.0, "不错": 1.0, "不卡": 1.0, "不好": -1.0, "不行": -1.0,
-    "不满意": -1.0, "不合适": -1.0, "不合身": -1.0, "不耐用": -1.0, "不新鲜": -1.0, "不清晰": -1.0,
-    "掉电快": -1.0, "耗电快": -1.0, "充电快": 1.0, "充电慢": -1.0, "掉电慢": 1.0, "续航长": 1.0,
-    "续航短": -1.0, "续航差": -1.0, "一分钱一分货": 0.0, "不怎么样": -1.0, "很一般": -1.0,
-    "太一般": -1.0, "不够": -1.0, "有点大": -1.0, "有点小": -1.0, "有点贵": -1.0, "有点慢": -1.0,
-    "正合适": 1.0, "刚刚好": 1.0, "刚好": 1.0, "不太行": -1.0, "不准": -1.0, "不一样": -1.0,
-    "不舒服": -1.0, "涨价": -1.0, "差别很大": -1.0, "偏大": -1.0, "偏小": -1.0, "太大": -1.0, "太小": -1.0,
+    "物美价廉": 1.0,
+    "物超所值": 1.0,
+    "性价比高": 1.0,
+    "性价比低": -1.0,
+    "性价比很高": 1.0,
+    "性价比超高": 1.0,
+    "不值这个价": -1.0,
+    "不值": -1.0,
+    "没得说": 1.0,
+    "没话说": 1.0,
+    "没毛病": 1.0,
+    "没问题": 1.0,
+    "没有问题": 1.0,
+    "没有异味": 1.0,
+    "没有破损": 1.0,
+    "无破损": 1.0,
+    "无异味": 1.0,
+    "完好无损": 1.0,
+    "不错": 1.0,
+    "不卡": 1.0,
+    "不好": -1.0,
+    "不行": -1.0,
+    "不满意": -1.0,
+    "不合适": -1.0,
+    "不合身": -1.0,
+    "不耐用": -1.0,
+    "不新鲜": -1.0,
+    "不清晰": -1.0,
+    "掉电快": -1.0,
+    "耗电快": -1.0,
+    "充电快": 1.0,
+    "充电慢": -1.0,
+    "掉电慢": 1.0,
+    "续航长": 1.0,
+    "续航短": -1.0,
+    "续航差": -1.0,
+    "一分钱一分货": 0.0,
+    "不怎么样": -1.0,
+    "很一般": -1.0,
+    "太一般": -1.0,
+    "不够": -1.0,
+    "有点大": -1.0,
+    "有点小": -1.0,
+    "有点贵": -1.0,
+    "有点慢": -1.0,
+    "正合适": 1.0,
+    "刚刚好": 1.0,
+    "刚好": 1.0,
+    "不太行": -1.0,
+    "不准": -1.0,
+    "不一样": -1.0,
+    "不舒服": -1.0,
+    "涨价": -1.0,
+    "差别很大": -1.0,
+    "偏大": -1.0,
+    "偏小": -1.0,
+    "太大": -1.0,
+    "太小": -1.0,
 }
 _EN_PHRASES = {
-    "value for money": 1.0, "waste of money": -1.0, "not worth": -1.0, "worth the money": 1.0,
-    "worth every penny": 1.0, "fell apart": -1.0, "falls apart": -1.0, "on time": 1.0,
-    "ahead of schedule": 1.0, "too small": -1.0, "too big": -1.0, "too large": -1.0,
-    "too tight": -1.0, "too loose": -1.0, "too long": -1.0, "too short": -1.0, "runs small": -1.0,
-    "runs large": -1.0, "runs big": -1.0, "true to size": 1.0, "fits perfectly": 1.0,
-    "fits well": 1.0, "fit perfectly": 1.0, "fit well": 1.0, "all day": 1.0, "drains fast": -1.0,
-    "drains quickly": -1.0, "dies quickly": -1.0, "charges fast": 1.0, "charges quickly": 1.0,
-    "took forever": -1.0, "takes forever": -1.0, "never arrived": -1.0, "never came": -1.0,
-    "no problem": 1.0, "no problems": 1.0, "no issues": 1.0, "no complaints": 1.0,
-    "could be better": -1.0, "could have been better": -1.0, "not bad": 1.0, "a rip-off": -1.0,
-    "rip-off": -1.0, "rip off": -1.0, "so-so": -1.0, "went above and beyond": 1.0,
-    "above and beyond": 1.0, "well packed": 1.0, "well packaged": 1.0, "well made": 1.0,
-    "well-made": 1.0, "poorly made": -1.0, "badly made": -1.0, "badly packed": -1.0,
-    "poorly packed": -1.0, "hung up": -1.0, "no response": -1.0, "no reply": -1.0,
-    "over the top": 0.0, "nothing special": -1.0, "can't complain": 1.0, "cannot complain": 1.0,
-    "dead pixels": -1.0, "dead pixel": -1.0, "different from the": -1.0, "not as described": -1.0,
-    "as described": 1.0, "hold a charge": 1.0, "holds a charge": 1.0, "solved my problem": 1.0,
-    "solved the problem": 1.0, "fixed the problem": 1.0, "resolved the issue": 1.0,
-    "resolved my issue": 1.0, "went up": -1.0,
+    "value for money": 1.0,
+    "waste of money": -1.0,
+    "not worth": -1.0,
+    "worth the money": 1.0,
+    "worth every penny": 1.0,
+    "fell apart": -1.0,
+    "falls apart": -1.0,
+    "on time": 1.0,
+    "ahead of schedule": 1.0,
+    "too small": -1.0,
+    "too big": -1.0,
+    "too large": -1.0,
+    "too tight": -1.0,
+    "too loose": -1.0,
+    "too long": -1.0,
+    "too short": -1.0,
+    "runs small": -1.0,
+    "runs large": -1.0,
+    "runs big": -1.0,
+    "true to size": 1.0,
+    "fits perfectly": 1.0,
+    "fits well": 1.0,
+    "fit perfectly": 1.0,
+    "fit well": 1.0,
+    "all day": 1.0,
+    "drains fast": -1.0,
+    "drains quickly": -1.0,
+    "dies quickly": -1.0,
+    "charges fast": 1.0,
+    "charges quickly": 1.0,
+    "took forever": -1.0,
+    "takes forever": -1.0,
+    "never arrived": -1.0,
+    "never came": -1.0,
+    "no problem": 1.0,
+    "no problems": 1.0,
+    "no issues": 1.0,
+    "no complaints": 1.0,
+    "could be better": -1.0,
+    "could have been better": -1.0,
+    "not bad": 1.0,
+    "a rip-off": -1.0,
+    "rip-off": -1.0,
+    "rip off": -1.0,
+    "so-so": -1.0,
+    "went above and beyond": 1.0,
+    "above and beyond": 1.0,
+    "well packed": 1.0,
+    "well packaged": 1.0,
+    "well made": 1.0,
+    "well-made": 1.0,
+    "poorly made": -1.0,
+    "badly made": -1.0,
+    "badly packed": -1.0,
+    "poorly packed": -1.0,
+    "hung up": -1.0,
+    "no response": -1.0,
+    "no reply": -1.0,
+    "over the top": 0.0,
+    "nothing special": -1.0,
+    "can't complain": 1.0,
+    "cannot complain": 1.0,
+    "dead pixels": -1.0,
+    "dead pixel": -1.0,
+    "different from the": -1.0,
+    "not as described": -1.0,
+    "as described": 1.0,
+    "hold a charge": 1.0,
+    "holds a charge": 1.0,
+    "solved my problem": 1.0,
+    "solved the problem": 1.0,
+    "fixed the problem": 1.0,
+    "resolved the issue": 1.0,
+    "resolved my issue": 1.0,
+    "went up": -1.0,
 }
 #: Senses tied to one aspect term (性价比高 is good although 价格高 is bad).
 _TERM_SENSES: dict[str, dict[str, float]] = {
@@ -229,23 +761,95 @@ _ASPECT_SENSES: dict[str, dict[str, float]] = {
     "appearance": {"高": 1.0, "cheap": -1.0, "cheaply": -1.0},
     "content": {"nice": 1.0},
     "freshness": {"新": 1.0, "近": -1.0},
-    "price": {"便宜": 1.0, "贵": -1.0, "高": -1.0, "低": 1.0, "实惠": 1.0, "合理": 1.0, "划算": 1.0,
-              "cheap": 1.0, "cheaper": 1.0, "high": -1.0, "low": 1.0, "steep": -1.0, "reasonable": 1.0,
-              "great": 1.0, "good": 1.0},
-    "quality": {"高": 1.0, "低": -1.0, "cheap": -1.0, "high": 1.0, "low": -1.0, "便宜": -1.0,
-                "cheaply": -1.0},
-    "logistics": {"快": 1.0, "慢": -1.0, "fast": 1.0, "quick": 1.0, "slow": -1.0, "early": 1.0,
-                  "long": -1.0, "久": -1.0, "早": 1.0, "及时": 1.0, "forever": -1.0,
-                  "arrived": 1.0, "came": 1.0},
-    "battery": {"长": 1.0, "短": -1.0, "久": 1.0, "快": -1.0, "long": 1.0, "short": -1.0,
-                "fast": -1.0, "quickly": -1.0, "耐用": 1.0, "lasts": 1.0},
-    "size_fit": {"大": -1.0, "小": -1.0, "标准": 1.0, "正": 1.0, "small": -1.0, "big": -1.0,
-                 "large": -1.0, "perfect": 1.0, "perfectly": 1.0},
+    "price": {
+        "便宜": 1.0,
+        "贵": -1.0,
+        "高": -1.0,
+        "低": 1.0,
+        "实惠": 1.0,
+        "合理": 1.0,
+        "划算": 1.0,
+        "cheap": 1.0,
+        "cheaper": 1.0,
+        "high": -1.0,
+        "low": 1.0,
+        "steep": -1.0,
+        "reasonable": 1.0,
+        "great": 1.0,
+        "good": 1.0,
+    },
+    "quality": {
+        "高": 1.0,
+        "低": -1.0,
+        "cheap": -1.0,
+        "high": 1.0,
+        "low": -1.0,
+        "便宜": -1.0,
+        "cheaply": -1.0,
+    },
+    "logistics": {
+        "快": 1.0,
+        "慢": -1.0,
+        "fast": 1.0,
+        "quick": 1.0,
+        "slow": -1.0,
+        "early": 1.0,
+        "long": -1.0,
+        "久": -1.0,
+        "早": 1.0,
+        "及时": 1.0,
+        "forever": -1.0,
+        "arrived": 1.0,
+        "came": 1.0,
+    },
+    "battery": {
+        "长": 1.0,
+        "短": -1.0,
+        "久": 1.0,
+        "快": -1.0,
+        "long": 1.0,
+        "short": -1.0,
+        "fast": -1.0,
+        "quickly": -1.0,
+        "耐用": 1.0,
+        "lasts": 1.0,
+    },
+    "size_fit": {
+        "大": -1.0,
+        "小": -1.0,
+        "标准": 1.0,
+        "正": 1.0,
+        "small": -1.0,
+        "big": -1.0,
+        "large": -1.0,
+        "perfect": 1.0,
+        "perfectly": 1.0,
+    },
     "taste": {"甜": 1.0, "香": 1.0, "浓": 1.0, "淡": -1.0, "酸": -1.0, "sweet": 1.0, "sour": -1.0},
-    "service": {"快": 1.0, "慢": -1.0, "fast": 1.0, "quick": 1.0, "slow": -1.0, "replied": 1.0,
-                "responded": 1.0, "answered": 1.0, "solved": 1.0, "resolved": 1.0, "helped": 1.0},
-    "performance": {"快": 1.0, "慢": -1.0, "fast": 1.0, "quick": 1.0, "slow": -1.0, "热": -1.0,
-                    "hot": -1.0, "强": 1.0, "弱": -1.0},
+    "service": {
+        "快": 1.0,
+        "慢": -1.0,
+        "fast": 1.0,
+        "quick": 1.0,
+        "slow": -1.0,
+        "replied": 1.0,
+        "responded": 1.0,
+        "answered": 1.0,
+        "solved": 1.0,
+        "resolved": 1.0,
+        "helped": 1.0,
+    },
+    "performance": {
+        "快": 1.0,
+        "慢": -1.0,
+        "fast": 1.0,
+        "quick": 1.0,
+        "slow": -1.0,
+        "热": -1.0,
+        "hot": -1.0,
+        "强": 1.0,
+        "弱": -1.0,
+    },
     "screen": {"大": 1.0, "亮": 1.0, "暗": -1.0, "bright": 1.0, "dim": -1.0, "sharp": 1.0},
     "sound": {"大": 1.0, "小": -1.0, "loud": 1.0, "quiet": -1.0, "tinny": -1.0, "clear": 1.0},
     "room": {"大": 1.0, "小": -1.0, "small": -1.0, "tiny": -1.0, "big": 1.0, "noisy": -1.0},
@@ -254,10 +858,29 @@ _ASPECT_SENSES: dict[str, dict[str, float]] = {
 #: Opinion phrases that name their aspect themselves ("偏大" is about size, "overpriced" about price).
 _IMPLICIT: dict[str, list[tuple[str, tuple[str, float]]]] = {
     "zh": sorted(
-        [(w, ("size_fit", -1.0)) for w in ("偏大", "偏小", "太大了", "太小了", "有点大", "有点小", "大了一码", "小了一码", "不合身")]
+        [
+            (w, ("size_fit", -1.0))
+            for w in (
+                "偏大",
+                "偏小",
+                "太大了",
+                "太小了",
+                "有点大",
+                "有点小",
+                "大了一码",
+                "小了一码",
+                "不合身",
+            )
+        ]
         + [(w, ("size_fit", 1.0)) for w in ("合身", "大小合适", "大小正好", "不大不小")]
-        + [(w, ("price", -1.0)) for w in ("太贵", "偏贵", "有点贵", "贵了", "不值", "不划算", "坑钱")]
-        + [(w, ("price", 1.0)) for w in ("便宜", "实惠", "划算", "物美价廉", "物超所值", "超值", "值这个价", "价廉")]
+        + [
+            (w, ("price", -1.0))
+            for w in ("太贵", "偏贵", "有点贵", "贵了", "不值", "不划算", "坑钱")
+        ]
+        + [
+            (w, ("price", 1.0))
+            for w in ("便宜", "实惠", "划算", "物美价廉", "物超所值", "超值", "值这个价", "价廉")
+        ]
         + [(w, ("taste", 1.0)) for w in ("好吃", "好喝", "美味", "可口", "香甜")]
         + [(w, ("taste", -1.0)) for w in ("难吃", "难喝", "没味", "寡淡")]
         + [(w, ("battery", -1.0)) for w in ("掉电快", "耗电快", "不耐用电")]
@@ -266,26 +889,109 @@ _IMPLICIT: dict[str, list[tuple[str, tuple[str, float]]]] = {
         key=lambda x: -len(x[0]),
     ),
     "en": sorted(
-        [(w, ("size_fit", -1.0)) for w in ("runs small", "runs large", "runs big", "too small", "too big", "too large", "too tight", "too loose")]
-        + [(w, ("size_fit", 1.0)) for w in ("true to size", "fits perfectly", "fits well", "fits great")]
-        + [(w, ("price", -1.0)) for w in ("overpriced", "expensive", "pricey", "rip-off", "rip off", "waste of money", "not worth the money")]
-        + [(w, ("price", 1.0)) for w in ("affordable", "bargain", "worth the money", "worth every penny", "inexpensive")]
+        [
+            (w, ("size_fit", -1.0))
+            for w in (
+                "runs small",
+                "runs large",
+                "runs big",
+                "too small",
+                "too big",
+                "too large",
+                "too tight",
+                "too loose",
+            )
+        ]
+        + [
+            (w, ("size_fit", 1.0))
+            for w in ("true to size", "fits perfectly", "fits well", "fits great")
+        ]
+        + [
+            (w, ("price", -1.0))
+            for w in (
+                "overpriced",
+                "expensive",
+                "pricey",
+                "rip-off",
+                "rip off",
+                "waste of money",
+                "not worth the money",
+            )
+        ]
+        + [
+            (w, ("price", 1.0))
+            for w in (
+                "affordable",
+                "bargain",
+                "worth the money",
+                "worth every penny",
+                "inexpensive",
+            )
+        ]
         + [(w, ("taste", 1.0)) for w in ("delicious", "tasty", "yummy")]
         + [(w, ("taste", -1.0)) for w in ("bland", "tasteless")]
         + [(w, ("quality", 1.0)) for w in ("well made", "well-made", "well built")]
-        + [(w, ("quality", -1.0)) for w in ("poorly made", "badly made", "falls apart", "fell apart")]
+        + [
+            (w, ("quality", -1.0))
+            for w in ("poorly made", "badly made", "falls apart", "fell apart")
+        ]
         + [(w, ("performance", -1.0)) for w in ("lags", "laggy", "freezes", "keeps crashing")]
         + [(w, ("battery", 1.0)) for w in ("hold a charge", "holds a charge", "holds its charge")]
-        + [(w, ("logistics", -1.0)) for w in ("never arrived", "never came", "never delivered", "not arrived", "not delivered")]
+        + [
+            (w, ("logistics", -1.0))
+            for w in (
+                "never arrived",
+                "never came",
+                "never delivered",
+                "not arrived",
+                "not delivered",
+            )
+        ]
         + [(w, ("freshness", 1.0)) for w in ("fresh",)],
         key=lambda x: -len(x[0]),
     ),
 }
 
-_ZH_NEGATORS = ("不是很", "并不", "并没有", "没有", "不太", "不怎么", "不够", "毫无", "从不", "从没", "不", "没", "无", "别", "未")
-_EN_NEGATORS = {"not", "no", "never", "n't", "hardly", "barely", "isn't", "wasn't", "aren't", "weren't",
-                "don't", "didn't", "doesn't", "won't", "can't", "couldn't", "without", "nothing", "nor",
-                "neither", "cannot"}
+_ZH_NEGATORS = (
+    "不是很",
+    "并不",
+    "并没有",
+    "没有",
+    "不太",
+    "不怎么",
+    "不够",
+    "毫无",
+    "从不",
+    "从没",
+    "不",
+    "没",
+    "无",
+    "别",
+    "未",
+)
+_EN_NEGATORS = {
+    "not",
+    "no",
+    "never",
+    "n't",
+    "hardly",
+    "barely",
+    "isn't",
+    "wasn't",
+    "aren't",
+    "weren't",
+    "don't",
+    "didn't",
+    "doesn't",
+    "won't",
+    "can't",
+    "couldn't",
+    "without",
+    "nothing",
+    "nor",
+    "neither",
+    "cannot",
+}
 _ZH_CONTRAST = ("但是", "可是", "不过", "然而", "只是", "就是有点", "但", "可惜", "除了")
 _EN_CONTRAST = ("but", "however", "although", "though", "except", "yet", "whereas")
 
@@ -417,12 +1123,12 @@ def _find_spans(
     return spans
 
 
-_ZH_COMPARATIVE_NEG = re.compile(r"(没有|没|不如|不像|并非)[^，。！？]{0,8}?(那么|那样|这么|想象中|想象的|宣传的|描述的|说的)")
+_ZH_COMPARATIVE_NEG = re.compile(
+    r"(没有|没|不如|不像|并非)[^，。！？]{0,8}?(那么|那样|这么|想象中|想象的|宣传的|描述的|说的)"
+)
 
 
-def _negated_zh(
-    clause: str, start: int, term: str, other: Sequence[tuple[int, int]] = ()
-) -> bool:
+def _negated_zh(clause: str, start: int, term: str, other: Sequence[tuple[int, int]] = ()) -> bool:
     if term.startswith(("不", "没", "无")):
         return False  # the phrase carries its own negation (不错, 没问题)
     lo = max(0, start - _ZH_NEG_WINDOW)
@@ -436,7 +1142,7 @@ def _negated_zh(
     if any(n in window for n in _ZH_NEGATORS):
         return True
     # "没有想象中好" / "并没有宣传的那么好"
-    return bool(_ZH_COMPARATIVE_NEG.search(clause[: start]))
+    return bool(_ZH_COMPARATIVE_NEG.search(clause[:start]))
 
 
 def _negated_en(tokens: list[tuple[int, int, str]], start: int, term: str) -> bool:
@@ -473,7 +1179,9 @@ def _clause_mentions(
     opinion_entries += sorted(
         ((w, 0.0) for w in extra if w not in lex.general), key=lambda x: -len(x[0])
     )
-    opinion_spans = _find_spans(low, opinion_entries, words=words, taken=taken) if aspect_spans else []
+    opinion_spans = (
+        _find_spans(low, opinion_entries, words=words, taken=taken) if aspect_spans else []
+    )
     tokens = [(m.start(), m.end(), m.group()) for m in _EN_TOKEN.finditer(low)] if words else []
     result: dict[str, tuple[str, float, list[str]]] = {}
     for _s, _e, term, aspect in aspect_spans:
@@ -485,7 +1193,11 @@ def _clause_mentions(
         )
         w = -weight if negated else weight
         t, total, ops = result.get(aspect, (term, 0.0, []))
-        result[aspect] = (t, total + w, [*ops, ("不" if language == "zh" else "not ") + term if negated else term])
+        result[aspect] = (
+            t,
+            total + w,
+            [*ops, ("不" if language == "zh" else "not ") + term if negated else term],
+        )
     for s, e, term, value in opinion_spans:
         # nearest aspect term; zh opinions usually follow their aspect, en ones precede or follow
         def distance(sp: tuple[int, int, str, object], s: int = s, e: int = e) -> tuple[int, int]:
@@ -496,7 +1208,8 @@ def _clause_mentions(
         best = min(aspect_spans, key=distance)
         aspect = str(best[3])
         weight = _TERM_SENSES.get(best[2], {}).get(
-            term, _ASPECT_SENSES.get(aspect, {}).get(term, float(value))  # type: ignore[arg-type]
+            term,
+            _ASPECT_SENSES.get(aspect, {}).get(term, float(value)),  # type: ignore[arg-type]
         )
         if weight == 0.0:
             continue
@@ -507,7 +1220,11 @@ def _clause_mentions(
         if negated:
             weight = -weight
         t, total, ops = result[aspect]
-        result[aspect] = (t, total + weight, [*ops, ("不" if language == "zh" else "not ") + term if negated else term])
+        result[aspect] = (
+            t,
+            total + weight,
+            [*ops, ("不" if language == "zh" else "not ") + term if negated else term],
+        )
     return [(a, t, total, ops) for a, (t, total, ops) in result.items()]
 
 
@@ -517,12 +1234,16 @@ def _clause_polarity(clause: str, language: str) -> tuple[float, list[str]]:
     low = clause.lower() if language == "en" else clause
     spans = _find_spans(low, lex.opinions, words=language == "en")
     tokens = (
-        [(m.start(), m.end(), m.group()) for m in _EN_TOKEN.finditer(low)] if language == "en" else []
+        [(m.start(), m.end(), m.group()) for m in _EN_TOKEN.finditer(low)]
+        if language == "en"
+        else []
     )
     total, ops = 0.0, []
     for s, e, term, value in spans:
         others = [(a, b) for a, b, _t, _v in spans if (a, b) != (s, e)]
-        neg = _negated_zh(low, s, term, others) if language == "zh" else _negated_en(tokens, s, term)
+        neg = (
+            _negated_zh(low, s, term, others) if language == "zh" else _negated_en(tokens, s, term)
+        )
         total += -float(value) if neg else float(value)  # type: ignore[arg-type]
         ops.append(("不" if language == "zh" else "not ") + term if neg else term)
     return total, ops
@@ -573,9 +1294,15 @@ def extract_aspects(
                             if m.opinions or m.clause != mentions[-1].clause:
                                 break
                             mentions[k] = AspectMention(
-                                m.aspect, _label(total), total, m.term,
-                                f"{m.clause}，{clause}" if lang == "zh" else f"{m.clause}, {clause}",
-                                i, tuple(ops),
+                                m.aspect,
+                                _label(total),
+                                total,
+                                m.term,
+                                f"{m.clause}，{clause}"
+                                if lang == "zh"
+                                else f"{m.clause}, {clause}",
+                                i,
+                                tuple(ops),
                             )
                 continue
             for aspect, term, total, ops in found:
@@ -597,7 +1324,9 @@ def extract_aspects(
         labels = polarity_fn([out[i][j].clause for i, j in undecided])
         for (i, j), label in zip(undecided, labels, strict=True):
             m = out[i][j]
-            out[i][j] = AspectMention(m.aspect, label, m.score, m.term, m.clause, m.text_index, m.opinions)
+            out[i][j] = AspectMention(
+                m.aspect, label, m.score, m.term, m.clause, m.text_index, m.opinions
+            )
     return out
 
 
@@ -605,7 +1334,9 @@ def summarize_aspects(
     mentions: Iterable[Iterable[AspectMention]], *, examples: int = 3
 ) -> list[AspectSummary]:
     """Per-aspect counts (positive / negative / neutral) and example clauses, most mentioned first."""
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"positive": 0, "negative": 0, "neutral": 0})
+    counts: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"positive": 0, "negative": 0, "neutral": 0}
+    )
     ex: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"positive": [], "negative": []})
     for per_text in mentions:
         for m in per_text:

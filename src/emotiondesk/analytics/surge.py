@@ -132,7 +132,9 @@ class SurgeDetector:
         if self.baseline_buckets < 1 or self.min_history < 1 or self.cooldown < 0:
             raise InvalidInputError("baseline_buckets and min_history must be >= 1, cooldown >= 0")
 
-    def test(self, n: int, k: int, history: Sequence[tuple[int, int]]) -> tuple[float, float, float]:
+    def test(
+        self, n: int, k: int, history: Sequence[tuple[int, int]]
+    ) -> tuple[float, float, float]:
         """(p-value, baseline share, expected count) of ``k`` negatives out of ``n``."""
         hist_n = sum(h[0] for h in history)
         hist_k = sum(h[1] for h in history)

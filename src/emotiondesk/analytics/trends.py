@@ -122,7 +122,9 @@ class _Acc:
 
 
 def finish_groups(
-    rows: Iterable[tuple[str | None, datetime | None, int, float, int, dict[str, int], dict[str, int]]],
+    rows: Iterable[
+        tuple[str | None, datetime | None, int, float, int, dict[str, int], dict[str, int]]
+    ],
 ) -> list[GroupStats]:
     """GroupStats from raw sums ``(key, bucket, n, score_sum, n_scored, polarity_counts, emotion_counts)``."""
     out = []
@@ -192,7 +194,9 @@ def breakdown(
     return sorted(groups, key=lambda g: (-g.n, str(g.key)))
 
 
-def emotion_mix(records: Iterable[MessageRecord], *, customer_only: bool = True) -> dict[str, float]:
+def emotion_mix(
+    records: Iterable[MessageRecord], *, customer_only: bool = True
+) -> dict[str, float]:
     """Share of each canonical emotion among the messages."""
     counts = Counter(r.emotion for r in _customer(records, customer_only))
     total = sum(counts.values())

@@ -11,30 +11,61 @@ from emotiondesk.cli.common import err_console, print_json, user_errors
 
 
 def import_command(
-    file: Annotated[Path, typer.Argument(help="A CSV or JSONL archive (one message or review a row).")],
-    fmt: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from the extension).")] = None,
+    file: Annotated[
+        Path, typer.Argument(help="A CSV or JSONL archive (one message or review a row).")
+    ],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv or jsonl (default: from the extension).")
+    ] = None,
     source: Annotated[
         str | None,
-        typer.Option(help="Name of this archive (default: the file name); the same name resumes an import."),
+        typer.Option(
+            help="Name of this archive (default: the file name); the same name resumes an import."
+        ),
     ] = None,
-    channel: Annotated[str | None, typer.Option(help="Channel for rows that have none (e.g. reviews).")] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Channel for rows that have none (e.g. reviews).")
+    ] = None,
     category: Annotated[str | None, typer.Option(help="Category for rows that have none.")] = None,
     database: Annotated[
-        str | None, typer.Option("--database", help="Database URL (default: EMOTIONDESK_DATABASE_URL or the SQLite file).")
+        str | None,
+        typer.Option(
+            "--database",
+            help="Database URL (default: EMOTIONDESK_DATABASE_URL or the SQLite file).",
+        ),
     ] = None,
-    model: Annotated[str, typer.Option("--model", help="'default' or a pack directory.")] = "default",
-    batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Rows analysed and stored per transaction.")] = 256,
+    model: Annotated[
+        str, typer.Option("--model", help="'default' or a pack directory.")
+    ] = "default",
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=4096, help="Rows analysed and stored per transaction.")
+    ] = 256,
     limit: Annotated[int | None, typer.Option(min=1, help="Read at most this many rows.")] = None,
-    rejects: Annotated[Path | None, typer.Option(help="Write rejected rows (row, reason, record) to this CSV.")] = None,
-    scan_surges: Annotated[bool, typer.Option(help="Run negative-surge detection afterwards.")] = True,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Write rejected rows (row, reason, record) to this CSV.")
+    ] = None,
+    scan_surges: Annotated[
+        bool, typer.Option(help="Run negative-surge detection afterwards.")
+    ] = True,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON on stdout.")
+    ] = False,
 ) -> None:
     """Import FILE, analysing every row; resumable (re-run the same command after an interruption)."""
     with user_errors():
         run_import(
-            file, fmt=fmt, source=source, channel=channel, category=category, database=database,
-            model=model, batch_size=batch_size, limit=limit, rejects=rejects,
-            scan_surges=scan_surges, json_out=json_out,
+            file,
+            fmt=fmt,
+            source=source,
+            channel=channel,
+            category=category,
+            database=database,
+            model=model,
+            batch_size=batch_size,
+            limit=limit,
+            rejects=rejects,
+            scan_surges=scan_surges,
+            json_out=json_out,
         )
 
 
@@ -73,8 +104,17 @@ def run_import(
     bar = tqdm(total=total, unit="row", desc=f"import {file.name}", disable=None, file=None)
     try:
         report = import_archive(
-            file, analyzer=analyzer, sessions=sessions, fmt=kind, source=source, channel=channel,
-            category=category, batch_size=batch_size, limit=limit, progress=bar.update, rejects_to=rejects,
+            file,
+            analyzer=analyzer,
+            sessions=sessions,
+            fmt=kind,
+            source=source,
+            channel=channel,
+            category=category,
+            batch_size=batch_size,
+            limit=limit,
+            progress=bar.update,
+            rejects_to=rejects,
         )
     finally:
         bar.close()

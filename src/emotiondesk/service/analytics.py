@@ -191,7 +191,9 @@ def scan_surges(
         }
         stored = None
         if store:
-            stored = _store_surge(session, details=details, by=by, key=str(alert.key), hour=alert.bucket)
+            stored = _store_surge(
+                session, details=details, by=by, key=str(alert.key), hour=alert.bucket
+            )
         out.append(details | {"alert_id": stored.id if stored else None})
     if store:
         session.commit()

@@ -143,7 +143,9 @@ def message_stats(
 def count_conversations(session: Session, *, filters: Filters | None = None) -> int:
     filters = filters or Filters()
     stmt = select(func.count(func.distinct(Message.conversation_id))).select_from(Message)
-    if any(getattr(filters, f) is not None for f in ("channel", "category", "product_id", "agent_id")):
+    if any(
+        getattr(filters, f) is not None for f in ("channel", "category", "product_id", "agent_id")
+    ):
         stmt = stmt.join(Conversation, Conversation.id == Message.conversation_id)
     return int(session.scalar(filters.where(stmt)) or 0)
 

@@ -87,6 +87,4 @@ async def dashboard(request: Request) -> Response:
 def install_web(app: FastAPI) -> None:
     """Add the dashboard routes and its static files to ``app``."""
     app.include_router(router)
-    app.mount(
-        "/static", StaticFiles(packages=[("emotiondesk.web", "static")]), name="static"
-    )
+    app.mount("/static", StaticFiles(packages=[("emotiondesk.web", "static")]), name="static")

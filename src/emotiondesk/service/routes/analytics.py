@@ -73,8 +73,14 @@ def overview(
     """KPIs (volume, satisfaction, share negative, top emotion, open alerts), the trend,
     the emotion mix and the split by channel and category."""
     f = _filters(
-        session, days=days, since=since, until=until, channel=channel, category=category,
-        product_id=product_id, agent_id=agent_id,
+        session,
+        days=days,
+        since=since,
+        until=until,
+        channel=channel,
+        category=category,
+        product_id=product_id,
+        agent_id=agent_id,
     )
     return svc.overview(session, filters=f, granularity=granularity)
 
@@ -95,10 +101,20 @@ def trend(
 ) -> dict[str, Any]:
     """Satisfaction, share negative/positive and emotion mix per hour/day/week (per slice)."""
     f = _filters(
-        session, days=days, since=since, until=until, channel=channel, category=category,
-        product_id=product_id, agent_id=agent_id,
+        session,
+        days=days,
+        since=since,
+        until=until,
+        channel=channel,
+        category=category,
+        product_id=product_id,
+        agent_id=agent_id,
     )
-    return {"granularity": granularity, "by": by, "points": svc.trend(session, filters=f, granularity=granularity, by=by)}
+    return {
+        "granularity": granularity,
+        "by": by,
+        "points": svc.trend(session, filters=f, granularity=granularity, by=by),
+    }
 
 
 @router.get("/analytics/breakdown", responses=ERRORS)
@@ -117,8 +133,14 @@ def breakdown(
 ) -> dict[str, Any]:
     """The same figures per channel, category, product, agent or language, largest first."""
     f = _filters(
-        session, days=days, since=since, until=until, channel=channel, category=category,
-        product_id=product_id, agent_id=agent_id,
+        session,
+        days=days,
+        since=since,
+        until=until,
+        channel=channel,
+        category=category,
+        product_id=product_id,
+        agent_id=agent_id,
     )
     return {"by": by, "groups": svc.breakdown(session, filters=f, by=by, limit=limit)}
 
@@ -137,8 +159,14 @@ def aspects(
 ) -> dict[str, Any]:
     """Aspect sentiment (price, quality, logistics, ...) with example clauses."""
     f = _filters(
-        session, days=days, since=since, until=until, channel=channel, category=category,
-        product_id=product_id, agent_id=None,
+        session,
+        days=days,
+        since=since,
+        until=until,
+        channel=channel,
+        category=category,
+        product_id=product_id,
+        agent_id=None,
     )
     return svc.aspects(session, filters=f, sample=sample)
 
@@ -158,8 +186,14 @@ def topics(
 ) -> dict[str, Any]:
     """Complaint topics of the negative messages, with counts and examples."""
     f = _filters(
-        session, days=days, since=since, until=until, channel=channel, category=category,
-        product_id=product_id, agent_id=None,
+        session,
+        days=days,
+        since=since,
+        until=until,
+        channel=channel,
+        category=category,
+        product_id=product_id,
+        agent_id=None,
     )
     return svc.topics(session, filters=f, k=k, sample=sample)
 
@@ -190,7 +224,9 @@ def acknowledge(alert_id: int, _key: WriteKey, session: SessionDep) -> AlertOut:
 def live(
     _key: ReadKey,
     session: SessionDep,
-    after: Annotated[datetime | None, Query(description="Only messages stored after this time.")] = None,
+    after: Annotated[
+        datetime | None, Query(description="Only messages stored after this time.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """The newest messages with their conversation's emotion, risk and escalation flags."""
