@@ -81,13 +81,22 @@ function chart(canvas, config) {
 // -- pages -------------------------------------------------------------------------------
 
 const state = { days: 30, granularity: "day" };
+// Each navigation gets a number; a page whose data arrives after the user moved on
+// must not draw over the newer page.
+let routeSeq = 0;
+class Stale extends Error {}
+async function load(promise, seq) {
+  const out = await promise;
+  if (seq !== routeSeq) throw new Stale();
+  return out;
+}
 
-async function pageOverview(main) {
+async function pageOverview(main, seq) {
   const q = `days=${state.days}&granularity=${state.granularity}`;
-  const [data, convs] = await Promise.all([
+  const [data, convs] = await load(Promise.all([
     api(`/v1/analytics/overview?${q}`),
     api("/v1/conversations?limit=15"),
-  ]);
+  ]), seq);
   const k = data.kpis;
   const dayOpts = [7, 30, 90, 365, 0]
     .map((d) => `<option value="${d}" ${d === state.days ? "selected" : ""}>${d ? t("last_days", { n: d }) : t("all_time")}</option>`)
@@ -221,8 +230,8 @@ async function pageLive(main) {
   });
 }
 
-async function pageConversation(main, id) {
-  const c = await api(`/v1/conversations/${encodeURIComponent(id)}`);
+async function pageConversation(main, id, seq) {
+  const c = await load(api(`/v1/conversations/${encodeURIComponent(id)}`), seq);
   const s = c.state || {};
   const risk = s.risk && typeof s.risk === "object" ? s.risk.value : s.risk;
   main.innerHTML = `
@@ -298,18 +307,18 @@ function turnHtml(m) {
   </article>`;
 }
 
-async function pageProducts(main, params) {
+async function pageProducts(main, params, seq) {
   const category = params.get("category") || "";
   const product = params.get("product") || "";
   const scope = new URLSearchParams({ days: String(state.days) });
   if (category) scope.set("category", category);
   if (product) scope.set("product_id", product);
-  const [cats, prods, aspects, topics] = await Promise.all([
+  const [cats, prods, aspects, topics] = await load(Promise.all([
     api(`/v1/analytics/breakdown?by=category&days=${state.days}`),
     api(`/v1/analytics/breakdown?by=product_id&days=${state.days}${category ? `&category=${encodeURIComponent(category)}` : ""}`),
     api(`/v1/analytics/aspects?${scope}`),
     api(`/v1/analytics/topics?${scope}`),
-  ]);
+  ]), seq);
   const catOpts = [`<option value="">${t("all")}</option>`, ...cats.groups.filter((g) => g.key).map((g) => `<option ${g.key === category ? "selected" : ""}>${esc(g.key)}</option>`)].join("");
   const prodOpts = [`<option value="">${t("all")}</option>`, ...prods.groups.filter((g) => g.key).map((g) => `<option ${g.key === product ? "selected" : ""}>${esc(g.key)}</option>`)].join("");
   const a = aspects.aspects;
@@ -349,9 +358,9 @@ async function pageProducts(main, params) {
   }
 }
 
-async function pageAlerts(main, params) {
+async function pageAlerts(main, params, seq) {
   const tab = params.get("tab") || "open";
-  const all = await api("/v1/alerts?limit=500");
+  const all = await load(api("/v1/alerts?limit=500"), seq);
   const items = all.filter((a) => (tab === "open" ? !a.acknowledged_at : a.acknowledged_at));
   main.innerHTML = `
     <div class="toolbar"><h1>${t("alerts")}</h1>
@@ -407,6 +416,7 @@ function renderNav() {
 }
 
 async function route() {
+  const seq = ++routeSeq;
   destroyCharts();
   renderNav();
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
@@ -419,14 +429,15 @@ async function route() {
   main.dataset.ready = "false";
   try {
     if (page === "live") await pageLive(main);
-    else if (page === "conversation") await pageConversation(main, decodeURIComponent(arg || ""));
-    else if (page === "products") await pageProducts(main, params);
-    else if (page === "alerts") await pageAlerts(main, params);
-    else await pageOverview(main);
+    else if (page === "conversation") await pageConversation(main, decodeURIComponent(arg || ""), seq);
+    else if (page === "products") await pageProducts(main, params, seq);
+    else if (page === "alerts") await pageAlerts(main, params, seq);
+    else await pageOverview(main, seq);
   } catch (err) {
+    if (err instanceof Stale || seq !== routeSeq) return;
     if (err.message !== "unauthenticated") main.innerHTML = `<p class="error">${t("error")}: ${esc(err.message)}</p>`;
   }
-  main.dataset.ready = "true";
+  if (seq === routeSeq) main.dataset.ready = "true";
 }
 
 function loginPage() {
