@@ -89,7 +89,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def start_server(
-    *, batching: bool, db_url: str, model: str | None, log: Path
+    *, batching: bool, db_url: str, model: str | None, log: Path, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTIONDESK_")}
@@ -113,6 +113,8 @@ def start_server(
             HOST,
             "--port",
             str(port),
+            "--workers",
+            str(workers),
             "--log-level",
             "warning",
         ],
@@ -193,12 +195,16 @@ def batch_stats(base: str) -> tuple[float, float]:
 
 
 def process_cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process (Linux /proc), None elsewhere."""
+    """utime + stime of a process and its child processes (Linux /proc), None elsewhere."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            total += process_cpu_seconds(int(child)) or 0.0
+    return total
 
 
 async def run_phase(
@@ -337,7 +343,8 @@ def machine() -> str:
 
 def markdown(results: list[PhaseResult], args: argparse.Namespace) -> str:
     lines = [
-        f"{args.clients} concurrent clients ({args.client}), {args.duration:g} s per phase "
+        f"{args.clients} concurrent clients ({args.client}), {args.workers} server worker(s), "
+        f"{args.duration:g} s per phase "
         f"(after {args.warmup:g} s warm-up), one message per request, SQLite, loopback.",
         "",
         "| endpoint | micro-batching | requests | errors | p50 ms | p95 ms | p99 ms | req/s | mean batch "
@@ -384,10 +391,11 @@ def main() -> None:
     )
     parser.add_argument("--batching", choices=["both", "on", "off"], default="both")
     parser.add_argument("--phases", default="analyze,ingest")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
     parser.add_argument(
         "--client",
         choices=["httpx", "raw"],
-        default="httpx",
+        default="raw",
         help="httpx.AsyncClient, or a minimal keep-alive HTTP/1.1 client that costs less CPU.",
     )
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
@@ -403,7 +411,11 @@ def main() -> None:
         for batching in settings:
             db_url = f"sqlite:///{tmp}/load-{'on' if batching else 'off'}.sqlite"
             proc, base = start_server(
-                batching=batching, db_url=db_url, model=model, log=Path(tmp) / "server.log"
+                batching=batching,
+                db_url=db_url,
+                model=model,
+                log=Path(tmp) / "server.log",
+                workers=args.workers,
             )
             try:
                 for phase in phases:
