@@ -34,6 +34,11 @@ from emotiondesk.text.pii import find_pii, is_valid_cn_id, luhn_ok, mask_pii, ma
             "Ship it to [ADDRESS], London please",
         ),
         ("1600 Pennsylvania Avenue, Washington, DC 20500 is home", "[ADDRESS] is home"),
+        # messaging accounts after a cue
+        ("加我微信号：lw_2024shop 详聊", "加我微信号：[ACCOUNT] 详聊"),
+        ("QQ 12345678 联系", "QQ [ACCOUNT] 联系"),
+        ("my WeChat ID is janeroe88", "my WeChat ID is [ACCOUNT]"),
+        ("WeChat ID: janeroe88", "WeChat ID: [ACCOUNT]"),
         # names after an explicit cue
         ("我叫李雷，手机13912345678", "我叫[NAME]，手机[PHONE]"),
         ("收件人：王小明，电话打不通", "收件人：[NAME]，电话打不通"),
