@@ -120,9 +120,8 @@ _EMAIL = re.compile(
 _ID18 = re.compile(_NOT_ALNUM_BEFORE + r"(\d{17}[\dXx]|\d{15})" + _NOT_ALNUM_AFTER)
 # 13-19 digits, either contiguous or in groups separated by single spaces/dashes.
 _CARD = re.compile(_NOT_ALNUM_BEFORE + r"(\d{13,19}|\d{4}(?:[ -]\d{3,6}){2,4})" + _NOT_ALNUM_AFTER)
-_CN_MOBILE = re.compile(
-    r"(?<![\d+])(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}" + _NOT_ALNUM_AFTER
-)
+# A mobile may touch letters ("stuff13812345678call me"), never another digit.
+_CN_MOBILE = re.compile(r"(?<![0-9+])(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
 _CN_LANDLINE = re.compile(
     r"(?<![\d+])(?:(?:\+|00)86[ -]?)?(?:\(0\d{2,3}\)|0\d{2,3})[ -]?\d{7,8}(?:-\d{1,5})?"
     + _NOT_ALNUM_AFTER
