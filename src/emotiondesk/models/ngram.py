@@ -64,6 +64,10 @@ _WORD_RE = re.compile(r"[\w']+|[^\w\s]+")
 _WORD_MARK = "\x01"
 
 
+#: featurizer settings -> (last batch of texts, their n-grams); see ``batch_ngrams``.
+_LAST_BATCH: dict[tuple[Any, ...], tuple[tuple[str, ...], list[list[str]]]] = {}
+
+
 def _package_version() -> str:
     from emotiondesk import __version__
 
@@ -106,15 +110,15 @@ class NgramFeaturizer:
             n_chars = len(text)
             for n in range(lo, hi + 1):
                 if n == 1:
-                    grams.extend(ch for ch in text if ch != " ")
+                    grams.extend(text.replace(" ", ""))  # a str extends by its characters
                 else:
-                    grams.extend(text[i : i + n] for i in range(n_chars - n + 1))
+                    grams += [text[i : i + n] for i in range(n_chars - n + 1)]
         if self.word_ngram_range:
             lo, hi = self.word_ngram_range
             words = _WORD_RE.findall(text)
             for n in range(lo, hi + 1):
                 if n == 1:
-                    grams.extend(_WORD_MARK + w for w in words)
+                    grams += [_WORD_MARK + w for w in words]
                 else:
                     grams.extend(
                         _WORD_MARK + " ".join(words[i : i + n]) for i in range(len(words) - n + 1)
@@ -182,9 +186,28 @@ class NgramFeaturizer:
         mat.data /= norms[row_of].astype(np.float32)
         return mat
 
+    def batch_ngrams(self, texts: Sequence[str]) -> list[list[str]]:
+        """The n-grams of each raw text (normalised first).
+
+        The last batch's n-grams are kept per featurizer setting, so the
+        polarity and emotion models of one language (same settings, same
+        batch, as the analyzer calls them) normalise and split it once.
+        """
+        key = self._settings_key()
+        batch = tuple(texts)
+        cached = _LAST_BATCH.get(key)
+        if cached is not None and cached[0] == batch:
+            return cached[1]
+        grams = [self.ngrams(self.preprocess(t)) for t in batch]
+        _LAST_BATCH[key] = (batch, grams)
+        return grams
+
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Raw texts -> TF-IDF matrix (normalises each text first)."""
-        return self.weigh(self.counts([self.ngrams(self.preprocess(t)) for t in texts]))
+        return self.weigh(self.counts(self.batch_ngrams(texts)))
+
+    def _settings_key(self) -> tuple[Any, ...]:
+        return (self.char_ngram_range, self.word_ngram_range, self.lowercase, self.max_chars)
 
     def settings(self) -> dict[str, Any]:
         return {
