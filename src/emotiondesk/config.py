@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +23,38 @@ class Settings(BaseSettings):
     model_dir: Path | None = None
     #: Longest text analysed; longer ones keep their head and tail.
     max_chars: int = 2000
+
+    # -- service and storage (emotiondesk serve / demo / db / keys) ----------------------
+    #: SQLAlchemy URL; empty means SQLite in the user data directory.
+    #: PostgreSQL: ``postgresql+psycopg://user:pass@host/db``.
+    database_url: SecretStr | None = None
+    #: Development mode: allows a placeholder ``api_key`` and verbose errors in logs.
+    dev: bool = False
+    #: A bootstrap key with every scope, checked besides the keys in the database.
+    #: Outside ``dev`` it must be a real secret (not a placeholder, 24+ characters).
+    api_key: SecretStr | None = None
+    #: Keep the unmasked message text in the database too (off: only masked text).
+    store_raw_text: bool = False
+    #: Create or upgrade the database schema when the service starts.
+    auto_migrate: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    #: Requests per minute per API key (a key's own limit overrides it); 0 disables.
+    rate_limit_per_minute: int = Field(default=1200, ge=0)
+    #: Largest request body accepted (bytes): larger ones get 413.
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    #: Most texts in one /v1/analyze call.
+    max_texts: int = Field(default=128, ge=1)
+    #: Longest single text accepted (characters): longer ones get 422.
+    max_text_chars: int = Field(default=20_000, ge=1)
+    #: Gather concurrent analyse calls into one model batch.
+    batching: bool = True
+    batch_max_size: int = Field(default=64, ge=1)
+    #: Longest wait (ms) for more requests to join a batch.
+    batch_max_wait_ms: float = Field(default=2.0, ge=0)
+    #: The conversation engine run on every ingested message ("module:attribute").
+    conversation_engine: str = "emotiondesk.service.engine:basic_engine"
 
 
 @lru_cache(maxsize=1)

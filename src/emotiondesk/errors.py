@@ -62,3 +62,59 @@ class NotFoundError(EmotionDeskError):
 
     code = "not_found"
     http_status = 404
+
+
+# -- service errors (the HTTP service maps each to its status in one handler) ------------
+
+
+class StorageError(EmotionDeskError):
+    """The database is unreachable, not migrated, or refused a write."""
+
+    code = "storage_error"
+    http_status = 503
+
+
+class AuthenticationError(EmotionDeskError):
+    """No API key, or an unknown or revoked one."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class PermissionDeniedError(EmotionDeskError):
+    """The API key lacks the scope this operation needs."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class ConflictError(EmotionDeskError):
+    """The request contradicts what is already stored."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class PayloadTooLargeError(EmotionDeskError):
+    """The request body is larger than the service accepts."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+
+class RateLimitError(EmotionDeskError):
+    """The API key sent more requests than its rate limit allows."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: float, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailableError(EmotionDeskError):
+    """The service is starting, draining or missing a component."""
+
+    code = "unavailable"
+    http_status = 503

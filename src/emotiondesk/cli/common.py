@@ -14,7 +14,7 @@ from rich.console import Console
 from emotiondesk.errors import EmotionDeskError
 
 #: Human output goes to stderr; stdout carries results (and --json) only.
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import typer
 
 from emotiondesk.cli.analyze import analyze_command
+from emotiondesk.cli.db_cmd import db_app
 from emotiondesk.cli.evaluate_cmd import evaluate_command
+from emotiondesk.cli.keys_cmd import keys_app
 from emotiondesk.cli.models_cmd import models_app
+from emotiondesk.cli.serve import demo_command, serve_command
 from emotiondesk.cli.train_cmd import train_command
 
 app = typer.Typer(
@@ -20,6 +23,11 @@ app.command("analyze")(analyze_command)
 app.command("evaluate")(evaluate_command)
 app.command("train")(train_command)
 app.add_typer(models_app, name="models")
+# service (issue 4)
+app.command("serve")(serve_command)
+app.command("demo")(demo_command)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

@@ -10,12 +10,14 @@ from emotiondesk.text.normalize import (
     prepare,
     to_simplified,
 )
+from emotiondesk.text.pii import mask_pii
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
     "Language",
     "NormalizedText",
     "detect_language",
+    "mask_pii",
     "normalize",
     "prepare",
     "to_simplified",

@@ -1,0 +1,53 @@
+"""``emotiondesk serve`` and ``emotiondesk demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emotiondesk.cli.common import user_errors
+
+
+def serve_command(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default 1).")] = None,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Development mode: allows a placeholder API key.")
+    ] = False,
+    no_batching: Annotated[
+        bool, typer.Option("--no-batching", help="Run each analyse call alone (no micro-batching).")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the REST service (settings from EMOTIONDESK_* and .env)."""
+    from emotiondesk.service.server import serve
+
+    with user_errors():
+        serve(
+            host=host,
+            port=port,
+            workers=workers,
+            dev=dev or None,
+            batching=False if no_batching else None,
+            log_level=log_level,
+        )
+
+
+def demo_command(
+    port: Annotated[int, typer.Option(help="Port (default 8000).")] = 8000,
+    db: Annotated[
+        Path | None,
+        typer.Option(help="SQLite file (default: demo.db in the user data dir; reset)."),
+    ] = None,
+    model: Annotated[
+        str, typer.Option("--model", help="'default' or a pack directory.")
+    ] = "default",
+) -> None:
+    """Start the service on SQLite with a dev key and sample conversations (zh and en)."""
+    from emotiondesk.service.demo import run_demo
+
+    with user_errors():
+        run_demo(port=port, db=db, model=None if model == "default" else Path(model))

@@ -1,0 +1,123 @@
+"""The FastAPI application factory.
+
+Example:
+    >>> from emotiondesk.config import Settings
+    >>> from emotiondesk.service import create_app
+    >>> app = create_app(Settings(dev=True))   # doctest: +SKIP
+    >>> # uvicorn.run(app)  — or `emotiondesk serve`
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from emotiondesk import __version__
+from emotiondesk.analyzer import Analyzer, load_analyzer
+from emotiondesk.config import Settings, get_settings
+from emotiondesk.service.auth import KeyVerifier, check_bootstrap_key
+from emotiondesk.service.batching import MicroBatcher
+from emotiondesk.service.engine import ConversationEngine, resolve_engine
+from emotiondesk.service.handlers import install_handlers
+from emotiondesk.service.limits import BodySizeLimitMiddleware
+from emotiondesk.service.metrics import Metrics, MetricsMiddleware
+from emotiondesk.service.routes import analyze, conversations, feedback, health
+from emotiondesk.storage import make_engine, make_session_factory, redact_url, upgrade_database
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """Emotion-aware customer service analysis for Chinese and English.
+
+Send an API key (from `emotiondesk keys create`) in the `X-API-Key` header.
+Errors come back as `{"error": {"code": ..., "message": ...}}`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    analyzer: Analyzer | None = None,
+    conversation_engine: ConversationEngine | None = None,
+) -> FastAPI:
+    """Build the service.
+
+    Args:
+        settings: runtime settings (default: :func:`get_settings`).
+        analyzer: an already loaded analyzer; by default the pack named by the
+            settings is loaded in the lifespan (at startup, once).
+        conversation_engine: the engine run on every ingested message; by
+            default the one the settings name.
+
+    Raises:
+        ConfigError: a placeholder ``EMOTIONDESK_API_KEY`` outside dev mode.
+    """
+    settings = settings or get_settings()
+    bootstrap = settings.api_key.get_secret_value() if settings.api_key is not None else None
+    check_bootstrap_key(bootstrap, dev=settings.dev)
+    engine_fn = conversation_engine or resolve_engine(settings.conversation_engine, settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db_engine = make_engine(
+            settings.database_url.get_secret_value() if settings.database_url else None
+        )
+        logger.info("database: %s", redact_url(str(db_engine.url)))
+        if settings.auto_migrate:
+            await run_in_threadpool(upgrade_database, db_engine)
+        sessions = make_session_factory(db_engine)
+        app.state.engine = db_engine
+        app.state.sessions = sessions
+        app.state.verifier = KeyVerifier(
+            sessions,
+            bootstrap_key=bootstrap,
+            default_rate_limit=settings.rate_limit_per_minute,
+        )
+        app.state.conversation_engine = engine_fn
+        model = analyzer
+        if model is None:
+            model = await run_in_threadpool(
+                load_analyzer, settings.model_dir, max_chars=settings.max_chars
+            )
+        app.state.analyzer = model
+        metrics.model_loaded.set(1)
+        batcher = MicroBatcher(
+            model.analyze,
+            max_batch=settings.batch_max_size,
+            max_wait=settings.batch_max_wait_ms / 1000.0,
+            enabled=settings.batching,
+            observe=metrics.observe_batch,
+        )
+        await batcher.start()
+        app.state.batcher = batcher
+        logger.info(
+            "ready: model %s, micro-batching %s",
+            model.version,
+            "on" if settings.batching else "off",
+        )
+        try:
+            yield
+        finally:
+            await batcher.stop()
+            metrics.model_loaded.set(0)
+            db_engine.dispose()
+
+    app = FastAPI(
+        title="emotiondesk",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.analyzer = None
+    install_handlers(app)
+    for module in (analyze, conversations, feedback, health):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,81 @@
+"""FastAPI dependencies, as ``Annotated`` aliases used by the routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyHeader
+from sqlalchemy.orm import Session
+
+from emotiondesk.analyzer import Analyzer
+from emotiondesk.config import Settings
+from emotiondesk.errors import AuthenticationError, ServiceUnavailableError
+from emotiondesk.service.auth import KeyVerifier, Principal
+from emotiondesk.service.batching import MicroBatcher
+from emotiondesk.service.metrics import Metrics
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key from `emotiondesk keys create`."
+)
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_analyzer(request: Request) -> Analyzer:
+    analyzer = getattr(request.app.state, "analyzer", None)
+    if analyzer is None:
+        raise ServiceUnavailableError("the model pack is not loaded yet; retry shortly")
+    return analyzer  # type: ignore[no-any-return]
+
+
+def get_batcher(request: Request) -> MicroBatcher:
+    get_analyzer(request)
+    return request.app.state.batcher  # type: ignore[no-any-return]
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics  # type: ignore[no-any-return]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A database session for the request (closed afterwards; routes commit explicitly)."""
+    session = request.app.state.sessions()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def require(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency admitting keys with ``scope`` (or admin), within their rate limit."""
+
+    async def dependency(
+        request: Request, api_key: Annotated[str | None, Security(api_key_header)] = None
+    ) -> Principal:
+        if not api_key:
+            raise AuthenticationError("missing API key: send it in the X-API-Key header")
+        verifier: KeyVerifier = request.app.state.verifier
+        hit, principal = verifier.cached(api_key)
+        if not hit:
+            principal = await run_in_threadpool(verifier.lookup, api_key)
+        principal = verifier.admit(principal, scope)
+        request.state.principal = principal
+        return principal
+
+    dependency.__name__ = f"require_{scope}"
+    return dependency
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+AnalyzerDep = Annotated[Analyzer, Depends(get_analyzer)]
+BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+SessionDep = Annotated[Session, Depends(get_session)]
+AnalyzeKey = Annotated[Principal, Depends(require("analyze"))]
+WriteKey = Annotated[Principal, Depends(require("write"))]
+ReadKey = Annotated[Principal, Depends(require("read"))]

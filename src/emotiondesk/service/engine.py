@@ -1,0 +1,80 @@
+"""The seam where conversation intelligence plugs into message ingestion.
+
+On every ingested message the service calls the configured *conversation
+engine* with the conversation, its previous turns and the new turn, and stores
+the dict it returns as the conversation's ``state`` (and as the message's
+state at that turn); the ingestion response returns it. The dialogue layer
+(trajectory, escalation risk, policy decisions, reply suggestions) is such an
+engine: it lives in ``emotiondesk.dialogue`` and needs nothing from the service.
+
+An engine is any callable::
+
+    def engine(*, conversation: Mapping, history: Sequence[Mapping], turn: Mapping) -> dict
+
+- ``conversation``: ``id, channel, customer_id, product_id, category,
+  agent_id, metadata, state`` (the state after the previous turn);
+- ``history``: the previous turns, oldest first (at most ``HISTORY_TURNS``);
+- ``turn`` and each history item: ``seq, role, text`` (PII-masked),
+  ``analysis`` (the ``/v1/analyze`` result dict), ``sent_at`` (datetime or None).
+
+It returns a JSON-serialisable dict. The setting ``EMOTIONDESK_CONVERSATION_ENGINE``
+names it as ``"module:attribute"``; an attribute with a ``from_settings``
+classmethod is built with the settings first (so an engine can load its rules
+once). The default, :func:`basic_engine`, keeps simple running figures.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from emotiondesk.errors import ConfigError
+
+HISTORY_TURNS = 50
+
+ConversationEngine = Callable[..., dict[str, Any]]
+
+
+def basic_engine(
+    *,
+    conversation: Mapping[str, Any],
+    history: Sequence[Mapping[str, Any]],
+    turn: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Running figures over the customer's turns: first, last and mean score, last emotion."""
+    turns = [*history, turn]
+    customer = [t for t in turns if t.get("role") == "customer"]
+    scores = [float(t["analysis"]["score"]) for t in customer if "score" in t.get("analysis", {})]
+    state: dict[str, Any] = {
+        "engine": "basic",
+        "turns": len(turns),
+        "customer_turns": len(customer),
+    }
+    if customer:
+        last = customer[-1]["analysis"]
+        state.update(
+            last_polarity=last.get("polarity"),
+            last_emotion=last.get("emotion"),
+            score_first=round(scores[0], 4) if scores else None,
+            score_last=round(scores[-1], 4) if scores else None,
+            score_mean=round(sum(scores) / len(scores), 4) if scores else None,
+        )
+    return state
+
+
+def resolve_engine(spec: str, settings: Any = None) -> ConversationEngine:
+    """Import ``"module:attribute"`` and return the engine it names."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"conversation engine {spec!r} must look like 'package.module:attribute'")
+    try:
+        module = importlib.import_module(module_name)
+        obj = getattr(module, attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load conversation engine {spec!r}: {exc}") from None
+    if hasattr(obj, "from_settings"):
+        obj = obj.from_settings(settings)
+    if not callable(obj):
+        raise ConfigError(f"conversation engine {spec!r} is not callable")
+    return obj  # type: ignore[no-any-return]

@@ -1,0 +1,181 @@
+"""Message ingestion: mask, analyse, run the conversation engine, store, in that order.
+
+Nothing is acknowledged before the database commit, so a failure to store
+returns an error and loses nothing already acknowledged. A client message id
+makes the POST idempotent: a retry returns the stored message (``created``
+False) and stores nothing new, even when two retries race.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from emotiondesk.errors import ConflictError, EmotionDeskError, StorageError
+from emotiondesk.service.engine import HISTORY_TURNS, ConversationEngine
+from emotiondesk.storage import repository as repo
+from emotiondesk.storage.tables import Conversation, Message
+from emotiondesk.text.pii import MaskResult
+
+logger = logging.getLogger(__name__)
+
+ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class Ingested:
+    message: Message
+    conversation: Conversation
+    created: bool
+
+
+def lookup_existing(
+    sessions: sessionmaker[Session], *, conversation_id: str, client_message_id: str | None
+) -> Ingested | None:
+    """Check that the conversation exists; return the stored message for a retried client id."""
+    with sessions() as session:
+        conv = repo.get_conversation(session, conversation_id=conversation_id)
+        if client_message_id is None:
+            return None
+        msg = repo.find_message(
+            session, conversation_id=conversation_id, client_message_id=client_message_id
+        )
+        return None if msg is None else Ingested(msg, conv, created=False)
+
+
+def _turn(msg: Message) -> dict[str, Any]:
+    return {
+        "seq": msg.seq,
+        "role": msg.role,
+        "text": msg.text,
+        "analysis": msg.analysis,
+        "sent_at": msg.sent_at,
+    }
+
+
+def _conversation_view(conv: Conversation) -> dict[str, Any]:
+    return {
+        "id": conv.id,
+        "channel": conv.channel,
+        "customer_id": conv.customer_id,
+        "product_id": conv.product_id,
+        "category": conv.category,
+        "agent_id": conv.agent_id,
+        "metadata": dict(conv.meta or {}),
+        "state": dict(conv.state or {}),
+    }
+
+
+def store_message(
+    sessions: sessionmaker[Session],
+    *,
+    conversation_id: str,
+    role: str,
+    masked: MaskResult,
+    raw_text: str | None,
+    analysis: dict[str, Any],
+    model_version: str,
+    sent_at: datetime | None,
+    client_message_id: str | None,
+    engine: ConversationEngine,
+) -> Ingested:
+    """Run the engine on the conversation's history and store the message, in one transaction.
+
+    Blocking: run it in a worker thread. Retries on a lost race for the next
+    sequence number (or a busy SQLite file); a race on the client id returns
+    the winner's message.
+    """
+    last_exc: Exception | None = None
+    for attempt in range(ATTEMPTS):
+        session = sessions()
+        try:
+            conv = repo.get_conversation(session, conversation_id=conversation_id, for_update=True)
+            if client_message_id is not None:
+                existing = repo.find_message(
+                    session, conversation_id=conversation_id, client_message_id=client_message_id
+                )
+                if existing is not None:
+                    return Ingested(existing, conv, created=False)
+            history = repo.recent_messages(
+                session, conversation_id=conversation_id, limit=HISTORY_TURNS
+            )
+            turn = {
+                "seq": (history[-1].seq + 1) if history else 1,
+                "role": role,
+                "text": masked.text,
+                "analysis": analysis,
+                "sent_at": sent_at,
+            }
+            state = _run_engine(
+                engine,
+                conversation=_conversation_view(conv),
+                history=[_turn(m) for m in history],
+                turn=turn,
+            )
+            msg = repo.add_message(
+                session,
+                conversation=conv,
+                role=role,
+                text=masked.text,
+                raw_text=raw_text,
+                analysis=analysis,
+                state=state,
+                pii=masked.counts,
+                model_version=model_version,
+                sent_at=sent_at,
+                client_message_id=client_message_id,
+            )
+            session.commit()
+            return Ingested(msg, conv, created=True)
+        except EmotionDeskError:
+            session.rollback()
+            raise
+        except (IntegrityError, OperationalError) as exc:
+            session.rollback()
+            last_exc = exc
+            if client_message_id is not None and isinstance(exc, IntegrityError):
+                found = lookup_existing(
+                    sessions, conversation_id=conversation_id, client_message_id=client_message_id
+                )
+                if found is not None:
+                    return found
+            time.sleep(0.005 * (attempt + 1))
+        except SQLAlchemyError as exc:
+            session.rollback()
+            logger.error("storing a message failed: %s", exc.__class__.__name__)
+            raise StorageError(
+                "the message could not be stored (nothing was acknowledged): retry the request"
+            ) from None
+        finally:
+            session.close()
+    logger.error(
+        "storing a message failed after %d attempts: %s", ATTEMPTS, type(last_exc).__name__
+    )
+    if isinstance(last_exc, IntegrityError):
+        raise ConflictError(
+            "the conversation changed while the message was stored: retry the request"
+        )
+    raise StorageError("the database is busy: the message was not stored; retry the request")
+
+
+def _run_engine(engine: ConversationEngine, **kwargs: Any) -> dict[str, Any]:
+    try:
+        state = engine(**kwargs)
+    except EmotionDeskError:
+        raise
+    except Exception as exc:
+        # The message still gets stored: the engine's failure is recorded in the state.
+        logger.exception("the conversation engine failed")
+        return {"engine_error": exc.__class__.__name__}
+    if not isinstance(state, dict):
+        logger.error("the conversation engine returned %s, not a dict", type(state).__name__)
+        return {"engine_error": "not_a_dict"}
+    # Stored as JSON: datetimes and other objects become strings.
+    return json.loads(json.dumps(state, default=str))  # type: ignore[no-any-return]

@@ -1,0 +1,41 @@
+"""``POST /v1/analyze``: stateless analysis of a batch of texts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from emotiondesk.errors import InvalidInputError
+from emotiondesk.service.deps import AnalyzeKey, BatcherDep, MetricsDep, SettingsDep
+from emotiondesk.service.schemas import Analysis, AnalyzeRequest, AnalyzeResponse, ErrorBody
+
+router = APIRouter(prefix="/v1", tags=["analysis"])
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorBody} for code in (401, 403, 413, 422, 429, 503)
+}
+
+
+def check_texts(texts: list[str], *, max_texts: int, max_chars: int) -> None:
+    if len(texts) > max_texts:
+        raise InvalidInputError(f"at most {max_texts} texts per request, got {len(texts)}")
+    for i, text in enumerate(texts):
+        if len(text) > max_chars:
+            raise InvalidInputError(
+                f"texts[{i}] has {len(text)} characters; the limit is {max_chars}"
+            )
+
+
+@router.post("/analyze", response_model=AnalyzeResponse, responses=ERRORS)
+async def analyze(
+    body: AnalyzeRequest,
+    _key: AnalyzeKey,
+    batcher: BatcherDep,
+    metrics: MetricsDep,
+    settings: SettingsDep,
+) -> AnalyzeResponse:
+    """Polarity, score and emotion of each text (the `analyze --json` fields)."""
+    check_texts(body.texts, max_texts=settings.max_texts, max_chars=settings.max_text_chars)
+    language = None if body.language == "auto" else body.language
+    results = await batcher.analyze(body.texts, language=language)
+    metrics.count_predictions(results)
+    return AnalyzeResponse(results=[Analysis.model_validate(r.to_dict()) for r in results])

@@ -1,0 +1,49 @@
+"""Agents' corrections (stored for retraining) and alerts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from emotiondesk.service.deps import ReadKey, SessionDep, WriteKey
+from emotiondesk.service.routes.analyze import ERRORS
+from emotiondesk.service.schemas import AlertOut, FeedbackIn, FeedbackOut
+from emotiondesk.storage import repository as repo
+
+router = APIRouter(prefix="/v1", tags=["feedback"])
+
+
+@router.post(
+    "/feedback",
+    response_model=FeedbackOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**ERRORS, 404: ERRORS[422]},
+)
+def add_feedback(body: FeedbackIn, key: WriteKey, session: SessionDep) -> FeedbackOut:
+    """Correct a stored message's polarity and/or emotion (kept with what the model said)."""
+    fb = repo.add_feedback(
+        session,
+        message_id=body.message_id,
+        polarity=body.polarity,
+        emotion=body.emotion,
+        note=body.note,
+        author=key.name,
+    )
+    session.commit()
+    return FeedbackOut.model_validate(fb)
+
+
+@router.get("/alerts", response_model=list[AlertOut], responses=ERRORS)
+def list_alerts(
+    _key: ReadKey,
+    session: SessionDep,
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[AlertOut]:
+    """Alerts, newest first."""
+    return [
+        AlertOut.model_validate(a)
+        for a in repo.list_alerts(session, kind=kind, limit=limit, offset=offset)
+    ]

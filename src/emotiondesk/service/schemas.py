@@ -1,0 +1,200 @@
+"""API schemas (request and response bodies), separate from the database tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS
+
+Polarity = Literal["negative", "neutral", "positive"]
+Emotion = Literal["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
+assert set(Polarity.__args__) == set(POLARITY_LABELS)  # type: ignore[attr-defined]
+assert set(Emotion.__args__) == set(EMOTION_LABELS)  # type: ignore[attr-defined]
+
+#: Hard upper bounds for the schema; the service's settings may be stricter.
+MAX_TEXTS = 1000
+MAX_ID = 128
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they are UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# -- analysis ------------------------------------------------------------------------------
+
+
+class AnalyzeRequest(_In):
+    texts: list[str] = Field(
+        min_length=1, max_length=MAX_TEXTS, description="Messages to analyse (a batch)."
+    )
+    language: Literal["auto", "zh", "en"] = Field(
+        default="auto", description="'auto' detects per text; 'zh' or 'en' forces the models."
+    )
+
+
+class Analysis(_Out):
+    text: str
+    language: str
+    polarity: str
+    polarity_scores: dict[str, float]
+    score: float = Field(
+        description="Expected polarity in [0, 1]: 0 very negative, 1 very positive."
+    )
+    emotion: str
+    emotion_scores: dict[str, float]
+    truncated: bool = False
+    model: str = ""
+
+
+class AnalyzeResponse(BaseModel):
+    results: list[Analysis]
+
+
+# -- conversations -------------------------------------------------------------------------
+
+
+class ConversationCreate(_In):
+    channel: str | None = Field(default=None, max_length=64, examples=["web"])
+    customer_id: str | None = Field(default=None, max_length=MAX_ID)
+    product_id: str | None = Field(default=None, max_length=MAX_ID)
+    category: str | None = Field(default=None, max_length=MAX_ID)
+    agent_id: str | None = Field(default=None, max_length=MAX_ID)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConversationOut(_Out):
+    id: str
+    channel: str | None
+    customer_id: str | None
+    product_id: str | None
+    category: str | None
+    agent_id: str | None
+    metadata: dict[str, Any] = Field(validation_alias="meta")
+    status: str
+    message_count: int
+    state: dict[str, Any] = Field(
+        description="What the conversation engine says so far (trajectory, risk, decisions, ...)."
+    )
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class MessageIn(_In):
+    role: Literal["customer", "agent"]
+    text: str = Field(description="The message; PII is masked before it is stored.")
+    timestamp: datetime | None = Field(default=None, description="When it was sent (ISO 8601).")
+    client_message_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ID,
+        description="The caller's id: a retried POST with the same id stores nothing new.",
+    )
+
+
+class MessageOut(_Out):
+    id: str
+    conversation_id: str
+    seq: int
+    client_message_id: str | None
+    role: str
+    text: str = Field(description="The text with PII masked.")
+    language: str | None
+    polarity: str | None
+    score: float | None
+    emotion: str | None
+    analysis: dict[str, Any]
+    state: dict[str, Any] | None = None
+    model_version: str | None
+    sent_at: UtcDatetime | None
+    created_at: UtcDatetime
+
+
+class ConversationDetail(ConversationOut):
+    messages: list[MessageOut]
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class IngestResponse(BaseModel):
+    message: MessageOut
+    conversation: ConversationOut
+    created: bool = Field(description="False when this client_message_id was already stored.")
+
+
+# -- feedback and alerts -------------------------------------------------------------------
+
+
+class FeedbackIn(_In):
+    message_id: str = Field(min_length=1, max_length=64)
+    polarity: Polarity | None = None
+    emotion: Emotion | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackOut(_Out):
+    id: int
+    message_id: str
+    polarity: str | None
+    emotion: str | None
+    note: str | None
+    author: str | None
+    predicted_polarity: str | None
+    predicted_emotion: str | None
+    model_version: str | None
+    created_at: UtcDatetime
+
+
+class AlertOut(_Out):
+    id: int
+    kind: str
+    severity: str
+    conversation_id: str | None
+    title: str
+    details: dict[str, Any]
+    created_at: UtcDatetime
+    acknowledged_at: UtcDatetime | None
+
+
+# -- health and errors ---------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    model: str | None
+    database: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

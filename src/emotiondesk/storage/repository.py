@@ -1,0 +1,384 @@
+"""Repository functions: the only code that builds queries. Keyword-only arguments.
+
+Each function takes a :class:`~sqlalchemy.orm.Session` and leaves committing
+to the caller (the service commits once per request, after everything that
+request stores is in the session).
+
+Example:
+    >>> conv = create_conversation(session, channel="web", customer_id="c-1")  # doctest: +SKIP
+    >>> session.commit()                                                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from emotiondesk.errors import InvalidInputError, NotFoundError
+from emotiondesk.storage.tables import Alert, ApiKey, Conversation, Feedback, Message, utcnow
+
+#: API key scopes; ``admin`` implies every other.
+SCOPES = ("analyze", "write", "read", "admin")
+KEY_PREFIX = "ed_"
+
+
+def to_utc(value: datetime | None) -> datetime | None:
+    """Aware datetimes converted to UTC; naive ones taken as UTC (SQLite keeps no offset)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+# -- conversations -------------------------------------------------------------------------
+
+
+def create_conversation(
+    session: Session,
+    *,
+    channel: str | None = None,
+    customer_id: str | None = None,
+    product_id: str | None = None,
+    category: str | None = None,
+    agent_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    conversation_id: str | None = None,
+) -> Conversation:
+    """Add a new open conversation to the session and flush it (its ``id`` is then set)."""
+    conv = Conversation(
+        channel=channel,
+        customer_id=customer_id,
+        product_id=product_id,
+        category=category,
+        agent_id=agent_id,
+        meta=dict(metadata or {}),
+        state={},
+        status="open",
+        message_count=0,
+    )
+    if conversation_id is not None:
+        conv.id = conversation_id
+    session.add(conv)
+    session.flush()
+    return conv
+
+
+def get_conversation(
+    session: Session, *, conversation_id: str, with_messages: bool = False, for_update: bool = False
+) -> Conversation:
+    """The conversation, or :class:`NotFoundError`."""
+    stmt = select(Conversation).where(Conversation.id == conversation_id)
+    if with_messages:
+        stmt = stmt.options(selectinload(Conversation.messages))
+    if for_update:
+        stmt = stmt.with_for_update()
+    conv = session.scalars(stmt).first()
+    if conv is None:
+        raise NotFoundError(f"conversation {conversation_id!r} does not exist")
+    return conv
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+    limit: int
+    offset: int
+
+
+def list_conversations(
+    session: Session,
+    *,
+    channel: str | None = None,
+    customer_id: str | None = None,
+    product_id: str | None = None,
+    category: str | None = None,
+    agent_id: str | None = None,
+    status: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
+    """Conversations matching every given filter, newest first, one page of them."""
+    filters = []
+    for column, value in (
+        (Conversation.channel, channel),
+        (Conversation.customer_id, customer_id),
+        (Conversation.product_id, product_id),
+        (Conversation.category, category),
+        (Conversation.agent_id, agent_id),
+        (Conversation.status, status),
+    ):
+        if value is not None:
+            filters.append(column == value)
+    if created_after is not None:
+        filters.append(Conversation.created_at >= to_utc(created_after))
+    if created_before is not None:
+        filters.append(Conversation.created_at < to_utc(created_before))
+    total = session.scalar(select(func.count()).select_from(Conversation).where(*filters)) or 0
+    items = list(
+        session.scalars(
+            select(Conversation)
+            .where(*filters)
+            .order_by(Conversation.created_at.desc(), Conversation.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    return Page(items=items, total=int(total), limit=limit, offset=offset)
+
+
+# -- messages ------------------------------------------------------------------------------
+
+
+def find_message(
+    session: Session, *, conversation_id: str, client_message_id: str
+) -> Message | None:
+    """The message a client already sent with this id in this conversation, if any."""
+    return session.scalars(
+        select(Message).where(
+            Message.conversation_id == conversation_id,
+            Message.client_message_id == client_message_id,
+        )
+    ).first()
+
+
+def get_message(session: Session, *, message_id: str) -> Message:
+    msg = session.get(Message, message_id)
+    if msg is None:
+        raise NotFoundError(f"message {message_id!r} does not exist")
+    return msg
+
+
+def recent_messages(session: Session, *, conversation_id: str, limit: int = 50) -> list[Message]:
+    """The last ``limit`` messages of a conversation, oldest first."""
+    rows = list(
+        session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.seq.desc())
+            .limit(limit)
+        )
+    )
+    rows.reverse()
+    return rows
+
+
+def add_message(
+    session: Session,
+    *,
+    conversation: Conversation,
+    role: str,
+    text: str,
+    analysis: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    raw_text: str | None = None,
+    pii: dict[str, int] | None = None,
+    model_version: str | None = None,
+    sent_at: datetime | None = None,
+    client_message_id: str | None = None,
+) -> Message:
+    """Append a message to ``conversation`` and record the engine ``state`` on both.
+
+    ``text`` must already be masked. The message takes the next sequence
+    number; a concurrent insert of the same number fails on the unique
+    constraint (the caller retries or reports a conflict).
+    """
+    seq = (
+        session.scalar(
+            select(func.max(Message.seq)).where(Message.conversation_id == conversation.id)
+        )
+        or 0
+    ) + 1
+    msg = Message(
+        conversation_id=conversation.id,
+        seq=seq,
+        client_message_id=client_message_id,
+        role=role,
+        text=text,
+        raw_text=raw_text,
+        language=analysis.get("language"),
+        polarity=analysis.get("polarity"),
+        score=analysis.get("score"),
+        emotion=analysis.get("emotion"),
+        analysis=analysis,
+        state=state,
+        pii=dict(pii or {}),
+        model_version=model_version,
+        sent_at=to_utc(sent_at),
+    )
+    session.add(msg)
+    conversation.message_count = seq
+    if state is not None:
+        conversation.state = state
+    conversation.updated_at = utcnow()
+    session.flush()
+    return msg
+
+
+def count_messages(session: Session, *, conversation_id: str | None = None) -> int:
+    stmt = select(func.count()).select_from(Message)
+    if conversation_id is not None:
+        stmt = stmt.where(Message.conversation_id == conversation_id)
+    return int(session.scalar(stmt) or 0)
+
+
+# -- feedback ------------------------------------------------------------------------------
+
+
+def add_feedback(
+    session: Session,
+    *,
+    message_id: str,
+    polarity: str | None = None,
+    emotion: str | None = None,
+    note: str | None = None,
+    author: str | None = None,
+) -> Feedback:
+    """Store an agent's correction of a message's polarity and/or emotion."""
+    if polarity is None and emotion is None:
+        raise InvalidInputError("feedback needs a corrected 'polarity' or 'emotion' (or both)")
+    msg = get_message(session, message_id=message_id)
+    fb = Feedback(
+        message_id=msg.id,
+        polarity=polarity,
+        emotion=emotion,
+        note=note,
+        author=author,
+        predicted_polarity=msg.polarity,
+        predicted_emotion=msg.emotion,
+        model_version=msg.model_version,
+        used_for_training=False,
+    )
+    session.add(fb)
+    session.flush()
+    return fb
+
+
+def list_feedback(
+    session: Session, *, unused_only: bool = False, limit: int = 100, offset: int = 0
+) -> list[Feedback]:
+    stmt = select(Feedback).order_by(Feedback.id)
+    if unused_only:
+        stmt = stmt.where(Feedback.used_for_training.is_(False))
+    return list(session.scalars(stmt.limit(limit).offset(offset)))
+
+
+# -- alerts --------------------------------------------------------------------------------
+
+
+def create_alert(
+    session: Session,
+    *,
+    kind: str,
+    title: str,
+    severity: str = "warning",
+    conversation_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> Alert:
+    alert = Alert(
+        kind=kind,
+        title=title,
+        severity=severity,
+        conversation_id=conversation_id,
+        details=dict(details or {}),
+    )
+    session.add(alert)
+    session.flush()
+    return alert
+
+
+def list_alerts(
+    session: Session, *, kind: str | None = None, limit: int = 100, offset: int = 0
+) -> list[Alert]:
+    stmt = select(Alert).order_by(Alert.created_at.desc(), Alert.id.desc())
+    if kind is not None:
+        stmt = stmt.where(Alert.kind == kind)
+    return list(session.scalars(stmt.limit(limit).offset(offset)))
+
+
+# -- API keys ------------------------------------------------------------------------------
+
+
+def hash_key(key: str) -> str:
+    """SHA-256 hex digest of an API key (what is stored)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def generate_key() -> str:
+    """A new random API key: ``ed_`` + 43 URL-safe characters (32 random bytes)."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def normalize_scopes(scopes: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for scope in scopes:
+        for part in str(scope).split(","):
+            part = part.strip().lower()
+            if not part:
+                continue
+            if part not in SCOPES:
+                raise InvalidInputError(f"unknown scope {part!r}; use {', '.join(SCOPES)}")
+            if part not in out:
+                out.append(part)
+    if not out:
+        raise InvalidInputError(f"an API key needs at least one scope ({', '.join(SCOPES)})")
+    return out
+
+
+def create_api_key(
+    session: Session,
+    *,
+    name: str,
+    scopes: Sequence[str],
+    rate_limit: int | None = None,
+    key: str | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; return the stored row and the plaintext key (shown once, never stored)."""
+    plaintext = key or generate_key()
+    if rate_limit is not None and rate_limit < 0:
+        raise InvalidInputError("rate_limit must be >= 0 requests per minute (0 = unlimited)")
+    row = ApiKey(
+        name=name,
+        prefix=plaintext[:10],
+        key_hash=hash_key(plaintext),
+        scopes=normalize_scopes(scopes),
+        rate_limit=rate_limit,
+    )
+    session.add(row)
+    session.flush()
+    return row, plaintext
+
+
+def find_api_key(session: Session, *, key: str) -> ApiKey | None:
+    """The active (not revoked) key row for a plaintext key."""
+    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return row
+
+
+def list_api_keys(session: Session, *, include_revoked: bool = False) -> list[ApiKey]:
+    stmt = select(ApiKey).order_by(ApiKey.id)
+    if not include_revoked:
+        stmt = stmt.where(ApiKey.revoked_at.is_(None))
+    return list(session.scalars(stmt))
+
+
+def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFoundError(f"API key #{key_id} does not exist")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    session.flush()
+    return row
