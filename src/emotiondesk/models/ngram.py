@@ -282,7 +282,7 @@ class NgramClassifier:
         class_weight: str | None = None,
         calibration_fraction: float = 0.1,
         weight_dtype: str = "int8",
-        max_iter: int = 300,
+        max_iter: int = 200,
         random_state: int = 0,
     ) -> None:
         self.language = language
@@ -328,9 +328,16 @@ class NgramClassifier:
         return NgramFeaturizer(char_ngram_range=char, word_ngram_range=word)
 
     def _fit_linear(
-        self, x: sp.csr_matrix, y: np.ndarray, n_classes: int
+        self,
+        x: sp.csr_matrix,
+        y: np.ndarray,
+        n_classes: int,
+        init: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Fit the logistic regression; return (coef [F, C], intercept [C])."""
+        """Fit the logistic regression; return (coef [F, C], intercept [C]).
+
+        ``init`` (a previous result, same features) warm-starts the solver.
+        """
         try:
             from sklearn.linear_model import LogisticRegression
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -342,7 +349,16 @@ class NgramClassifier:
             class_weight=self.class_weight,
             max_iter=self.max_iter,
             solver="lbfgs",
+            warm_start=init is not None,
         )
+        if init is not None:
+            w0, b0 = init
+            if n_classes == 2:
+                clf.coef_ = (w0[:, 1] - w0[:, 0])[None, :].astype(np.float64)
+                clf.intercept_ = np.array([b0[1] - b0[0]], dtype=np.float64)
+            else:
+                clf.coef_ = w0.T.astype(np.float64)
+                clf.intercept_ = b0.astype(np.float64)
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
@@ -388,6 +404,9 @@ class NgramClassifier:
             keep = np.sort(np.argsort(-strength, kind="stable")[: self.keep_features])
             featurizer.restrict(keep)
             x_all = featurizer.weigh(raw[:, keep])
+            init = (w[keep], b)
+        else:
+            init = None
 
         # 2. temperature: fit without a stratified held-out part, calibrate on it.
         temperature = 1.0
@@ -400,11 +419,12 @@ class NgramClassifier:
                 if 0 < k < len(members):
                     holdout[rng.choice(members, size=k, replace=False)] = True
         if holdout.any():
-            wh, bh = self._fit_linear(x_all[~holdout], y[~holdout], len(classes))
+            wh, bh = self._fit_linear(x_all[~holdout], y[~holdout], len(classes), init)
+            init = (wh, bh)
             temperature = fit_temperature(np.asarray(x_all[holdout] @ wh) + bh, y[holdout])
 
         # 3. the final fit on everything (keeps the temperature of step 2).
-        w, b = self._fit_linear(x_all, y, len(classes))
+        w, b = self._fit_linear(x_all, y, len(classes), init)
 
         self.labels_ = classes
         self.featurizer_ = featurizer
