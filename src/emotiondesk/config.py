@@ -54,7 +54,23 @@ class Settings(BaseSettings):
     #: Longest wait (ms) for more requests to join a batch.
     batch_max_wait_ms: float = Field(default=2.0, ge=0)
     #: The conversation engine run on every ingested message ("module:attribute").
-    conversation_engine: str = "emotiondesk.service.engine:basic_engine"
+    conversation_engine: str = "emotiondesk.dialogue.hook:DialogueHook"
+
+    # -- conversation intelligence (dialogue/, policy/, replies/) ----------------------
+    #: A YAML rule file for the service policy; empty means the shipped default rules.
+    policy_file: Path | None = None
+    #: An FAQ knowledge base (YAML or CSV); empty means the shipped sample shop FAQ.
+    faq_file: Path | None = None
+    #: A product catalog (YAML or CSV) for ``recommend``; empty means the shipped sample.
+    catalog_file: Path | None = None
+    #: Turns of context kept per conversation (bounded work per turn).
+    dialogue_window: int = 8
+    #: Optional LLM reply backend (any OpenAI-compatible endpoint); off by default.
+    llm_enabled: bool = False
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    llm_timeout: float = 5.0
 
 
 @lru_cache(maxsize=1)

@@ -196,7 +196,7 @@ def test_conversation_flow(svc: Service) -> None:
     assert msg["model_version"] == "tiny-0.0.test"
     assert "13812345678" not in r.text
     state = body["conversation"]["state"]
-    assert state["engine"] == "basic" and state["customer_turns"] == 1
+    assert state["engine"] == "dialogue" and state["customer_turns"] == 1
     assert state["last_emotion"] == "anger"
 
     # the same client message id again: nothing new stored, status 200

@@ -17,10 +17,14 @@ An engine is any callable::
 - ``turn`` and each history item: ``seq, role, text`` (PII-masked),
   ``analysis`` (the ``/v1/analyze`` result dict), ``sent_at`` (datetime or None).
 
-It returns a JSON-serialisable dict. The setting ``EMOTIONDESK_CONVERSATION_ENGINE``
+It returns a JSON-serialisable dict. An ``alerts`` list in it (items with
+``kind, severity, title, details``) becomes alert rows for the conversation,
+stored in the same transaction as the message. The setting ``EMOTIONDESK_CONVERSATION_ENGINE``
 names it as ``"module:attribute"``; an attribute with a ``from_settings``
 classmethod is built with the settings first (so an engine can load its rules
-once). The default, :func:`basic_engine`, keeps simple running figures.
+once). The default is the dialogue layer,
+``emotiondesk.dialogue.hook:DialogueHook``; :func:`basic_engine` keeps simple
+running figures only.
 """
 
 from __future__ import annotations

@@ -132,6 +132,7 @@ def store_message(
                 sent_at=sent_at,
                 client_message_id=client_message_id,
             )
+            _store_alerts(session, conversation_id=conversation_id, state=state)
             session.commit()
             return Ingested(msg, conv, created=True)
         except EmotionDeskError:
@@ -163,6 +164,24 @@ def store_message(
             "the conversation changed while the message was stored: retry the request"
         )
     raise StorageError("the database is busy: the message was not stored; retry the request")
+
+
+def _store_alerts(session: Session, *, conversation_id: str, state: dict[str, Any]) -> None:
+    """One alert row per item of the engine's ``alerts`` list (the policy's ``alert`` action)."""
+    alerts = state.get("alerts")
+    if not isinstance(alerts, list):
+        return
+    for item in alerts:
+        if not isinstance(item, dict):
+            continue
+        repo.create_alert(
+            session,
+            kind=str(item.get("kind") or "policy")[:64],
+            title=str(item.get("title") or "conversation alert")[:256],
+            severity=str(item.get("severity") or "warning")[:16],
+            conversation_id=conversation_id,
+            details=item.get("details") if isinstance(item.get("details"), dict) else {},
+        )
 
 
 def _run_engine(engine: ConversationEngine, **kwargs: Any) -> dict[str, Any]:
