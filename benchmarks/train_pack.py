@@ -119,7 +119,10 @@ RECIPES: tuple[Recipe, ...] = (
         language="zh",
         task="polarity",
         sources=(
-            Source("online_shopping_10_cats", "train.csv"),
+            # Repeated twice: e-commerce reviews are the product's domain, and
+            # the Weibo/TV rows (which bring neutral) otherwise pull the
+            # binary e-commerce accuracy down (0.9373 alone -> 0.9338 mixed 1:1).
+            Source("online_shopping_10_cats", "train.csv", repeat=2),
             Source("smp2020_ewect", "train.csv"),
             Source("nlpcc_weibo_emotion", "train.csv"),
             Source("cped", "valid.csv", label_column="sentiment"),
@@ -169,7 +172,9 @@ RECIPES: tuple[Recipe, ...] = (
             Source("goemotions", "train.csv", label_column="ekman", single_label_only=True),
             Source("dair_ai_emotion", "train.csv"),
             Source("tweeteval_emotion", "train.csv"),
-            Source("dailydialog", "train.csv"),
+            # 87k utterances, 83% "no emotion": a seeded stratified 40k keeps
+            # the training time reasonable without drowning the other sources.
+            Source("dailydialog", "train.csv", max_rows=40_000),
             Source("meld", "train.csv"),
         ),
         devs=(
