@@ -204,6 +204,20 @@ class Analyzer:
         return self.postprocess(texts, langs, truncated, pol, emo)
 
 
+def open_model(directory: str | Path, *, prefer_onnx: bool = True) -> TextClassifier:
+    """Open a model directory, preferring its exported ONNX artifact (``onnx/``) when present."""
+    path = Path(directory)
+    if prefer_onnx and (path / "onnx" / "config.json").is_file():
+        return load_model(path / "onnx")
+    return load_model(path)
+
+
+def task_head(model: TextClassifier, task: str) -> TextClassifier:
+    """The view of a multi-task model that serves ``task`` (a single-task model as is)."""
+    for_task = getattr(model, "for_task", None)
+    return for_task(task) if callable(for_task) else model  # type: ignore[no-any-return]
+
+
 def load_analyzer(pack: str | Path | None = None, *, max_chars: int | None = None) -> Analyzer:
     """Load an analyzer from a model pack (default: the shipped pack).
 
@@ -225,8 +239,8 @@ def load_analyzer(pack: str | Path | None = None, *, max_chars: int | None = Non
         for task, rel in tasks.items():
             key = str(root / rel)
             if key not in loaded:  # a multi-task model serves several routes
-                loaded[key] = load_model(root / rel)
-            models.setdefault(lang, {})[task] = loaded[key]
+                loaded[key] = open_model(root / rel)
+            models.setdefault(lang, {})[task] = task_head(loaded[key], task)
     return Analyzer(
         models,
         fallback_language=spec.fallback_language,

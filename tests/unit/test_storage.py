@@ -119,3 +119,25 @@ def test_bad_url_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError):
         make_engine("nonsense://")
+
+
+def test_add_message_refuses_a_stale_conversation(sessions) -> None:
+    with sessions() as s:
+        cid = repo.create_conversation(s).id
+        s.commit()
+    a, b = sessions(), sessions()
+    conv_a = repo.get_conversation(a, conversation_id=cid)
+    conv_b = repo.get_conversation(b, conversation_id=cid)
+    repo.add_message(a, conversation=conv_a, role="customer", text="1", analysis={}, state={"n": 1})
+    a.commit()
+    with pytest.raises(repo.StaleConversationError):
+        repo.add_message(b, conversation=conv_b, role="customer", text="2", analysis={}, state={"n": 1})
+    b.rollback()
+    conv_b = repo.get_conversation(b, conversation_id=cid)
+    repo.add_message(b, conversation=conv_b, role="customer", text="2", analysis={}, state={"n": 2})
+    b.commit()
+    with sessions() as s:
+        conv = repo.get_conversation(s, conversation_id=cid, with_messages=True)
+        assert conv.state == {"n": 2} and [m.seq for m in conv.messages] == [1, 2]
+    a.close()
+    b.close()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from emotiondesk.cli.analyze import analyze_command
+from emotiondesk.cli.chat import chat_command
 from emotiondesk.cli.db_cmd import db_app
+from emotiondesk.cli.deep import export_command, pretrain_command
 from emotiondesk.cli.evaluate_cmd import evaluate_command
 from emotiondesk.cli.keys_cmd import keys_app
 from emotiondesk.cli.models_cmd import models_app
@@ -23,11 +25,16 @@ app.command("analyze")(analyze_command)
 app.command("evaluate")(evaluate_command)
 app.command("train")(train_command)
 app.add_typer(models_app, name="models")
+# deep models (issue 3)
+app.command("export")(export_command)
+app.command("pretrain")(pretrain_command)
 # service (issue 4)
 app.command("serve")(serve_command)
 app.command("demo")(demo_command)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+# conversation intelligence (issue 5)
+app.command("chat")(chat_command)
 
 
 def main() -> None:

@@ -70,6 +70,32 @@ def train_command(
         typer.Option("--keep-features", help="n-gram: vocabulary size kept in the model."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every split.")] = 42,
+    # -- transformer (--base <hub id or dir>) options: see TrainingArgs -----------------
+    config: Annotated[
+        Path | None, typer.Option("--config", help="transformer: YAML file of TrainingArgs.")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help="transformer: full or lora.")
+    ] = None,
+    epochs: Annotated[float | None, typer.Option("--epochs", help="transformer: epochs.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="transformer: learning rate.")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="transformer: batch size.")
+    ] = None,
+    max_length: Annotated[
+        int | None,
+        typer.Option("--max-length", help="transformer: token limit (default: the model's own)."),
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="transformer: auto, cpu or cuda.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="transformer: continue from the latest checkpoint.")
+    ] = False,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="transformer: any TrainingArgs field, KEY=VALUE (repeatable)."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the training summary as JSON.")
     ] = False,
@@ -104,6 +130,23 @@ def train_command(
                     "keep_features": keep_features,
                     "random_state": seed,
                 }
+            )
+        else:
+            from emotiondesk.cli.deep import transformer_options
+
+            options.update(
+                transformer_options(
+                    config=config,
+                    method=method,
+                    epochs=epochs,
+                    lr=lr,
+                    batch_size=batch_size,
+                    max_length=max_length,
+                    device=device,
+                    resume=resume,
+                    seed=seed,
+                    settings=settings,
+                )
             )
         with err_console.status("fitting"):
             summary = trainer(

@@ -46,6 +46,8 @@ _REGISTRY: dict[str, _Loader] = {}
 # n-gram pack never imports torch or onnxruntime.
 _KIND_MODULES: dict[str, str] = {
     "ngram": "emotiondesk.models.ngram",
+    "transformer": "emotiondesk.models.transformer",
+    "onnx": "emotiondesk.models.onnx",
 }
 
 C = TypeVar("C")

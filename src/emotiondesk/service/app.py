@@ -21,7 +21,7 @@ from emotiondesk.analyzer import Analyzer, load_analyzer
 from emotiondesk.config import Settings, get_settings
 from emotiondesk.service.auth import KeyVerifier, check_bootstrap_key
 from emotiondesk.service.batching import MicroBatcher
-from emotiondesk.service.engine import ConversationEngine, resolve_engine
+from emotiondesk.service.engine import ConversationEngine, resolve_engine, serialized
 from emotiondesk.service.handlers import install_handlers
 from emotiondesk.service.limits import BodySizeLimitMiddleware
 from emotiondesk.service.metrics import Metrics, MetricsMiddleware
@@ -58,7 +58,9 @@ def create_app(
     settings = settings or get_settings()
     bootstrap = settings.api_key.get_secret_value() if settings.api_key is not None else None
     check_bootstrap_key(bootstrap, dev=settings.dev)
-    engine_fn = conversation_engine or resolve_engine(settings.conversation_engine, settings)
+    engine_fn = serialized(
+        conversation_engine or resolve_engine(settings.conversation_engine, settings)
+    )
     metrics = Metrics()
 
     @asynccontextmanager

@@ -30,6 +30,7 @@ running figures only.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -82,3 +83,16 @@ def resolve_engine(spec: str, settings: Any = None) -> ConversationEngine:
     if not callable(obj):
         raise ConfigError(f"conversation engine {spec!r} is not callable")
     return obj  # type: ignore[no-any-return]
+
+
+def serialized(engine: ConversationEngine) -> ConversationEngine:
+    """``engine`` behind a lock: ingestion calls it from worker threads, and an engine
+    need not be thread-safe (its work is CPU-bound, so the lock costs little)."""
+    lock = threading.Lock()
+
+    def call(**kwargs: Any) -> dict[str, Any]:
+        with lock:
+            return engine(**kwargs)
+
+    call.__wrapped__ = engine  # type: ignore[attr-defined]
+    return call

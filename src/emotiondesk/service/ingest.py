@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +30,7 @@ from emotiondesk.text.pii import MaskResult
 
 logger = logging.getLogger(__name__)
 
-ATTEMPTS = 4
+ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,50 @@ def store_message(
     sequence number (or a busy SQLite file); a race on the client id returns
     the winner's message.
     """
+    with conversation_lock(conversation_id):
+        return _store(
+            sessions,
+            conversation_id=conversation_id,
+            role=role,
+            masked=masked,
+            raw_text=raw_text,
+            analysis=analysis,
+            model_version=model_version,
+            sent_at=sent_at,
+            client_message_id=client_message_id,
+            engine=engine,
+        )
+
+
+_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_locks_guard = threading.Lock()
+
+
+@contextmanager
+def conversation_lock(conversation_id: str) -> Iterator[None]:
+    """One writer per conversation in this process (other processes: the compare-and-swap)."""
+    with _locks_guard:
+        lock = _locks.get(conversation_id)
+        if lock is None:
+            lock = threading.Lock()
+            _locks[conversation_id] = lock
+    with lock:
+        yield
+
+
+def _store(
+    sessions: sessionmaker[Session],
+    *,
+    conversation_id: str,
+    role: str,
+    masked: MaskResult,
+    raw_text: str | None,
+    analysis: dict[str, Any],
+    model_version: str,
+    sent_at: datetime | None,
+    client_message_id: str | None,
+    engine: ConversationEngine,
+) -> Ingested:
     last_exc: Exception | None = None
     for attempt in range(ATTEMPTS):
         session = sessions()
@@ -135,6 +183,11 @@ def store_message(
             _store_alerts(session, conversation_id=conversation_id, state=state)
             session.commit()
             return Ingested(msg, conv, created=True)
+        except repo.StaleConversationError as exc:
+            # Another message of this conversation was stored meanwhile: recompute.
+            session.rollback()
+            last_exc = exc
+            time.sleep(0.002 * (attempt + 1))
         except EmotionDeskError:
             session.rollback()
             raise
@@ -159,7 +212,7 @@ def store_message(
     logger.error(
         "storing a message failed after %d attempts: %s", ATTEMPTS, type(last_exc).__name__
     )
-    if isinstance(last_exc, IntegrityError):
+    if isinstance(last_exc, IntegrityError | repo.StaleConversationError):
         raise ConflictError(
             "the conversation changed while the message was stored: retry the request"
         )

@@ -18,11 +18,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from emotiondesk.errors import InvalidInputError, NotFoundError
+from emotiondesk.errors import ConflictError, InvalidInputError, NotFoundError
 from emotiondesk.storage.tables import Alert, ApiKey, Conversation, Feedback, Message, utcnow
+
+
+class StaleConversationError(ConflictError):
+    """The conversation changed between reading it and storing a message in it."""
+
 
 #: API key scopes; ``admin`` implies every other.
 SCOPES = ("analyze", "write", "read", "admin")
@@ -189,16 +195,30 @@ def add_message(
 ) -> Message:
     """Append a message to ``conversation`` and record the engine ``state`` on both.
 
-    ``text`` must already be masked. The message takes the next sequence
-    number; a concurrent insert of the same number fails on the unique
-    constraint (the caller retries or reports a conflict).
+    ``text`` must already be masked. The conversation's ``message_count`` as
+    loaded is the version the caller's ``state`` was computed from: the update
+    is a compare-and-swap on it, so a concurrent writer that got there first
+    makes this call raise :class:`StaleConversationError` (reload and retry)
+    instead of overwriting its state.
     """
-    seq = (
-        session.scalar(
-            select(func.max(Message.seq)).where(Message.conversation_id == conversation.id)
+    expected = conversation.message_count
+    seq = expected + 1
+    now = utcnow()
+    values: dict[str, Any] = {"message_count": seq, "updated_at": now}
+    if state is not None:
+        values["state"] = state
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id, Conversation.message_count == expected)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleConversationError(
+            f"conversation {conversation.id!r} changed concurrently; reload and retry"
         )
-        or 0
-    ) + 1
+    for key, value in values.items():
+        set_committed_value(conversation, key, value)
     msg = Message(
         conversation_id=conversation.id,
         seq=seq,
@@ -217,10 +237,6 @@ def add_message(
         sent_at=to_utc(sent_at),
     )
     session.add(msg)
-    conversation.message_count = seq
-    if state is not None:
-        conversation.state = state
-    conversation.updated_at = utcnow()
     session.flush()
     return msg
 

@@ -1,0 +1,87 @@
+"""Temperature scaling (Guo et al. 2017) and expected calibration error.
+
+Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 3, 500)
+    >>> logits = 5.0 * np.eye(3)[y] + rng.normal(0, 3, (500, 3))
+    >>> t = fit_temperature(logits, y)
+    >>> t > 1.0                                                   # over-confident logits
+    True
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from emotiondesk.models.multitask import softmax
+
+
+def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
+    """Mean negative log-likelihood of ``labels`` under ``softmax(logits / T)``."""
+    proba = softmax(logits, temperature)
+    picked = proba[np.arange(len(labels)), np.asarray(labels, dtype=int)]
+    return float(-np.log(np.clip(picked, 1e-12, None)).mean())
+
+
+def fit_temperature(
+    logits: np.ndarray, labels: np.ndarray, *, bounds: tuple[float, float] = (0.05, 20.0)
+) -> float:
+    """The temperature minimising dev NLL (bounded 1-D search on log T)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels, dtype=int)
+    if len(labels) == 0:
+        return 1.0
+    res = minimize_scalar(
+        lambda log_t: nll(logits, labels, float(np.exp(log_t))),
+        bounds=(np.log(bounds[0]), np.log(bounds[1])),
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
+    t = float(np.exp(res.x))
+    # Never return something worse than no scaling.
+    return t if nll(logits, labels, t) <= nll(logits, labels, 1.0) else 1.0
+
+
+def expected_calibration_error(proba: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
+    """ECE: mean |accuracy - confidence| over equal-width confidence bins, weighted by size."""
+    proba = np.asarray(proba, dtype=np.float64)
+    labels = np.asarray(labels, dtype=int)
+    if len(labels) == 0:
+        return 0.0
+    conf = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == labels).astype(float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    ece = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        mask = (conf > lo) & (conf <= hi)
+        if mask.any():
+            ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
+    return float(ece)
+
+
+def reliability_table(
+    proba: np.ndarray, labels: np.ndarray, n_bins: int = 10
+) -> list[dict[str, float]]:
+    """Per-bin confidence, accuracy and count (the data of a reliability diagram)."""
+    proba = np.asarray(proba, dtype=np.float64)
+    labels = np.asarray(labels, dtype=int)
+    conf = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == labels).astype(float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    rows = []
+    for lo, hi in itertools.pairwise(edges):
+        mask = (conf > lo) & (conf <= hi)
+        if mask.any():
+            rows.append(
+                {
+                    "bin": f"({lo:.1f}, {hi:.1f}]",
+                    "confidence": float(conf[mask].mean()),
+                    "accuracy": float(correct[mask].mean()),
+                    "count": int(mask.sum()),
+                }
+            )
+    return rows
