@@ -286,6 +286,16 @@ def model_card(
             for r in dev_rows
         ],
         "",
+        "Per-class F1 (support) on each dev set:",
+        "",
+        *[
+            f"- {r['dev']}: "
+            + ", ".join(
+                f"{label} {pc['f1']:.2f} ({pc['support']})" for label, pc in r["per_class"].items()
+            )
+            for r in dev_rows
+        ],
+        "",
         "## Limitations",
         "",
         "- Bag of n-grams: no word order beyond the n-gram window, so negation at a distance, "
@@ -326,6 +336,17 @@ def train_recipe(recipe: Recipe, root: Path, out: Path, command: str) -> dict[st
     return {"model": recipe.name, "dev": dev_rows}
 
 
+def rewrite_card(recipe: Recipe, root: Path, out: Path, command: str) -> None:
+    """Re-evaluate a trained model on its dev sets and rewrite its card (no training)."""
+    model_dir = out / recipe.name
+    clf = NgramClassifier.from_pretrained(model_dir)
+    dev_rows = evaluate_devs(model_dir, recipe, load_devs(recipe, root))
+    per_source = dict(clf.training_info_.get("sources", {}))
+    (model_dir / "README.md").write_text(
+        model_card(recipe, clf, per_source, dev_rows, command), encoding="utf-8"
+    )
+
+
 def write_pack_json(out: Path) -> None:
     routes: dict[str, dict[str, str]] = {}
     for recipe in RECIPES:
@@ -346,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="dataset root")
     parser.add_argument("--out", type=Path, default=Path("models"), help="pack directory")
     parser.add_argument("--only", nargs="*", help="train only these models (by name)")
+    parser.add_argument(
+        "--cards-only", action="store_true", help="re-evaluate and rewrite the model cards only"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if not (args.data / "online_shopping_10_cats").is_dir():
@@ -361,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for recipe in RECIPES:
         if args.only and recipe.name not in args.only:
+            continue
+        if args.cards_only:
+            rewrite_card(recipe, args.data, args.out, command)
             continue
         results.append(train_recipe(recipe, args.data, args.out, command))
     write_pack_json(args.out)
