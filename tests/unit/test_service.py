@@ -321,3 +321,23 @@ def test_unbatched_mode(tmp_path: Path, tiny_pack: Path) -> None:
     with TestClient(app) as client:
         r = Service(client).post("/v1/analyze", {"texts": ["物流太慢了，气死我了"]})
         assert r.json()["results"][0]["emotion"] == "anger"
+
+
+def test_service_does_not_import_training_or_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import emotiondesk.service, emotiondesk.service.demo, emotiondesk.storage; "
+        "bad = [m for m in sys.modules if m.startswith(('emotiondesk.training', 'torch'))]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    import os
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
+    }
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr

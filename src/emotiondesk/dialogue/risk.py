@@ -47,6 +47,8 @@ FEATURES: tuple[str, ...] = (
     "agent_neg",
     "question",
     "length",
+    "negation",
+    "agent_question",
 )
 
 REQUEST_WEIGHTS: dict[str, float] = {
