@@ -235,12 +235,16 @@ def main() -> int:
         help="a PostgreSQL URL to benchmark too (its tables are replaced)",
     )
     ap.add_argument("--skip-import", action="store_true")
+    ap.add_argument("--skip-queries", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     results: dict = {"messages": args.messages}
     if not args.skip_import:
         results["import"] = bench_import(args.data)
         print(json.dumps({"import": results["import"]}, ensure_ascii=False), file=sys.stderr)
+    if args.skip_queries:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/store.sqlite"
         results["sqlite_build_s"] = round(build_store(url, args.messages), 1)
