@@ -236,6 +236,7 @@ def main() -> int:
     )
     ap.add_argument("--skip-import", action="store_true")
     ap.add_argument("--skip-queries", action="store_true")
+    ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     results: dict = {"messages": args.messages}
@@ -245,11 +246,12 @@ def main() -> int:
     if args.skip_queries:
         print(json.dumps(results, indent=2, ensure_ascii=False))
         return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/store.sqlite"
-        results["sqlite_build_s"] = round(build_store(url, args.messages), 1)
-        results["sqlite"] = bench_queries(url, args.reps)
-        print(json.dumps({"sqlite": results["sqlite"]}, ensure_ascii=False), file=sys.stderr)
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/store.sqlite"
+            results["sqlite_build_s"] = round(build_store(url, args.messages), 1)
+            results["sqlite"] = bench_queries(url, args.reps)
+            print(json.dumps({"sqlite": results["sqlite"]}, ensure_ascii=False), file=sys.stderr)
     if args.postgres:
         from sqlalchemy import text
 
