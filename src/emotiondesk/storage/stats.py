@@ -172,12 +172,15 @@ def _stats(
 
 def count_conversations(session: Session, *, filters: Filters | None = None) -> int:
     filters = filters or Filters()
-    stmt = select(func.count(func.distinct(Message.conversation_id))).select_from(Message)
+    # SELECT count(*) FROM (SELECT DISTINCT ...): a hash aggregate on PostgreSQL,
+    # faster than count(DISTINCT ...), which sorts
+    inner = select(Message.conversation_id).select_from(Message)
     if any(
         getattr(filters, f) is not None for f in ("channel", "category", "product_id", "agent_id")
     ):
-        stmt = stmt.join(Conversation, Conversation.id == Message.conversation_id)
-    return int(session.scalar(filters.where(stmt)) or 0)
+        inner = inner.join(Conversation, Conversation.id == Message.conversation_id)
+    sub = filters.where(inner).distinct().subquery()
+    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
 
 
 def message_texts(
