@@ -47,10 +47,11 @@ DATASETS = {
 }
 WINDOW = 8
 GRID = {
-    "alpha_short": [0.0, 0.2, 0.4, 0.6, 0.8],
-    "alpha_long": [0.0, 0.1, 0.2, 0.3, 0.45],
+    "alpha_short": [0.0, 0.4, 0.8],
+    "alpha_long": [0.0, 0.2, 0.45],
     "other_role_weight": [0.3, 1.0],
     "decay": [0.5, 0.8],
+    "max_confidence": [1.0, 0.6, 0.45],
 }
 
 
@@ -174,9 +175,7 @@ def main() -> int:
 
         def mean_score(k: int, half: int, names: list[str] = names) -> float:
             """Mean of micro-F1 w/o neutral and macro-F1 over the language's datasets."""
-            return float(
-                np.mean([v for n in names for v in per_set[n]["grid"][k][half].values()])
-            )
+            return float(np.mean([v for n in names for v in per_set[n]["grid"][k][half].values()]))
 
         def held(k: int, metric: str, names: list[str] = names) -> float:
             return float(np.mean([per_set[n]["grid"][k][2][metric] for n in names]))
@@ -209,13 +208,16 @@ def main() -> int:
         print(
             f"| {n} | {lang} | {count} | {base['micro_f1_no_neutral']:.3f} | {base['macro_f1']:.3f} | "
             f"{best['micro_f1_no_neutral']:.3f} | {best['macro_f1']:.3f} | "
-            f"a_short={p.alpha_short} a_long={p.alpha_long} other={p.other_role_weight} decay={p.decay} | {'yes' if wins else 'no'} |"
+            f"a_short={p.alpha_short} a_long={p.alpha_long} other={p.other_role_weight} decay={p.decay} gate={p.max_confidence} | {'yes' if wins else 'no'} |"
         )
     if args.write:
         payload = {
             "note": "Measured by benchmarks/dialogue_context.py (tuned on half the dialogues, checked on the other half); alpha 0 = context did not win.",
             "model": analyzer.version,
-            "languages": {**previous_languages(), **{lang: c["params"] for lang, c in chosen.items()}},
+            "languages": {
+                **previous_languages(),
+                **{lang: c["params"] for lang, c in chosen.items()},
+            },
             "held_out_macro_f1": {lang: c["held_out_macro_f1"] for lang, c in chosen.items()},
         }
         PARAMS_FILE.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
