@@ -69,6 +69,10 @@ class PhaseResult:
     acknowledged: int | None = None
     stored: int | None = None
     mean_batch_size: float | None = None
+    #: CPU time the server process spent per request (robust to a busy machine).
+    server_cpu_ms_per_req: float | None = None
+    #: CPU time this load generator spent per request.
+    client_cpu_ms_per_req: float | None = None
 
 
 def free_port() -> int:
@@ -85,7 +89,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def start_server(
-    *, batching: bool, db_url: str, model: str | None, log: Path
+    *, batching: bool, db_url: str, model: str | None, log: Path, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTIONDESK_")}
@@ -109,6 +113,8 @@ def start_server(
             HOST,
             "--port",
             str(port),
+            "--workers",
+            str(workers),
             "--log-level",
             "warning",
         ],
@@ -131,6 +137,51 @@ def start_server(
     raise SystemExit("server not ready within 120 s")
 
 
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams (one connection).
+
+    Far cheaper per request than httpx, so on a small machine the load
+    generator takes less CPU away from the server it measures.
+    """
+
+    def __init__(self, base: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.host, self.port = host, int(port)
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, payload: dict[str, object]) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nX-API-Key: {KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self.writer.write(head + body)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("server closed the connection")
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 def batch_stats(base: str) -> tuple[float, float]:
     """(sum, count) of the emotiondesk_batch_size histogram."""
     text = httpx.get(f"{base}/metrics", timeout=10).text
@@ -143,8 +194,29 @@ def batch_stats(base: str) -> tuple[float, float]:
     return total, count
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process and its child processes (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            total += process_cpu_seconds(int(child)) or 0.0
+    return total
+
+
 async def run_phase(
-    name: str, base: str, *, clients: int, duration: float, batching: bool, warmup: float
+    name: str,
+    base: str,
+    *,
+    clients: int,
+    duration: float,
+    batching: bool,
+    warmup: float,
+    server_pid: int | None = None,
+    raw: bool = False,
 ) -> PhaseResult:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(
@@ -164,28 +236,31 @@ async def run_phase(
         errors = 0
         requests = 0
 
+        raw_clients = [RawClient(base) for _ in range(clients)] if raw else []
+
         async def client(idx: int, stop_at: float, record: bool) -> None:
             nonlocal acknowledged, errors, requests
             n = 0
             while time.perf_counter() < stop_at:
                 text = TEXTS[(idx + n) % len(TEXTS)]
                 if name == "analyze":
-                    req = http.post("/v1/analyze", json={"texts": [text]})
+                    path = "/v1/analyze"
+                    payload: dict[str, object] = {"texts": [text]}
                 else:
-                    req = http.post(
-                        f"/v1/conversations/{conversations[idx]}/messages",
-                        json={
-                            "role": "customer",
-                            "text": text,
-                            "client_message_id": f"{'r' if record else 'w'}-{idx}-{n}",
-                        },
-                    )
+                    path = f"/v1/conversations/{conversations[idx]}/messages"
+                    payload = {
+                        "role": "customer",
+                        "text": text,
+                        "client_message_id": f"{'r' if record else 'w'}-{idx}-{n}",
+                    }
                 n += 1
                 t0 = time.perf_counter()
                 try:
-                    resp = await req
-                    code = str(resp.status_code)
-                except httpx.HTTPError as exc:
+                    if raw:
+                        code = str(await raw_clients[idx].post(path, payload))
+                    else:
+                        code = str((await http.post(path, json=payload)).status_code)
+                except (httpx.HTTPError, OSError, ValueError, asyncio.IncompleteReadError) as exc:
                     code = type(exc).__name__
                 elapsed = time.perf_counter() - t0
                 if name == "ingest" and code == "201":
@@ -203,11 +278,17 @@ async def run_phase(
             stop = time.perf_counter() + warmup
             await asyncio.gather(*(client(i, stop, False) for i in range(clients)))
         before = batch_stats(base)
+        cpu0 = process_cpu_seconds(server_pid) if server_pid else None
+        client_cpu0 = time.process_time()
         start = time.perf_counter()
         stop = start + duration
         await asyncio.gather(*(client(i, stop, True) for i in range(clients)))
         wall = time.perf_counter() - start
+        client_cpu = time.process_time() - client_cpu0
+        cpu1 = process_cpu_seconds(server_pid) if server_pid else None
         after = batch_stats(base)
+        for rc in raw_clients:
+            await rc.close()
 
     lat = sorted(x * 1000 for x in latencies)
     res = PhaseResult(
@@ -230,6 +311,10 @@ async def run_phase(
         res.mean_batch_size = round((after[0] - before[0]) / calls, 2)
     if name == "ingest":
         res.acknowledged = acknowledged
+    if requests:
+        res.client_cpu_ms_per_req = round(client_cpu / requests * 1000, 2)
+        if cpu0 is not None and cpu1 is not None:
+            res.server_cpu_ms_per_req = round((cpu1 - cpu0) / requests * 1000, 2)
     return res
 
 
@@ -258,22 +343,25 @@ def machine() -> str:
 
 def markdown(results: list[PhaseResult], args: argparse.Namespace) -> str:
     lines = [
-        f"{args.clients} concurrent clients, {args.duration:g} s per phase (after {args.warmup:g} s warm-up), "
-        "one message per request, SQLite, loopback.",
+        f"{args.clients} concurrent clients ({args.client}), {args.workers} server worker(s), "
+        f"{args.duration:g} s per phase "
+        f"(after {args.warmup:g} s warm-up), one message per request, SQLite, loopback.",
         "",
-        "| endpoint | micro-batching | requests | errors | p50 ms | p95 ms | p99 ms | req/s | mean batch | acknowledged / stored |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| endpoint | micro-batching | requests | errors | p50 ms | p95 ms | p99 ms | req/s | mean batch "
+        "| server CPU ms/req | client CPU ms/req | acknowledged / stored |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         stored = f"{r.acknowledged} / {r.stored}" if r.acknowledged is not None else "-"
         lines.append(
             f"| {r.name} | {'on' if r.batching else 'off'} | {r.requests} | {r.errors} | {r.p50_ms} | "
-            f"{r.p95_ms} | {r.p99_ms} | {r.throughput_rps} | {r.mean_batch_size or '-'} | {stored} |"
+            f"{r.p95_ms} | {r.p99_ms} | {r.throughput_rps} | {r.mean_batch_size or '-'} | "
+            f"{r.server_cpu_ms_per_req or '-'} | {r.client_cpu_ms_per_req or '-'} | {stored} |"
         )
     lines += [
         "",
-        "| endpoint | p50 off/on | p95 off/on | p99 off/on | throughput on/off |",
-        "| --- | --- | --- | --- | --- |",
+        "| endpoint | p50 off/on | p95 off/on | p99 off/on | throughput on/off | server CPU/req off/on |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for name in ("analyze", "ingest"):
         on = next((r for r in results if r.name == name and r.batching), None)
@@ -281,7 +369,12 @@ def markdown(results: list[PhaseResult], args: argparse.Namespace) -> str:
         if on and off and on.p50_ms and off.throughput_rps:
             lines.append(
                 f"| {name} | {off.p50_ms / on.p50_ms:.2f}x | {off.p95_ms / on.p95_ms:.2f}x | "
-                f"{off.p99_ms / on.p99_ms:.2f}x | {on.throughput_rps / off.throughput_rps:.2f}x |"
+                f"{off.p99_ms / on.p99_ms:.2f}x | {on.throughput_rps / off.throughput_rps:.2f}x | "
+                + (
+                    f"{off.server_cpu_ms_per_req / on.server_cpu_ms_per_req:.2f}x |"
+                    if on.server_cpu_ms_per_req and off.server_cpu_ms_per_req
+                    else "- |"
+                )
             )
     return "\n".join(lines)
 
@@ -298,6 +391,13 @@ def main() -> None:
     )
     parser.add_argument("--batching", choices=["both", "on", "off"], default="both")
     parser.add_argument("--phases", default="analyze,ingest")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+    parser.add_argument(
+        "--client",
+        choices=["httpx", "raw"],
+        default="raw",
+        help="httpx.AsyncClient, or a minimal keep-alive HTTP/1.1 client that costs less CPU.",
+    )
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     args = parser.parse_args()
     if not 0 < args.duration <= 300:
@@ -311,7 +411,11 @@ def main() -> None:
         for batching in settings:
             db_url = f"sqlite:///{tmp}/load-{'on' if batching else 'off'}.sqlite"
             proc, base = start_server(
-                batching=batching, db_url=db_url, model=model, log=Path(tmp) / "server.log"
+                batching=batching,
+                db_url=db_url,
+                model=model,
+                log=Path(tmp) / "server.log",
+                workers=args.workers,
             )
             try:
                 for phase in phases:
@@ -326,6 +430,8 @@ def main() -> None:
                             duration=args.duration,
                             batching=batching,
                             warmup=args.warmup,
+                            server_pid=proc.pid,
+                            raw=args.client == "raw",
                         )
                     )
                     results.append(res)
