@@ -215,7 +215,9 @@ def scan_surges(
         ex = stats.message_texts(
             session,
             filters=stats.Filters(
-                since=alert.bucket, until=alert.bucket + timedelta(hours=1), **{by: alert.key}
+                since=alert.bucket,
+                until=alert.bucket + timedelta(hours=1),
+                **{by: str(alert.key)},  # type: ignore[arg-type]
             )
             if by in ("channel", "category", "product_id", "agent_id")
             else stats.Filters(since=alert.bucket, until=alert.bucket + timedelta(hours=1)),
