@@ -115,11 +115,28 @@ def breakdown(
 
 
 def aspects(
-    session: Session, *, filters: stats.Filters, sample: int = TEXT_SAMPLE, examples: int = 3
+    session: Session,
+    *,
+    filters: stats.Filters,
+    sample: int = TEXT_SAMPLE,
+    examples: int = 3,
+    analyzer: Any = None,
 ) -> dict[str, Any]:
-    """Aspect sentiment over the newest ``sample`` customer messages matching ``filters``."""
+    """Aspect sentiment over the newest ``sample`` customer messages matching ``filters``.
+
+    With an ``analyzer``, clauses that name an aspect without an opinion word
+    get the analyzer's polarity (the more accurate setting in docs/BENCHMARKS.md).
+    """
     rows = stats.message_texts(session, filters=filters, limit=sample)
-    mentions = extract_aspects([r[0] for r in rows], category=filters.category)
+    polarity_fn = None
+    if analyzer is not None:
+
+        def polarity_fn(clauses: list[str]) -> list[str]:
+            return [r.polarity for r in analyzer.analyze(clauses)]
+
+    mentions = extract_aspects(
+        [r[0] for r in rows], category=filters.category, polarity_fn=polarity_fn
+    )
     summary = summarize_aspects(mentions, examples=examples)
     return {"texts": len(rows), "aspects": [s.to_dict() for s in summary]}
 
