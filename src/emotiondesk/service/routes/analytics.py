@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -215,7 +215,9 @@ def scan_surges(
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, responses=ERRORS_404)
-def acknowledge(alert_id: int, _key: WriteKey, session: SessionDep) -> AlertOut:
+def acknowledge(
+    alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)], _key: WriteKey, session: SessionDep
+) -> AlertOut:
     """Mark an alert as seen (it moves from open to acknowledged)."""
     alert = stats.acknowledge_alert(session, alert_id=alert_id)
     session.commit()
