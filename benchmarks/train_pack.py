@@ -151,8 +151,11 @@ RECIPES: tuple[Recipe, ...] = (
         "(neutral dialogue lines), so no CPED figure is reported. Mixing costs the e-commerce "
         "binary accuracy little (0.9373 trained on online_shopping_10_cats alone, 0.93 here) "
         "and buys a neutral class (SMP2020-EWECT polarity macro-F1 0.45 -> 0.79). "
-        "Known weakness: none of the sources holds neutral customer-service questions, so "
-        "product questions (请问这款手机支持无线充电吗) often lean negative.",
+        "None of the public sources holds neutral customer-service questions, so product and "
+        "order questions (请问这款手机支持无线充电吗) read as complaints; the project's own "
+        "cs_inquiries_zh_train.csv (402 neutral inquiries, 30 worried messages, x4) fixes most "
+        "of that: on the written held-out set (cs_inquiries_zh_heldout.csv) neutral inquiries "
+        "read as neutral 32% -> 88%, accuracy 0.57 -> 0.93, online_shopping binary 0.9321 -> 0.9322.",
     ),
     Recipe(
         name="zh-emotion-ngram",
@@ -171,7 +174,9 @@ RECIPES: tuple[Recipe, ...] = (
         ),
         params={"C": 2.0},
         notes="CPED has only a validation split; it is used here for training "
-        "(everyday dialogue lines: neutral questions, worry, anger), so no CPED figure is reported.",
+        "(everyday dialogue lines: neutral questions, worry, anger), so no CPED figure is reported. "
+        "cs_inquiries_zh_train.csv (x3) adds neutral customer-service inquiries and worried "
+        "ones labelled fear (held-out accuracy 0.66 -> 0.86).",
     ),
     Recipe(
         name="en-polarity-ngram",
@@ -188,6 +193,11 @@ RECIPES: tuple[Recipe, ...] = (
             DevSet("", "cs_inquiries_en_heldout.csv", in_repo=True),
         ),
         params={"C": 4.0},
+        notes="SST-2 and the tweets hold no neutral customer-service questions, so "
+        "'Where is my order?' read as negative; cs_inquiries_en_train.csv (368 neutral "
+        "inquiries, 30 worried messages, x4, written for the project) fixes most of that: on "
+        "the written held-out set neutral inquiries read as neutral 22% -> 91%, accuracy "
+        "0.48 -> 0.91, SST-2 0.8222 -> 0.8245, TweetEval macro-F1 0.6653 -> 0.6640.",
     ),
     Recipe(
         name="en-emotion-ngram",
@@ -212,6 +222,10 @@ RECIPES: tuple[Recipe, ...] = (
             DevSet("", "cs_inquiries_en_heldout.csv", label_column="emotion", in_repo=True),
         ),
         params={"C": 2.0},
+        notes="cs_inquiries_en_train.csv (x3, written for the project) adds neutral "
+        "customer-service inquiries and worried ones labelled fear; on the written held-out "
+        "set accuracy 0.79 -> 0.80, macro-F1 0.56 -> 0.65 (fear recall 0.1 -> 0.4), "
+        "at a small cost on DailyDialog (macro-F1 0.3315 -> 0.3274) and MELD (0.3158 -> 0.3107).",
     ),
 )
 
