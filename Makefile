@@ -36,6 +36,9 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/accuracy.py --data $(DATA)
 	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python benchmarks/dialogue_context.py --data $(DATA)
+	$(BIN)/python benchmarks/train_escalation.py --data $(DATA)
+	$(BIN)/python benchmarks/dialogue_speed.py
 
 ## Retrain the shipped default pack from ../shared/data.
 models: $(STAMP)

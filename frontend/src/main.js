@@ -124,7 +124,7 @@ async function pageOverview(main, seq) {
       <section class="card"><h2>${t("emotion_mix")}</h2><div class="chartbox"><canvas id="chart-emotions"></canvas></div></section>
       <section class="card"><h2>${t("by_channel")}</h2><div class="chartbox"><canvas id="chart-channels"></canvas></div></section>
       <section class="card"><h2>${t("by_category")}</h2>${groupTable(data.by_category, t("category"))}</section>
-      <section class="card"><h2>${t("recent_conversations")}</h2>${convTable(convs.items)}</section>
+      <section class="card wide"><h2>${t("recent_conversations")}</h2>${convTable(convs.items)}</section>
     </div>`;
   main.querySelector("#days").onchange = (e) => { state.days = Number(e.target.value); route(); };
   main.querySelector("#gran").onchange = (e) => { state.granularity = e.target.value; route(); };
@@ -242,7 +242,7 @@ async function pageConversation(main, id, seq) {
       <div class="kpi"><div class="v">${esc(c.product_id ?? "–")}</div><div class="l">${t("product")}</div></div>
       <div class="kpi"><div class="v">${esc(c.agent_id ?? "–")}</div><div class="l">${t("agent")}</div></div>
       <div class="kpi"><div class="v">${risk !== undefined && risk !== null ? riskBar(risk) : "–"}</div><div class="l">${t("risk")}${s.escalated ? ` · <span class="flag">${t("escalated")}</span>` : ""}</div></div>
-      <div class="kpi"><div class="v">${pct(s.satisfaction)}</div><div class="l">${t("satisfaction")}</div></div>
+      <div class="kpi"><div class="v">${s.satisfaction !== undefined && s.satisfaction !== null ? `${Number(s.satisfaction).toFixed(1)} / 5` : "–"}</div><div class="l">${t("predicted_satisfaction")}</div></div>
     </div>
     <section class="card"><h2>${t("timeline")}</h2><div class="chartbox short"><canvas id="chart-timeline"></canvas></div></section>
     <section class="turns">${c.messages.map(turnHtml).join("")}</section>`;

@@ -61,11 +61,11 @@ def dash_server(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     url = f"sqlite:///{tmp / 'dash.sqlite'}"
     engine = make_engine(url)
     upgrade_database(engine)
-    archive = write_jsonl(generate_reviews(n=400, seed=3), tmp / "reviews.jsonl")
+    archive = write_jsonl(generate_reviews(n=1200, seed=3), tmp / "reviews.jsonl")
     report = import_archive(
         archive, analyzer=load_analyzer(pack), sessions=make_session_factory(engine)
     )
-    assert report.imported == 400
+    assert report.imported == 1200
     engine.dispose()
     srv = start_server(url, pack, tmp / "server.log")
     yield srv
@@ -144,7 +144,7 @@ def test_overview_charts_render_with_data(page, conversation) -> None:  # type: 
         box = el.bounding_box()
         assert box["width"] > 100 and box["height"] > 100
     messages = int(page.inner_text("[data-kpi=messages] .v"))
-    assert messages >= 400
+    assert messages >= 1200
     assert page.locator("table.convs a.conv-link").count() > 0
     shot(page, "overview")
     # the same page in Chinese
@@ -205,9 +205,13 @@ def test_products_and_alerts_pages(page, dash_server: Server) -> None:  # type: 
     assert page.locator("table.aspects tr[data-aspect]").count() > 0
     shot(page, "products")
     with dash_server.client() as http:
-        assert http.post("/v1/analytics/surges/scan?by=product_id").status_code == 200
+        found = http.post("/v1/analytics/surges/scan?by=product_id").json()["surges"]
+    # the generated archive has one surge: the air fryer's last hours
+    assert [s["key"] for s in found] == ["sku-air-fryer-5l"]
     page.goto(f"{dash_server.base}/dashboard#/alerts")
     page.wait_for_selector("#main[data-ready=true][data-page=alerts]")
+    surge = page.wait_for_selector("article.alert:has-text('sku-air-fryer-5l')")
+    assert "baseline" in surge.inner_text() and surge.query_selector("ul.examples li")
     shot(page, "alerts")
     acks = page.locator("button.ack")
     if acks.count():

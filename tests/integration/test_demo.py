@@ -52,11 +52,18 @@ def test_demo(tmp_path: Path, tiny_pack: Path) -> None:
             time.sleep(0.2)
         out = log.read_text(encoding="utf-8")
         assert f"http://127.0.0.1:{port}/docs" in out and DEV_API_KEY in out
-        page = httpx.get(
-            f"http://127.0.0.1:{port}/v1/conversations", headers={"X-API-Key": DEV_API_KEY}
-        ).json()
-        assert page["total"] == len(SAMPLE_CONVERSATIONS)
-        phone = next(c for c in page["items"] if c["channel"] == "phone")
+        for fields, _ in SAMPLE_CONVERSATIONS:  # every sample is there (besides other demo data)
+            page = httpx.get(
+                f"http://127.0.0.1:{port}/v1/conversations",
+                params={"customer_id": fields["customer_id"]},
+                headers={"X-API-Key": DEV_API_KEY},
+            ).json()
+            assert page["total"] == 1, fields["customer_id"]
+        phone = httpx.get(
+            f"http://127.0.0.1:{port}/v1/conversations",
+            params={"customer_id": "cn-33410"},
+            headers={"X-API-Key": DEV_API_KEY},
+        ).json()["items"][0]
         detail = httpx.get(
             f"http://127.0.0.1:{port}/v1/conversations/{phone['id']}",
             headers={"X-API-Key": DEV_API_KEY},

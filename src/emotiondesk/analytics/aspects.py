@@ -34,6 +34,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from emotiondesk.errors import InvalidInputError
 from emotiondesk.text import detect_language, to_simplified
@@ -664,6 +665,10 @@ _ZH_PHRASES = {
     "不准": -1.0,
     "不一样": -1.0,
     "不舒服": -1.0,
+    "好几": 0.0,
+    "好多": 0.0,
+    "不更新": -1.0,
+    "催了": -1.0,
     "涨价": -1.0,
     "差别很大": -1.0,
     "偏大": -1.0,
@@ -1094,6 +1099,20 @@ def split_clauses(text: str, language: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=512)
+def _pattern(
+    entries: tuple[tuple[str, object], ...], words: bool
+) -> tuple[re.Pattern[str], dict[str, object]]:
+    """One alternation of all terms, longest first (leftmost-longest matching)."""
+    values: dict[str, object] = {}
+    for term, value in entries:
+        values.setdefault(term, value)
+    alts = "|".join(re.escape(t) for t in sorted(values, key=lambda t: (-len(t), t)))
+    if words:
+        return re.compile(rf"(?<![a-z])(?:{alts})(?![a-z])"), values
+    return re.compile(f"(?:{alts})"), values
+
+
 def _find_spans(
     text: str,
     entries: Iterable[tuple[str, object]],
@@ -1101,25 +1120,27 @@ def _find_spans(
     words: bool,
     taken: list[bool] | None = None,
 ) -> list[tuple[int, int, str, object]]:
-    """Non-overlapping matches (longest first), as (start, end, term, value).
+    """Non-overlapping matches (leftmost, longest), as (start, end, term, value).
 
-    ``taken`` marks characters already matched (updated in place).
+    ``taken`` marks characters already matched (updated in place); they are
+    masked out before matching.
     """
+    entries = tuple(entries)
+    if not entries or not text:
+        return []
     taken = taken if taken is not None else [False] * len(text)
+    pattern, values = _pattern(entries, words)
+    masked = (
+        "".join("\x00" if t else ch for ch, t in zip(text, taken, strict=True))
+        if any(taken)
+        else text
+    )
     spans = []
-    for term, value in entries:
-        if words:
-            it = re.finditer(rf"(?<![a-z]){re.escape(term)}(?![a-z])", text)
-        else:
-            it = re.finditer(re.escape(term), text)
-        for m in it:
-            s, e = m.span()
-            if any(taken[s:e]):
-                continue
-            for i in range(s, e):
-                taken[i] = True
-            spans.append((s, e, term, value))
-    spans.sort()
+    for m in pattern.finditer(masked):
+        s, e = m.span()
+        for i in range(s, e):
+            taken[i] = True
+        spans.append((s, e, m.group(), values[m.group()]))
     return spans
 
 

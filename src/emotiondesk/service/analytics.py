@@ -93,9 +93,31 @@ def overview(
         },
         "trend": [g.to_dict() for g in finish_groups(trend_rows)],
         "emotion_mix": totals["emotion_mix"],
-        "by_channel": breakdown(session, filters=filters, by="channel", limit=10),
-        "by_category": breakdown(session, filters=filters, by="category", limit=10),
+        **_channel_and_category(session, filters=filters, limit=10),
     }
+
+
+def _channel_and_category(
+    session: Session, *, filters: stats.Filters, limit: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Both breakdowns from one scan grouped by (channel, category)."""
+    rows = stats.message_stats_2way(session, filters=filters, by=("channel", "category"))
+    out = {}
+    for name, pos in (("by_channel", 0), ("by_category", 1)):
+        acc: dict[Any, list[Any]] = {}
+        for key, _b, n, score_sum, n_scored, pol, emo in rows:
+            k = key[pos]
+            a = acc.setdefault(k, [0, 0.0, 0, {}, {}])
+            a[0] += n
+            a[1] += score_sum
+            a[2] += n_scored
+            for d, src in ((a[3], pol), (a[4], emo)):
+                for lab, v in src.items():
+                    d[lab] = d.get(lab, 0) + v
+        groups = finish_groups((k, None, *v) for k, v in acc.items())
+        groups.sort(key=lambda g: (-g.n, str(g.key)))
+        out[name] = [g.to_dict() for g in groups[:limit]]
+    return out
 
 
 def trend(
@@ -115,11 +137,28 @@ def breakdown(
 
 
 def aspects(
-    session: Session, *, filters: stats.Filters, sample: int = TEXT_SAMPLE, examples: int = 3
+    session: Session,
+    *,
+    filters: stats.Filters,
+    sample: int = TEXT_SAMPLE,
+    examples: int = 3,
+    analyzer: Any = None,
 ) -> dict[str, Any]:
-    """Aspect sentiment over the newest ``sample`` customer messages matching ``filters``."""
+    """Aspect sentiment over the newest ``sample`` customer messages matching ``filters``.
+
+    With an ``analyzer``, clauses that name an aspect without an opinion word
+    get the analyzer's polarity (the more accurate setting in docs/BENCHMARKS.md).
+    """
     rows = stats.message_texts(session, filters=filters, limit=sample)
-    mentions = extract_aspects([r[0] for r in rows], category=filters.category)
+    polarity_fn = None
+    if analyzer is not None:
+
+        def polarity_fn(clauses: list[str]) -> list[str]:
+            return [r.polarity for r in analyzer.analyze(clauses)]
+
+    mentions = extract_aspects(
+        [r[0] for r in rows], category=filters.category, polarity_fn=polarity_fn
+    )
     summary = summarize_aspects(mentions, examples=examples)
     return {"texts": len(rows), "aspects": [s.to_dict() for s in summary]}
 

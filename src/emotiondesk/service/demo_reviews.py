@@ -152,7 +152,7 @@ def generate_reviews(
     for _i in range(n):
         hour = rng.choices(range(total_hours), weights=weights)[0]
         product, category, lang, aspects = rng.choice(PRODUCTS)
-        if product == surge_product and rng.random() < 0.15:
+        if product == surge_product and rng.random() < 0.3:
             hour = rng.randrange(total_hours - surge_hours, total_hours)
         in_surge = product == surge_product and hour >= total_hours - surge_hours
         p_neg = surge_share if in_surge else negative_share

@@ -147,6 +147,7 @@ def breakdown(
 
 @router.get("/analytics/aspects", responses=ERRORS)
 def aspects(
+    request: Request,
     _key: ReadKey,
     session: SessionDep,
     days: Days = 30,
@@ -168,7 +169,8 @@ def aspects(
         product_id=product_id,
         agent_id=None,
     )
-    return svc.aspects(session, filters=f, sample=sample)
+    analyzer = getattr(request.app.state, "analyzer", None)
+    return svc.aspects(session, filters=f, sample=sample, analyzer=analyzer)
 
 
 @router.get("/analytics/topics", responses=ERRORS)
