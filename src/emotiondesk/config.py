@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +72,13 @@ class Settings(BaseSettings):
     llm_model: str = ""
     llm_api_key: SecretStr = SecretStr("")
     llm_timeout: float = 5.0
+
+    # -- analytics (analytics/, /v1/analytics, dashboard) --------------------------------
+    #: Run negative-surge detection per category and per product every N minutes
+    #: (new surges become alerts, once each); 0 disables the background scan.
+    surge_scan_minutes: float = Field(default=10.0, ge=0)
+    #: ``low`` | ``medium`` | ``high``: the scan's sensitivity (alpha 1e-4, 1e-3, 1e-2).
+    surge_sensitivity: Literal["low", "medium", "high"] = "medium"
 
 
 @lru_cache(maxsize=1)

@@ -224,3 +224,16 @@ def test_dashboard_login_cookie(client: TestClient) -> None:
     assert "cdn" not in client.get("/dashboard").text.lower()
     client.get("/logout")
     assert client.get("/v1/analytics/overview").status_code == 401
+
+
+def test_surge_monitor_scans_categories_and_products(client: TestClient) -> None:
+    from emotiondesk.service.analytics import SurgeMonitor
+
+    sessions = client.app.state.sessions  # type: ignore[attr-defined]
+    monitor = SurgeMonitor(sessions, minutes=0, sensitivity="high")
+    first = monitor.scan_once()
+    assert monitor.scan_once() == first  # the same surges: no new alert rows
+    alerts = client.get("/v1/alerts?kind=negative_surge").json()
+    assert {a["details"]["scope"] for a in alerts} <= {"category", "product_id"}
+    assert len(alerts) == len({a["details"]["episode"] for a in alerts})
+    assert first >= 1 and any(a["details"]["key"] == "sku-air-fryer-5l" for a in alerts)

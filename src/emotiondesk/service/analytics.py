@@ -6,10 +6,13 @@ Plain functions taking a session: SQL aggregates from
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -215,7 +218,9 @@ def scan_surges(
         ex = stats.message_texts(
             session,
             filters=stats.Filters(
-                since=alert.bucket, until=alert.bucket + timedelta(hours=1), **{by: alert.key}
+                since=alert.bucket,
+                until=alert.bucket + timedelta(hours=1),
+                **{by: str(alert.key)},  # type: ignore[arg-type]
             )
             if by in ("channel", "category", "product_id", "agent_id")
             else stats.Filters(since=alert.bucket, until=alert.bucket + timedelta(hours=1)),
@@ -266,3 +271,39 @@ def _store_surge(
         severity="high" if details["p_value"] < 1e-6 else "warning",
         details=details,
     )
+
+
+class SurgeMonitor:
+    """Background task: :func:`scan_surges` per category and per product every ``minutes``."""
+
+    def __init__(self, sessions: Any, *, minutes: float, sensitivity: str = "medium") -> None:
+        self.sessions = sessions
+        self.minutes = minutes
+        self.sensitivity = sensitivity
+        self._task: asyncio.Task[None] | None = None
+
+    def scan_once(self) -> int:
+        found = 0
+        for by in ("category", "product_id"):
+            with self.sessions() as session:
+                found += len(scan_surges(session, by=by, sensitivity=self.sensitivity))
+        return found
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.minutes * 60)
+            try:
+                await run_in_threadpool(self.scan_once)
+            except Exception:  # keep monitoring; the next scan retries
+                logger.exception("negative-surge scan failed")
+
+    def start(self) -> None:
+        if self.minutes > 0 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -101,9 +101,18 @@ def create_app(
             model.version,
             "on" if settings.batching else "off",
         )
+        from emotiondesk.service.analytics import SurgeMonitor  # analytics (issue 6)
+
+        monitor = SurgeMonitor(
+            sessions,
+            minutes=settings.surge_scan_minutes,
+            sensitivity=settings.surge_sensitivity,
+        )
+        monitor.start()
         try:
             yield
         finally:
+            await monitor.stop()
             await batcher.stop()
             metrics.model_loaded.set(0)
             db_engine.dispose()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from emotiondesk.errors import InvalidInputError
@@ -42,7 +42,7 @@ class Filters:
     agent_id: str | None = None
     customer_only: bool = True
 
-    def where(self, stmt: Select[Any]) -> Select[Any]:
+    def where(self, stmt: Any) -> Any:
         conds = []
         if self.since is not None:
             conds.append(Message.created_at >= to_utc(self.since))
@@ -232,7 +232,9 @@ def recent_messages_feed(
                 "polarity": msg.polarity,
                 "score": msg.score,
                 "emotion": msg.emotion,
-                "created_at": to_utc(msg.created_at).isoformat() if msg.created_at else None,
+                "created_at": msg.created_at.replace(tzinfo=UTC).isoformat()
+                if msg.created_at.tzinfo is None
+                else msg.created_at.astimezone(UTC).isoformat(),
                 "channel": conv.channel,
                 "category": conv.category,
                 "product_id": conv.product_id,
