@@ -25,6 +25,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+#: Small labelled files written for the project and kept in the repository
+#: (``in_repo`` sources and dev sets read from here, not from ``--data``).
+REPO_DATA = ROOT / "benchmarks" / "data"
+
 from emotiondesk.data import LabelledData, load_dataset  # noqa: E402
 from emotiondesk.evaluation.evaluate import evaluate_data  # noqa: E402
 from emotiondesk.models.ngram import NgramClassifier  # noqa: E402
@@ -45,8 +49,11 @@ class Source:
     single_label_only: bool = False  # GoEmotions: skip multi-label rows ("joy|anger")
     max_rows: int | None = None  # seeded subsample (after dedup)
     repeat: int = 1  # weight a source by repeating its rows
+    in_repo: bool = False  # read from benchmarks/data/ instead of --data
 
     def load(self, root: Path, task: str) -> LabelledData:
+        if self.in_repo:
+            root = REPO_DATA
         row_filter = None
         if self.single_label_only:
             col = self.label_column
@@ -57,7 +64,7 @@ class Source:
         data = load_dataset(
             root / self.dataset / self.file,
             task=task,
-            dataset=self.map_dataset or self.dataset,
+            dataset=self.map_dataset or self.dataset or "canonical",
             label_column=self.label_column,
             row_filter=row_filter,
         )
@@ -76,10 +83,15 @@ class DevSet:
     map_dataset: str | None = None
     binary: bool = False
     single_label_only: bool = False
+    in_repo: bool = False  # read from benchmarks/data/ instead of --data
 
     @property
     def name(self) -> str:
-        return f"{self.dataset}/{self.file}" + (" (binary)" if self.binary else "")
+        base = f"benchmarks/data/{self.file}" if self.in_repo else f"{self.dataset}/{self.file}"
+        return base + (" (binary)" if self.binary else "")
+
+    def resolve(self, root: Path) -> Path:
+        return (REPO_DATA if self.in_repo else root) / self.dataset / self.file
 
     def load(self, root: Path, task: str) -> LabelledData:
         src = Source(
@@ -92,9 +104,9 @@ class DevSet:
                 return "|" not in str(rec.get(self.label_column, ""))
 
         return load_dataset(
-            root / src.dataset / src.file,
+            self.resolve(root),
             task=task,
-            dataset=src.map_dataset or src.dataset,
+            dataset=src.map_dataset or src.dataset or "canonical",
             label_column=src.label_column,
             drop_duplicates=False,
             row_filter=row_filter,
@@ -122,11 +134,15 @@ RECIPES: tuple[Recipe, ...] = (
             Source("smp2020_ewect", "train.csv"),
             Source("nlpcc_weibo_emotion", "train.csv"),
             Source("cped", "valid.csv", label_column="sentiment"),
+            # neutral customer-service inquiries (and a few worried ones), written for
+            # the project; x4 so order/delivery vocabulary is not only review polarity
+            Source("", "cs_inquiries_zh_train.csv", repeat=4, in_repo=True),
         ),
         devs=(
             DevSet("online_shopping_10_cats", "dev.csv", binary=True),
             DevSet("smp2020_ewect", "dev.csv"),
             DevSet("nlpcc_weibo_emotion", "dev.csv"),
+            DevSet("", "cs_inquiries_zh_heldout.csv", in_repo=True),
         ),
         # balanced: neutral (Weibo, TV dialogue) is a small share next to the
         # binary reviews; without it questions read as complaints.
@@ -135,8 +151,11 @@ RECIPES: tuple[Recipe, ...] = (
         "(neutral dialogue lines), so no CPED figure is reported. Mixing costs the e-commerce "
         "binary accuracy little (0.9373 trained on online_shopping_10_cats alone, 0.93 here) "
         "and buys a neutral class (SMP2020-EWECT polarity macro-F1 0.45 -> 0.79). "
-        "Known weakness: none of the sources holds neutral customer-service questions, so "
-        "product questions (请问这款手机支持无线充电吗) often lean negative.",
+        "None of the public sources holds neutral customer-service questions, so product and "
+        "order questions (请问这款手机支持无线充电吗) read as complaints; the project's own "
+        "cs_inquiries_zh_train.csv (402 neutral inquiries, 30 worried messages, x4) fixes most "
+        "of that: on the written held-out set (cs_inquiries_zh_heldout.csv) neutral inquiries "
+        "read as neutral 32% -> 88%, accuracy 0.57 -> 0.93, online_shopping binary 0.9321 -> 0.9322.",
     ),
     Recipe(
         name="zh-emotion-ngram",
@@ -146,14 +165,18 @@ RECIPES: tuple[Recipe, ...] = (
             Source("smp2020_ewect", "train.csv"),
             Source("nlpcc_weibo_emotion", "train.csv"),
             Source("cped", "valid.csv"),
+            Source("", "cs_inquiries_zh_train.csv", label_column="emotion", repeat=3, in_repo=True),
         ),
         devs=(
             DevSet("smp2020_ewect", "dev.csv"),
             DevSet("nlpcc_weibo_emotion", "dev.csv"),
+            DevSet("", "cs_inquiries_zh_heldout.csv", label_column="emotion", in_repo=True),
         ),
         params={"C": 2.0},
         notes="CPED has only a validation split; it is used here for training "
-        "(everyday dialogue lines: neutral questions, worry, anger), so no CPED figure is reported.",
+        "(everyday dialogue lines: neutral questions, worry, anger), so no CPED figure is reported. "
+        "cs_inquiries_zh_train.csv (x3) adds neutral customer-service inquiries and worried "
+        "ones labelled fear (held-out accuracy 0.66 -> 0.86).",
     ),
     Recipe(
         name="en-polarity-ngram",
@@ -162,12 +185,19 @@ RECIPES: tuple[Recipe, ...] = (
         sources=(
             Source("sst2", "train.csv"),
             Source("tweeteval_sentiment", "train_reconstructed.csv"),
+            Source("", "cs_inquiries_en_train.csv", repeat=4, in_repo=True),
         ),
         devs=(
             DevSet("sst2", "dev.csv", binary=True),
             DevSet("tweeteval_sentiment", "dev.csv"),
+            DevSet("", "cs_inquiries_en_heldout.csv", in_repo=True),
         ),
         params={"C": 4.0},
+        notes="SST-2 and the tweets hold no neutral customer-service questions, so "
+        "'Where is my order?' read as negative; cs_inquiries_en_train.csv (368 neutral "
+        "inquiries, 30 worried messages, x4, written for the project) fixes most of that: on "
+        "the written held-out set neutral inquiries read as neutral 22% -> 91%, accuracy "
+        "0.48 -> 0.91, SST-2 0.8222 -> 0.8245, TweetEval macro-F1 0.6653 -> 0.6640.",
     ),
     Recipe(
         name="en-emotion-ngram",
@@ -181,6 +211,7 @@ RECIPES: tuple[Recipe, ...] = (
             # the training time reasonable without drowning the other sources.
             Source("dailydialog", "train.csv", max_rows=40_000),
             Source("meld", "train.csv"),
+            Source("", "cs_inquiries_en_train.csv", label_column="emotion", repeat=3, in_repo=True),
         ),
         devs=(
             DevSet("goemotions", "dev.csv", label_column="ekman", single_label_only=True),
@@ -188,8 +219,13 @@ RECIPES: tuple[Recipe, ...] = (
             DevSet("tweeteval_emotion", "dev.csv"),
             DevSet("dailydialog", "dev.csv"),
             DevSet("meld", "dev.csv"),
+            DevSet("", "cs_inquiries_en_heldout.csv", label_column="emotion", in_repo=True),
         ),
         params={"C": 2.0},
+        notes="cs_inquiries_en_train.csv (x3, written for the project) adds neutral "
+        "customer-service inquiries and worried ones labelled fear; on the written held-out "
+        "set accuracy 0.79 -> 0.80, macro-F1 0.56 -> 0.65 (fear recall 0.1 -> 0.4), "
+        "at a small cost on DailyDialog (macro-F1 0.3315 -> 0.3274) and MELD (0.3158 -> 0.3107).",
     ),
 )
 
@@ -206,7 +242,7 @@ def build_training_set(
         for _ in range(src.repeat):
             texts.extend(data.texts[i] for i in keep)
             labels.extend(data.labels[i] for i in keep)
-        key = f"{src.dataset}/{src.file}" + (
+        key = (f"benchmarks/data/{src.file}" if src.in_repo else f"{src.dataset}/{src.file}") + (
             f" [{src.label_column}]" if src.label_column != "label" else ""
         )
         per_source[key] = len(keep) * src.repeat

@@ -245,7 +245,11 @@ def test_shipped_pack_escalates_an_angry_customer(live_shipped: Live, lang: str)
     state = bodies[escalated[0]]["message"]["state"]
     decision = next(d for d in state["decisions"] if d["action"] == "escalate_to_senior")
     assert "risk" in decision["reason"]
-    assert "anger" in [r["code"] for r in state["risk"]["reasons"]]
+    # the pack may escalate already on the first furious turn (worried -> angry trend)
+    # before anger is strong enough to be a reason of its own; by the explicit
+    # "I am angry" turn it must be one
+    last_reasons = bodies[-1]["message"]["state"]["risk"]["reasons"]
+    assert "anger" in [r["code"] for r in last_reasons]
     assert bodies[-1]["message"]["state"]["trajectory"]["current_emotion"] == "anger"
 
 

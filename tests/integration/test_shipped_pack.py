@@ -57,6 +57,25 @@ def test_thank_you_is_positive_joy(analyzer, text: str, language: str) -> None:
     assert r.score > 0.65
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("请问这款手机支持无线充电吗？", "zh"),
+        ("我想修改收货地址", "zh"),
+        ("订单什么时候发货", "zh"),
+        ("Can I change the delivery address for order 58812?", "en"),
+        ("Where is my order?", "en"),
+        ("Do you accept PayPal?", "en"),
+    ],
+)
+def test_plain_inquiry_is_neutral(analyzer, text: str, language: str) -> None:
+    # most customer messages are questions: they must not trip negative alerts
+    (r,) = analyzer.analyze([text])
+    assert r.language == language
+    assert r.polarity == "neutral"
+    assert 0.3 <= r.score <= 0.7
+
+
 def test_odd_inputs_get_results(analyzer) -> None:
     odd = ["", "   ", "😀😀😀", "?!?!", "好" * 1_000_000, "\x00\x01\ufffd\x7f"]
     results = analyzer.analyze(odd)
