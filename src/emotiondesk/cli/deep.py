@@ -4,6 +4,7 @@ transformer options of ``train``. Heavy imports happen inside the commands."""
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -66,6 +67,7 @@ def transformer_options(
         "seed": seed,
     }
     options.update(parse_settings(settings))
+    options.setdefault("command", shlex.join(["emotiondesk", *sys.argv[1:]]))
     return options
 
 

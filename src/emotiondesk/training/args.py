@@ -102,6 +102,7 @@ class TrainingArgs:
     logging_dir: str | None = None  # None: <checkpoint_dir>/runs (TensorBoard)
     log_every: int = 20
     version: str = "0.1.0"
+    command: str | None = None  # the command line that started the run (for the model card)
 
     def __post_init__(self) -> None:
         self.tasks = [t if isinstance(t, TaskData) else _task_from(t) for t in self.tasks]
