@@ -33,11 +33,21 @@ def parse_settings(settings: list[str] | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise InvalidInputError(f"--set takes KEY=VALUE, not {item!r}")
-        try:
-            out[key.strip().replace("-", "_")] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            out[key.strip().replace("-", "_")] = value
+        out[key.strip().replace("-", "_")] = _typed(value, yaml)
     return out
+
+
+def _typed(value: str, yaml: Any) -> Any:
+    """A number if it reads as one (``1e-3`` included, unlike YAML 1.1), else YAML, else the string."""
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
 
 
 def transformer_options(
