@@ -18,8 +18,9 @@ def _log_to_stderr() -> None:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
-    for noisy in ("accelerate", "root", "httpx", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The root logger stays at WARNING (onnxruntime's quantiser logs every tensor at INFO there).
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("emotiondesk").setLevel(logging.INFO)
 
 
 def parse_settings(settings: list[str] | None) -> dict[str, Any]:
