@@ -91,6 +91,12 @@ def export_command(
     quantize: Annotated[
         bool, typer.Option("--quantize/--no-quantize", help="int8 dynamic quantisation.")
     ] = True,
+    per_channel: Annotated[
+        bool,
+        typer.Option(
+            "--per-channel/--per-tensor", help="int8 scales per output channel or per tensor."
+        ),
+    ] = True,
     parity_data: Annotated[
         Path | None,
         typer.Option(
@@ -120,7 +126,12 @@ def export_command(
             texts = [str(r.get("text") or "") for r in records if r.get("text")][:parity_max]
         with err_console.status("exporting"):
             report = export_onnx(
-                model, out, quantize=quantize, parity_texts=texts, min_agreement=min_agreement
+                model,
+                out,
+                quantize=quantize,
+                parity_texts=texts,
+                min_agreement=min_agreement,
+                per_channel=per_channel,
             )
     if as_json:
         print_json(report.to_dict())
