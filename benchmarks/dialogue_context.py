@@ -10,8 +10,9 @@ seeded shuffle) and reported on the other half, so the figures are not tuned
 on themselves. Metrics: micro-F1 over the non-neutral classes (the usual
 dialogue-emotion metric) and macro-F1 over the canonical classes present.
 
-Context is kept for a language only if the chosen blend beats no context on
-the held-out half (mean macro-F1 over that language's datasets); ``--write``
+The blend is chosen per language by the mean of the two metrics on the tuning
+half, and kept only if it beats no context on the held-out half on both
+metrics (averaged over that language's datasets); ``--write``
 stores the outcome in ``src/emotiondesk/dialogue/context_params.json``.
 
     python benchmarks/dialogue_context.py --data ../shared/data [--model DIR] [--write]
@@ -46,10 +47,11 @@ DATASETS = {
 }
 WINDOW = 8
 GRID = {
-    "alpha_short": [0.0, 0.2, 0.4, 0.6],
-    "alpha_long": [0.0, 0.1, 0.2, 0.3],
+    "alpha_short": [0.0, 0.4, 0.8],
+    "alpha_long": [0.0, 0.2, 0.45],
     "other_role_weight": [0.3, 1.0],
     "decay": [0.5, 0.8],
+    "max_confidence": [1.0, 0.6, 0.45],
 }
 
 
@@ -98,6 +100,14 @@ def predict(df: pd.DataFrame, results: list, params: ContextParams) -> list[str]
     return out
 
 
+def previous_languages() -> dict:
+    """The languages already in the params file (a run on some datasets keeps the others)."""
+    try:
+        return json.loads(PARAMS_FILE.read_text(encoding="utf-8")).get("languages", {})
+    except (OSError, ValueError):
+        return {}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -106,6 +116,7 @@ def main() -> int:
         "--write", action="store_true", help="store the chosen parameters in the package"
     )
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=list(DATASETS))
     args = ap.parse_args()
     if not args.data.is_dir():
         print(f"data folder {args.data} not found: skipping the context benchmark", file=sys.stderr)
@@ -119,6 +130,8 @@ def main() -> int:
     by_lang: dict[str, list[str]] = defaultdict(list)
     per_set: dict[str, dict] = {}
     for name, (_, lang, _) in DATASETS.items():
+        if name not in args.datasets:
+            continue
         df = load(args.data, name)
         t0 = time.perf_counter()
         results = []
@@ -160,14 +173,21 @@ def main() -> int:
     report = []
     for lang, names in by_lang.items():
 
-        def tune_score(k: int, names: list[str] = names) -> float:
-            return float(np.mean([per_set[n]["grid"][k][1]["macro_f1"] for n in names]))
+        def mean_score(k: int, half: int, names: list[str] = names) -> float:
+            """Mean of micro-F1 w/o neutral and macro-F1 over the language's datasets."""
+            return float(np.mean([v for n in names for v in per_set[n]["grid"][k][half].values()]))
+
+        def held(k: int, metric: str, names: list[str] = names) -> float:
+            return float(np.mean([per_set[n]["grid"][k][2][metric] for n in names]))
 
         base_k = next(k for k, p in enumerate(combos) if not p.enabled)
-        best_k = max(range(len(combos)), key=tune_score)
-        held_base = float(np.mean([per_set[n]["grid"][base_k][2]["macro_f1"] for n in names]))
-        held_best = float(np.mean([per_set[n]["grid"][best_k][2]["macro_f1"] for n in names]))
-        wins = held_best > held_base and combos[best_k].enabled
+        best_k = max(range(len(combos)), key=lambda k: mean_score(k, 1))
+        held_base = held(base_k, "macro_f1")
+        held_best = held(best_k, "macro_f1")
+        # kept only if it wins on the held-out half on both metrics
+        wins = combos[best_k].enabled and all(
+            held(best_k, m) > held(base_k, m) for m in ("micro_f1_no_neutral", "macro_f1")
+        )
         params = combos[best_k] if wins else ContextParams()
         chosen[lang] = {
             "params": params.to_dict(),
@@ -188,13 +208,16 @@ def main() -> int:
         print(
             f"| {n} | {lang} | {count} | {base['micro_f1_no_neutral']:.3f} | {base['macro_f1']:.3f} | "
             f"{best['micro_f1_no_neutral']:.3f} | {best['macro_f1']:.3f} | "
-            f"a_short={p.alpha_short} a_long={p.alpha_long} other={p.other_role_weight} decay={p.decay} | {'yes' if wins else 'no'} |"
+            f"a_short={p.alpha_short} a_long={p.alpha_long} other={p.other_role_weight} decay={p.decay} gate={p.max_confidence} | {'yes' if wins else 'no'} |"
         )
     if args.write:
         payload = {
             "note": "Measured by benchmarks/dialogue_context.py (tuned on half the dialogues, checked on the other half); alpha 0 = context did not win.",
             "model": analyzer.version,
-            "languages": {lang: c["params"] for lang, c in chosen.items()},
+            "languages": {
+                **previous_languages(),
+                **{lang: c["params"] for lang, c in chosen.items()},
+            },
             "held_out_macro_f1": {lang: c["held_out_macro_f1"] for lang, c in chosen.items()},
         }
         PARAMS_FILE.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

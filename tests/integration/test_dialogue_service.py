@@ -43,17 +43,15 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, tiny_pack: Path) -> Iterator[Live]:
+def _start(tmp: Path, pack: Path | None) -> Iterator[Live]:
     import uvicorn
 
-    tmp = tmp_path_factory.mktemp("dialogue_service")
     settings = Settings(
         _env_file=None,
         dev=True,
         api_key=KEY,
         database_url=f"sqlite:///{tmp / 'svc.sqlite'}",
-        model_dir=tiny_pack,
+        model_dir=pack,
         rate_limit_per_minute=0,
     )
     app = create_app(settings)
@@ -61,9 +59,10 @@ def live(tmp_path_factory: pytest.TempPathFactory, tiny_pack: Path) -> Iterator[
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not server.started:
         assert time.monotonic() < deadline, "the service did not start"
+        assert thread.is_alive(), "the service stopped while starting"
         time.sleep(0.05)
     live = Live(app, f"http://127.0.0.1:{port}")
     try:
@@ -72,6 +71,25 @@ def live(tmp_path_factory: pytest.TempPathFactory, tiny_pack: Path) -> Iterator[
         live.http.close()
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, tiny_pack: Path) -> Iterator[Live]:
+    """The service on the tiny test pack (scripted predictions)."""
+    yield from _start(tmp_path_factory.mktemp("dialogue_service"), tiny_pack)
+
+
+@pytest.fixture(scope="module")
+def live_shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """The service on the shipped model pack (``models/``)."""
+    from emotiondesk.errors import ModelError
+    from emotiondesk.pack import default_pack_dir
+
+    try:
+        pack = default_pack_dir()
+    except ModelError:
+        pytest.skip("no shipped model pack in this checkout")
+    yield from _start(tmp_path_factory.mktemp("dialogue_service_shipped"), pack)
 
 
 def actions(body: dict[str, Any]) -> list[str]:
@@ -189,3 +207,54 @@ def test_bad_input_through_the_service(live: Live):
     )
     assert r1.status_code == r2.status_code == 201
     assert r2.json()["message"]["state"]["customer_turns"] == 2
+
+
+SHIPPED_ANGRY = {
+    "en": [
+        ("customer", "When will my order ship?"),
+        ("agent", "Let me check that for you."),
+        ("customer", "I'm worried my payment went through twice, can you check?"),
+        ("agent", "Sorry, I cannot see the payment yet."),
+        ("customer", "The parcel still hasn't arrived after two weeks. This is unacceptable!"),
+        ("customer", "Terrible service, I am angry and want a refund now"),
+    ],
+    "zh": [
+        ("customer", "订单什么时候发货？"),
+        ("agent", "您好，我帮您查一下。"),
+        ("customer", "担心付款扣了两次，我很担心"),
+        ("agent", "抱歉，暂时没有查到。"),
+        ("customer", "物流太慢了，等了一个星期还没到，气死我了！"),
+        ("customer", "客服态度恶劣，我要投诉"),
+    ],
+}
+SHIPPED_HAPPY = {
+    "en": [
+        "Does this phone support wireless charging?",
+        "Thank you so much, the headphones sound amazing!",
+    ],
+    "zh": ["请问这款手机支持无线充电吗？", "衣服质量很好，尺码也合适，谢谢客服耐心解答😊"],
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_shipped_pack_escalates_an_angry_customer(live_shipped: Live, lang: str):
+    cid = live_shipped.conversation(channel="web")
+    bodies = [live_shipped.say(cid, role, text) for role, text in SHIPPED_ANGRY[lang]]
+    escalated = [i for i, b in enumerate(bodies) if "escalate_to_senior" in actions(b)]
+    assert escalated and escalated[0] <= 5, "escalated by the last customer turn"
+    state = bodies[escalated[0]]["message"]["state"]
+    decision = next(d for d in state["decisions"] if d["action"] == "escalate_to_senior")
+    assert "risk" in decision["reason"]
+    assert "anger" in [r["code"] for r in state["risk"]["reasons"]]
+    assert bodies[-1]["message"]["state"]["trajectory"]["current_emotion"] == "anger"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_shipped_pack_recommends_to_a_happy_customer(live_shipped: Live, lang: str):
+    cid = live_shipped.conversation(channel="app")
+    first, last = SHIPPED_HAPPY[lang]
+    live_shipped.say(cid, "customer", first)
+    live_shipped.say(cid, "agent", "Yes." if lang == "en" else "支持的。")
+    body = live_shipped.say(cid, "customer", last)
+    assert "recommend" in actions(body)
+    assert body["message"]["state"]["recommended"]

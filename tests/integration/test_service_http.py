@@ -106,7 +106,9 @@ class Server:
             engine.dispose()
 
 
-def start_server(database_url: str, pack: Path, log: Path, **extra: str) -> Server:
+def start_server(
+    database_url: str, pack: Path, log: Path, *, log_level: str = "warning", **extra: str
+) -> Server:
     port = free_port()
     env = _env(database_url, pack, **extra)
     proc = subprocess.Popen(
@@ -118,7 +120,7 @@ def start_server(database_url: str, pack: Path, log: Path, **extra: str) -> Serv
             "--port",
             str(port),
             "--log-level",
-            "warning",
+            log_level,
         ],
         env=env,
         stdout=log.open("wb"),
@@ -259,7 +261,7 @@ def test_metrics(server: Server) -> None:
 def test_graceful_shutdown_keeps_acknowledged_messages(
     database_url: str, pack_dir: Path, tmp_path: Path
 ) -> None:
-    srv = start_server(database_url, pack_dir, tmp_path / "drain.log")
+    srv = start_server(database_url, pack_dir, tmp_path / "drain.log", log_level="debug")
     with srv.client() as http:
         cid = http.post("/v1/conversations", json={"channel": "drain"}).json()["id"]
 
@@ -291,3 +293,7 @@ def test_graceful_shutdown_keeps_acknowledged_messages(
     assert acked, "no request completed before shutdown"
     print(f"drain: {len(acked)} of {len(results)} acknowledged before the server stopped")
     assert srv.stored_messages(cid) == len(acked)
+    # the server logged requests (debug level), but neither texts nor keys
+    log = (tmp_path / "drain.log").read_text(encoding="utf-8", errors="replace")
+    assert "/messages" in log
+    assert "where is my parcel" not in log and ADMIN_KEY not in log

@@ -34,6 +34,11 @@ from emotiondesk.text.pii import find_pii, is_valid_cn_id, luhn_ok, mask_pii, ma
             "Ship it to [ADDRESS], London please",
         ),
         ("1600 Pennsylvania Avenue, Washington, DC 20500 is home", "[ADDRESS] is home"),
+        # messaging accounts after a cue
+        ("加我微信号：lw_2024shop 详聊", "加我微信号：[ACCOUNT] 详聊"),
+        ("QQ 12345678 联系", "QQ [ACCOUNT] 联系"),
+        ("my WeChat ID is janeroe88", "my WeChat ID is [ACCOUNT]"),
+        ("WeChat ID: janeroe88", "WeChat ID: [ACCOUNT]"),
         # names after an explicit cue
         ("我叫李雷，手机13912345678", "我叫[NAME]，手机[PHONE]"),
         ("收件人：王小明，电话打不通", "收件人：[NAME]，电话打不通"),
@@ -87,3 +92,29 @@ def test_detailed_reports_kinds_not_values() -> None:
 def test_empty_and_no_pii() -> None:
     assert mask_pii("") == ""
     assert mask_pii_detailed("没什么").spans == ()
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_words = st.sampled_from(
+    ["物流太慢了", "谢谢", "质量很好", "where is my stuff", "refund please", "，", " ", "!", "我"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_words, max_size=6), st.integers(3, 9), st.integers(0, 10**8 - 1))
+def test_any_mobile_number_in_any_context_is_masked(
+    words: list[str], second: int, rest: int
+) -> None:
+    number = f"1{second}{rest % 10:d}{rest:08d}"[:11]
+    text = "".join(words[:3]) + number + "".join(words[3:])
+    masked = mask_pii(text)
+    assert number not in masked and "[PHONE]" in masked
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80))
+def test_masking_is_idempotent_and_total(text: str) -> None:
+    once = mask_pii(text)
+    assert mask_pii(once) == once

@@ -277,3 +277,21 @@ def test_llm_settings():
         LLMBackend("ftp://x", "m")
     with pytest.raises(ConfigError):
         LLMBackend("http://x", "")
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_template_library_is_complete_and_varied(language):
+    from emotiondesk.labels import EMOTION_LABELS
+    from emotiondesk.policy import ACTIONS
+
+    lib = _library(language)
+    for emotion in EMOTION_LABELS:
+        for level in ("high", "low"):
+            pool = lib["empathy"][emotion][level]
+            assert len(pool) >= 2 and len(set(pool)) == len(pool), (emotion, level)
+    for action in set(ACTIONS) - {"tag", "alert"}:
+        assert len(lib["actions"][action]) >= 3
+    for tone in ("negative", "neutral", "positive"):
+        assert len(lib["closing"][tone]) >= 3
+    texts = [t for pools in lib["empathy"].values() for pool in pools.values() for t in pool]
+    assert all(bool(HAN.search(t)) == (language == "zh") for t in texts)

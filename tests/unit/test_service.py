@@ -321,3 +321,42 @@ def test_unbatched_mode(tmp_path: Path, tiny_pack: Path) -> None:
     with TestClient(app) as client:
         r = Service(client).post("/v1/analyze", {"texts": ["物流太慢了，气死我了"]})
         assert r.json()["results"][0]["emotion"] == "anger"
+
+
+def test_service_does_not_import_training_or_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import emotiondesk.service, emotiondesk.service.demo, emotiondesk.storage; "
+        "bad = [m for m in sys.modules if m.startswith(('emotiondesk.training', 'torch'))]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    import os
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
+    }
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_basic_engine_is_incremental() -> None:
+    from emotiondesk.service.engine import basic_engine
+
+    state: dict = {}
+    history: list[dict] = []
+    for i, (role, score) in enumerate(
+        [("customer", 0.2), ("agent", 0.5), ("customer", 0.6), ("customer", 1.0)]
+    ):
+        turn = {
+            "seq": i + 1,
+            "role": role,
+            "analysis": {"score": score, "polarity": "neutral", "emotion": "neutral"},
+        }
+        state = basic_engine(conversation={"state": state}, history=history[-1:], turn=turn)
+        history.append(turn)
+    assert state["turns"] == 4 and state["customer_turns"] == 3
+    assert (state["score_first"], state["score_last"], state["score_mean"]) == (0.2, 1.0, 0.6)

@@ -9,6 +9,7 @@ from emotiondesk.cli.chat import chat_command
 from emotiondesk.cli.db_cmd import db_app
 from emotiondesk.cli.deep import export_command, pretrain_command
 from emotiondesk.cli.evaluate_cmd import evaluate_command
+from emotiondesk.cli.import_cmd import import_command
 from emotiondesk.cli.keys_cmd import keys_app
 from emotiondesk.cli.models_cmd import models_app
 from emotiondesk.cli.serve import demo_command, serve_command
@@ -33,6 +34,8 @@ app.command("serve")(serve_command)
 app.command("demo")(demo_command)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+# analytics and dashboard (issue 6)
+app.command("import")(import_command)
 # conversation intelligence (issue 5)
 app.command("chat")(chat_command)
 

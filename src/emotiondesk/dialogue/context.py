@@ -7,7 +7,8 @@ from the previous turns of both parties in the window::
     blended  = (1 - a) * p_turn + a * context
 
 with ``a = alpha_short`` for short turns ("fine.", "好吧", "ok") and
-``alpha_long`` otherwise, so "fine." after three complaints is not read as
+``alpha_long`` otherwise (and ``a = 0`` for turns the model is already sure
+of, top probability >= ``max_confidence``), so "fine." after three complaints is not read as
 content. The weights are measured per language by
 ``benchmarks/dialogue_context.py`` on the dialogue dev sets and shipped in
 ``context_params.json``; where context did not win, ``a`` is 0 and the turn is
@@ -42,6 +43,8 @@ class ContextParams:
     decay: float = 0.7
     short_en_words: int = 3
     short_zh_chars: int = 4
+    #: Blend only turns whose own top emotion probability is below this (1.0: always).
+    max_confidence: float = 1.0
 
     @property
     def enabled(self) -> bool:

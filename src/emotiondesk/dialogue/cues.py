@@ -166,6 +166,22 @@ def is_frustrated(text: str) -> bool:
     return _matches(text, FRUSTRATION_CUES)
 
 
+_NEGATION_EN = re.compile(
+    r"^\W*(?:no|nope|nah|not)\b|\b(?:don'?t|do not|not now|not yet|no thanks?)\b", re.IGNORECASE
+)
+_NEGATION_ZH = ("不用", "不要", "不需要", "不是", "没有", "算了", "不行")
+
+
+def is_negation(text: str) -> bool:
+    """Whether a turn declines or contradicts ("No, not now", "不用了", "算了")."""
+    stripped = text.strip()
+    return (
+        bool(_NEGATION_EN.search(stripped))
+        or stripped.startswith(("不", "没"))
+        or any(w in stripped for w in _NEGATION_ZH)
+    )
+
+
 def shingles(text: str, n: int = 3) -> frozenset[str]:
     """Character n-grams of a lower-cased, space-collapsed text (language-agnostic)."""
     t = re.sub(r"\s+", " ", text.lower()).strip()

@@ -37,6 +37,7 @@ from emotiondesk.dialogue.cues import (
     explicit_requests,
     is_closing,
     is_frustrated,
+    is_negation,
     is_unhelpful,
     shingles,
     similarity,
@@ -394,6 +395,10 @@ class ConversationEngine:
             else 0.0,
             "question": 1.0 if ("?" in text or "？" in text) else 0.0,
             "length": math.log1p(words) / 5,
+            "negation": 1.0 if is_negation(text) else 0.0,
+            "agent_question": 1.0
+            if prev_agent is not None and ("?" in prev_agent.text or "？" in prev_agent.text)
+            else 0.0,
         }
 
     @staticmethod

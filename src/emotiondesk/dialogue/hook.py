@@ -69,25 +69,13 @@ class DialogueHook:
         """Rules, FAQ, catalog, LLM backend and window from the settings."""
         return cls(ConversationEngine.from_settings(None, settings))
 
-    def _restore(
-        self, conversation: Mapping[str, Any], history: Sequence[Mapping[str, Any]]
-    ) -> ConversationState:
-        stored = (conversation.get("state") or {}).get("dialogue")
-        if stored:
-            try:
-                return ConversationState.from_dict(stored)
-            except InvalidInputError:
-                logger.warning(
-                    "conversation %s: stored dialogue state unreadable; rebuilding",
-                    conversation.get("id"),
-                )
-        state = self.engine.new_state(str(conversation.get("id") or ""))
-        # Rebuild from the last turns only: bounded work however long the history.
-        replay = list(history)[-self.engine.window :]
+    def _replay(self, state: ConversationState, turns: Sequence[Mapping[str, Any]]) -> None:
+        """Fold stored turns into ``state`` without suggestions (context only)."""
         suggester, self.engine.suggester = self.engine.suggester, None
         try:
-            for t in replay:
+            for t in turns:
                 if not str(t.get("text") or "").strip() or not t.get("analysis"):
+                    state.turn_count += 1
                     continue
                 self.engine.process(
                     state,
@@ -97,6 +85,40 @@ class DialogueHook:
                 )
         finally:
             self.engine.suggester = suggester
+
+    def _restore(
+        self, conversation: Mapping[str, Any], history: Sequence[Mapping[str, Any]]
+    ) -> ConversationState:
+        """The state after the last stored turn.
+
+        The stored state is checked against the history's sequence numbers:
+        turns it has not seen (stored concurrently, or under another engine)
+        are folded in from the history; if it is missing or too far behind,
+        the state is rebuilt from the last turns of the history (bounded).
+        """
+        stored = (conversation.get("state") or {}).get("dialogue")
+        last_seq = int(history[-1].get("seq") or len(history)) if history else 0
+        state: ConversationState | None = None
+        if stored:
+            try:
+                state = ConversationState.from_dict(stored)
+            except InvalidInputError:
+                logger.warning(
+                    "conversation %s: stored dialogue state unreadable; rebuilding",
+                    conversation.get("id"),
+                )
+        if state is not None and state.turn_count == last_seq:
+            return state
+        if state is not None and state.turn_count < last_seq:
+            missing = [t for t in history if int(t.get("seq") or 0) > state.turn_count]
+            first = int(missing[0].get("seq") or 0) if missing else 0
+            if missing and first == state.turn_count + 1:
+                self._replay(state, missing)
+                return state
+        state = self.engine.new_state(str(conversation.get("id") or ""))
+        tail = list(history)[-self.engine.window :]
+        state.turn_count = max(0, last_seq - len(tail))
+        self._replay(state, tail)
         return state
 
     def __call__(

@@ -47,7 +47,13 @@ FEATURES: tuple[str, ...] = (
     "agent_neg",
     "question",
     "length",
+    "negation",
+    "agent_question",
 )
+
+#: Anger (+ disgust) probability from which anger raises the risk; the
+#: contribution grows linearly to 0.9 at 0.9.
+ANGER_FLOOR = 0.4
 
 REQUEST_WEIGHTS: dict[str, float] = {
     "human": 0.6,
@@ -186,10 +192,9 @@ def assess_risk(
             conversation starts to count.
     """
     reasons: list[RiskReason] = []
-    if anger >= 0.35:
-        reasons.append(
-            RiskReason("anger", f"the customer sounds angry ({anger:.2f})", min(0.9, 0.9 * anger))
-        )
+    if anger >= ANGER_FLOOR:
+        c = min(0.9, 0.9 * (anger - 0.3) / 0.6)
+        reasons.append(RiskReason("anger", f"the customer sounds angry ({anger:.2f})", c))
     if trend == "worsening" and smoothed_score < 0.5:
         c = min(0.45, 0.15 + 2.0 * abs(slope))
         reasons.append(

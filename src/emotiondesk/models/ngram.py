@@ -64,6 +64,10 @@ _WORD_RE = re.compile(r"[\w']+|[^\w\s]+")
 _WORD_MARK = "\x01"
 
 
+#: featurizer settings -> (last batch of texts, their n-grams); see ``batch_ngrams``.
+_LAST_BATCH: dict[tuple[Any, ...], tuple[tuple[str, ...], list[list[str]]]] = {}
+
+
 def _package_version() -> str:
     from emotiondesk import __version__
 
@@ -106,15 +110,15 @@ class NgramFeaturizer:
             n_chars = len(text)
             for n in range(lo, hi + 1):
                 if n == 1:
-                    grams.extend(ch for ch in text if ch != " ")
+                    grams.extend(text.replace(" ", ""))  # a str extends by its characters
                 else:
-                    grams.extend(text[i : i + n] for i in range(n_chars - n + 1))
+                    grams += [text[i : i + n] for i in range(n_chars - n + 1)]
         if self.word_ngram_range:
             lo, hi = self.word_ngram_range
             words = _WORD_RE.findall(text)
             for n in range(lo, hi + 1):
                 if n == 1:
-                    grams.extend(_WORD_MARK + w for w in words)
+                    grams += [_WORD_MARK + w for w in words]
                 else:
                     grams.extend(
                         _WORD_MARK + " ".join(words[i : i + n]) for i in range(len(words) - n + 1)
@@ -182,9 +186,28 @@ class NgramFeaturizer:
         mat.data /= norms[row_of].astype(np.float32)
         return mat
 
+    def batch_ngrams(self, texts: Sequence[str]) -> list[list[str]]:
+        """The n-grams of each raw text (normalised first).
+
+        The last batch's n-grams are kept per featurizer setting, so the
+        polarity and emotion models of one language (same settings, same
+        batch, as the analyzer calls them) normalise and split it once.
+        """
+        key = self._settings_key()
+        batch = tuple(texts)
+        cached = _LAST_BATCH.get(key)
+        if cached is not None and cached[0] == batch:
+            return cached[1]
+        grams = [self.ngrams(self.preprocess(t)) for t in batch]
+        _LAST_BATCH[key] = (batch, grams)
+        return grams
+
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Raw texts -> TF-IDF matrix (normalises each text first)."""
-        return self.weigh(self.counts([self.ngrams(self.preprocess(t)) for t in texts]))
+        return self.weigh(self.counts(self.batch_ngrams(texts)))
+
+    def _settings_key(self) -> tuple[Any, ...]:
+        return (self.char_ngram_range, self.word_ngram_range, self.lowercase, self.max_chars)
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -259,7 +282,7 @@ class NgramClassifier:
         class_weight: str | None = None,
         calibration_fraction: float = 0.1,
         weight_dtype: str = "int8",
-        max_iter: int = 300,
+        max_iter: int = 200,
         random_state: int = 0,
     ) -> None:
         self.language = language
@@ -305,9 +328,16 @@ class NgramClassifier:
         return NgramFeaturizer(char_ngram_range=char, word_ngram_range=word)
 
     def _fit_linear(
-        self, x: sp.csr_matrix, y: np.ndarray, n_classes: int
+        self,
+        x: sp.csr_matrix,
+        y: np.ndarray,
+        n_classes: int,
+        init: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Fit the logistic regression; return (coef [F, C], intercept [C])."""
+        """Fit the logistic regression; return (coef [F, C], intercept [C]).
+
+        ``init`` (a previous result, same features) warm-starts the solver.
+        """
         try:
             from sklearn.linear_model import LogisticRegression
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -319,7 +349,16 @@ class NgramClassifier:
             class_weight=self.class_weight,
             max_iter=self.max_iter,
             solver="lbfgs",
+            warm_start=init is not None,
         )
+        if init is not None:
+            w0, b0 = init
+            if n_classes == 2:
+                clf.coef_ = (w0[:, 1] - w0[:, 0])[None, :].astype(np.float64)
+                clf.intercept_ = np.array([b0[1] - b0[0]], dtype=np.float64)
+            else:
+                clf.coef_ = w0.T.astype(np.float64)
+                clf.intercept_ = b0.astype(np.float64)
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
@@ -365,6 +404,9 @@ class NgramClassifier:
             keep = np.sort(np.argsort(-strength, kind="stable")[: self.keep_features])
             featurizer.restrict(keep)
             x_all = featurizer.weigh(raw[:, keep])
+            init = (w[keep], b)
+        else:
+            init = None
 
         # 2. temperature: fit without a stratified held-out part, calibrate on it.
         temperature = 1.0
@@ -377,11 +419,12 @@ class NgramClassifier:
                 if 0 < k < len(members):
                     holdout[rng.choice(members, size=k, replace=False)] = True
         if holdout.any():
-            wh, bh = self._fit_linear(x_all[~holdout], y[~holdout], len(classes))
+            wh, bh = self._fit_linear(x_all[~holdout], y[~holdout], len(classes), init)
+            init = (wh, bh)
             temperature = fit_temperature(np.asarray(x_all[holdout] @ wh) + bh, y[holdout])
 
         # 3. the final fit on everything (keeps the temperature of step 2).
-        w, b = self._fit_linear(x_all, y, len(classes))
+        w, b = self._fit_linear(x_all, y, len(classes), init)
 
         self.labels_ = classes
         self.featurizer_ = featurizer

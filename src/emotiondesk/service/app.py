@@ -25,7 +25,7 @@ from emotiondesk.service.engine import ConversationEngine, resolve_engine, seria
 from emotiondesk.service.handlers import install_handlers
 from emotiondesk.service.limits import BodySizeLimitMiddleware
 from emotiondesk.service.metrics import Metrics, MetricsMiddleware
-from emotiondesk.service.routes import analyze, conversations, feedback, health
+from emotiondesk.service.routes import analytics, analyze, conversations, feedback, health
 from emotiondesk.storage import make_engine, make_session_factory, redact_url, upgrade_database
 
 logger = logging.getLogger(__name__)
@@ -118,8 +118,11 @@ def create_app(
     app.state.metrics = metrics
     app.state.analyzer = None
     install_handlers(app)
-    for module in (analyze, conversations, feedback, health):
+    for module in (analyze, conversations, feedback, health, analytics):
         app.include_router(module.router)
+    from emotiondesk.web import install_web  # the dashboard (issue 6)
+
+    install_web(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -189,12 +189,19 @@ def run_demo(*, port: int = 8000, db: Path | None = None, model: Path | None = N
             return
         try:
             ids = load_samples(base, DEV_API_KEY)
+            # analytics (issue 6): an imported review archive, then surge detection
+            from emotiondesk.service.demo_reviews import seed_reviews
+
+            reviews = seed_reviews(app, path.with_name("demo-reviews.jsonl"))
         except Exception as exc:  # the demo must say what went wrong, then stop
             sys.stderr.write(f"error: loading the sample conversations failed: {exc}\n")
             server.should_exit = True
             return
         sys.stderr.write(
             "\nemotiondesk demo is running (Ctrl-C to stop)\n"
+            f"  dashboard     {base}/dashboard   (sign in with the dev API key below)\n"
+            f"  reviews       {reviews['imported']} imported, "
+            f"{reviews['surges']} negative surge(s) detected\n"
             f"  API docs      {base}/docs\n"
             f"  health        {base}/readyz\n"
             f"  metrics       {base}/metrics\n"

@@ -17,6 +17,10 @@ from emotiondesk.service.auth import KeyVerifier, Principal
 from emotiondesk.service.batching import MicroBatcher
 from emotiondesk.service.metrics import Metrics
 
+#: The dashboard's login cookie: it carries the API key the user signed in with
+#: (HttpOnly, SameSite=Strict), accepted like the X-API-Key header.
+SESSION_COOKIE = "emotiondesk_key"
+
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="An API key from `emotiondesk keys create`."
 )
@@ -57,6 +61,7 @@ def require(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     async def dependency(
         request: Request, api_key: Annotated[str | None, Security(api_key_header)] = None
     ) -> Principal:
+        api_key = api_key or request.cookies.get(SESSION_COOKIE)
         if not api_key:
             raise AuthenticationError("missing API key: send it in the X-API-Key header")
         verifier: KeyVerifier = request.app.state.verifier

@@ -36,7 +36,7 @@ from typing import Any
 
 from emotiondesk.errors import ConfigError
 
-HISTORY_TURNS = 50
+HISTORY_TURNS = 20
 
 ConversationEngine = Callable[..., dict[str, Any]]
 
@@ -47,24 +47,39 @@ def basic_engine(
     history: Sequence[Mapping[str, Any]],
     turn: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Running figures over the customer's turns: first, last and mean score, last emotion."""
-    turns = [*history, turn]
-    customer = [t for t in turns if t.get("role") == "customer"]
-    scores = [float(t["analysis"]["score"]) for t in customer if "score" in t.get("analysis", {})]
-    state: dict[str, Any] = {
-        "engine": "basic",
-        "turns": len(turns),
-        "customer_turns": len(customer),
-    }
-    if customer:
-        last = customer[-1]["analysis"]
-        state.update(
-            last_polarity=last.get("polarity"),
-            last_emotion=last.get("emotion"),
-            score_first=round(scores[0], 4) if scores else None,
-            score_last=round(scores[-1], 4) if scores else None,
-            score_mean=round(sum(scores) / len(scores), 4) if scores else None,
-        )
+    """Running figures over the customer's turns: first, last and mean score, last emotion.
+
+    Incremental: it reads its previous figures from the conversation's state,
+    so it is exact however long the conversation (``history`` is bounded).
+    """
+    prev = conversation.get("state") or {}
+    if prev.get("engine") != "basic":  # first turn, or the conversation began elsewhere
+        customer_hist = [t for t in history if t.get("role") == "customer"]
+        prev = {"turns": len(history), "customer_turns": 0, "score_sum": 0.0}
+        for t in customer_hist:
+            prev = _basic_step(prev, t)
+    state = dict(prev)
+    state["engine"] = "basic"
+    state["turns"] = int(prev.get("turns", 0))
+    if turn.get("role") == "customer":
+        state = _basic_step(state, turn)
+    state["turns"] += 1
+    return state
+
+
+def _basic_step(prev: Mapping[str, Any], turn: Mapping[str, Any]) -> dict[str, Any]:
+    analysis = turn.get("analysis") or {}
+    state = dict(prev)
+    state["customer_turns"] = int(prev.get("customer_turns", 0)) + 1
+    state["last_polarity"] = analysis.get("polarity")
+    state["last_emotion"] = analysis.get("emotion")
+    if "score" in analysis:
+        score = float(analysis["score"])
+        state["score_sum"] = float(prev.get("score_sum", 0.0)) + score
+        if prev.get("score_first") is None:
+            state["score_first"] = round(score, 4)
+        state["score_last"] = round(score, 4)
+        state["score_mean"] = round(state["score_sum"] / state["customer_turns"], 4)
     return state
 
 

@@ -54,16 +54,6 @@ def lookup_existing(
         return None if msg is None else Ingested(msg, conv, created=False)
 
 
-def _turn(msg: Message) -> dict[str, Any]:
-    return {
-        "seq": msg.seq,
-        "role": msg.role,
-        "text": msg.text,
-        "analysis": msg.analysis,
-        "sent_at": msg.sent_at,
-    }
-
-
 def _conversation_view(conv: Conversation) -> dict[str, Any]:
     return {
         "id": conv.id,
@@ -151,11 +141,11 @@ def _store(
                 )
                 if existing is not None:
                     return Ingested(existing, conv, created=False)
-            history = repo.recent_messages(
+            history = repo.recent_turns(
                 session, conversation_id=conversation_id, limit=HISTORY_TURNS
             )
             turn = {
-                "seq": (history[-1].seq + 1) if history else 1,
+                "seq": conv.message_count + 1,
                 "role": role,
                 "text": masked.text,
                 "analysis": analysis,
@@ -164,7 +154,7 @@ def _store(
             state = _run_engine(
                 engine,
                 conversation=_conversation_view(conv),
-                history=[_turn(m) for m in history],
+                history=history,
                 turn=turn,
             )
             msg = repo.add_message(

@@ -35,8 +35,8 @@ class Metrics:
         )
         self.latency = Histogram(
             "emotiondesk_http_request_duration_seconds",
-            "HTTP request latency by method and route template.",
-            ["method", "route"],
+            "HTTP request latency by method, route template and status.",
+            ["method", "route", "status"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
@@ -108,4 +108,6 @@ class MetricsMiddleware:
             template = getattr(route, "path", None) or "<unmatched>"
             method = scope.get("method", "GET")
             self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
+            self.metrics.latency.labels(method, template, str(status)).observe(
+                time.perf_counter() - start
+            )

@@ -59,6 +59,15 @@ def serve(
     }
     if settings.workers > 1:
         create_app(settings)  # fail fast on bad settings before forking workers
+        if settings.auto_migrate:
+            # Migrate once here, not in every worker at the same time.
+            from emotiondesk.storage import make_engine, upgrade_database
+
+            url = settings.database_url.get_secret_value() if settings.database_url else None
+            engine = make_engine(url)
+            upgrade_database(engine)
+            engine.dispose()
+            overrides["auto_migrate"] = False
         for key, value in overrides.items():
             os.environ[f"EMOTIONDESK_{key.upper()}"] = str(value)
         uvicorn.run(

@@ -179,6 +179,23 @@ def recent_messages(session: Session, *, conversation_id: str, limit: int = 50) 
     return rows
 
 
+def recent_turns(
+    session: Session, *, conversation_id: str, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The last ``limit`` turns as plain dicts (``seq, role, text, analysis, sent_at``),
+    oldest first; lighter than :func:`recent_messages` (no per-message state is read)."""
+    rows = session.execute(
+        select(Message.seq, Message.role, Message.text, Message.analysis, Message.sent_at)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.seq.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {"seq": r.seq, "role": r.role, "text": r.text, "analysis": r.analysis, "sent_at": r.sent_at}
+        for r in reversed(rows)
+    ]
+
+
 def add_message(
     session: Session,
     *,

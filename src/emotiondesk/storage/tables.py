@@ -179,3 +179,11 @@ class ApiKey(Base):
 
 
 Index("ix_messages_conversation_created", Message.conversation_id, Message.created_at)
+# Analytics (migration 0002): customer messages in a time window, covering what the
+# aggregates read (SQLite gets the covered columns as trailing key columns instead).
+Index(
+    "ix_messages_analytics",
+    Message.role,
+    Message.created_at,
+    postgresql_include=["polarity", "emotion", "score", "conversation_id"],
+)

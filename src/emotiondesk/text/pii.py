@@ -5,8 +5,8 @@ numbers written with ``+`` or in North-American form), e-mail addresses,
 Chinese resident identity numbers (18 digits, checksum verified; 15-digit old
 form with a valid birth date), bank card numbers (13-19 digits, Luhn verified),
 street addresses where their shape is recognisable (zh: ... 路/街/巷 12 号 ...,
-en: 12 Baker Street, Apt 4), and names after an explicit cue ("my name is",
-"我叫", "收件人"). Order and tracking numbers are kept: a number introduced by
+en: 12 Baker Street, Apt 4), messaging accounts after a cue (微信号, QQ, 支付宝,
+WeChat ID), and names after an explicit cue ("my name is", "我叫", "收件人"). Order and tracking numbers are kept: a number introduced by
 订单/单号/运单/快递/order/tracking/... is never masked, because the service team
 needs it and it identifies a parcel, not a person.
 
@@ -33,6 +33,7 @@ PII_KINDS: dict[str, str] = {
     "bank_card": "[CARD]",
     "phone": "[PHONE]",
     "address": "[ADDRESS]",
+    "account": "[ACCOUNT]",
     "name": "[NAME]",
 }
 
@@ -119,9 +120,8 @@ _EMAIL = re.compile(
 _ID18 = re.compile(_NOT_ALNUM_BEFORE + r"(\d{17}[\dXx]|\d{15})" + _NOT_ALNUM_AFTER)
 # 13-19 digits, either contiguous or in groups separated by single spaces/dashes.
 _CARD = re.compile(_NOT_ALNUM_BEFORE + r"(\d{13,19}|\d{4}(?:[ -]\d{3,6}){2,4})" + _NOT_ALNUM_AFTER)
-_CN_MOBILE = re.compile(
-    r"(?<![\d+])(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}" + _NOT_ALNUM_AFTER
-)
+# A mobile may touch letters ("stuff13812345678call me"), never another digit.
+_CN_MOBILE = re.compile(r"(?<![0-9+])(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
 _CN_LANDLINE = re.compile(
     r"(?<![\d+])(?:(?:\+|00)86[ -]?)?(?:\(0\d{2,3}\)|0\d{2,3})[ -]?\d{7,8}(?:-\d{1,5})?"
     + _NOT_ALNUM_AFTER
@@ -175,6 +175,11 @@ _ZH_NAME = re.compile(
     r"(?:我叫|我的名字是|本人姓名|姓名[:：]?|收件人[:：]?|收货人[:：]?|联系人[:：]?)\s*"
     r"([\u4e00-\u9fff]{2,4}?)(?=[，,。.！!？?\s、；;：:]|电话|手机|$)"
 )
+# Messaging accounts named by a cue: WeChat ids, QQ numbers, Alipay accounts.
+_ACCOUNT = re.compile(
+    r"(?:微信号?|vx|VX|wx|WeChat(?:\s+ID)?|QQ号?|qq号?|支付宝(?:账号)?)\s*(?:是|is\b|[:：])?\s*"
+    r"([A-Za-z][-_A-Za-z0-9]{5,19}|\d{5,11})(?![-_A-Za-z0-9])"
+)
 _EN_NAME_NOT = frozenset({"The", "This", "That", "It", "Your", "My", "A", "An", "Not"})
 
 
@@ -207,6 +212,8 @@ def _iter_candidates(text: str) -> Iterator[PiiSpan]:
         yield PiiSpan("address", *m.span())
     for m in _EN_ADDRESS.finditer(text):
         yield PiiSpan("address", *m.span())
+    for m in _ACCOUNT.finditer(text):
+        yield PiiSpan("account", *m.span(1))
     for m in _EN_NAME.finditer(text):
         first = m.group(2).split()[0]
         if first not in _EN_NAME_NOT:

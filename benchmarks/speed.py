@@ -1,0 +1,176 @@
+"""Throughput of ``Analyzer.analyze`` on short messages, against baselines in the same run.
+
+    python benchmarks/speed.py [--data ../shared/data] [--model default] [--runs 7]
+
+Messages: 10-60 characters, half Chinese and half English, drawn (seeded) from
+the dev splits in ``--data`` (online_shopping_10_cats, smp2020_ewect,
+tweeteval_sentiment, sst2); without that folder, the sample messages in
+``examples/messages.txt`` are repeated (and the output says so). Each run
+analyses batches of 1,000 (both tasks: polarity and emotion, language
+detection and normalisation included); the figure is the median of ``--runs``
+runs. Peak RSS is measured in this process after loading the pack.
+
+Baselines, timed on the same messages in the same run:
+
+* a scikit-learn ``TfidfVectorizer`` (char 1-3) + ``LogisticRegression``
+  pipeline (one task, one language-agnostic model, trained on the same
+  messages: only its speed matters here);
+* snownlp's built-in sentiment (``SnowNLP(text).sentiments``) on the Chinese
+  messages (a few hundred of them; it is slow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import random
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+SOURCES = {
+    "zh": ["online_shopping_10_cats/dev.csv", "smp2020_ewect/dev.csv"],
+    "en": ["tweeteval_sentiment/dev.csv", "sst2/dev.csv"],
+}
+
+
+def short_messages(data: Path, n: int, seed: int = 42) -> tuple[list[str], str]:
+    rng = random.Random(seed)
+    pools: dict[str, list[str]] = {}
+    for lang, files in SOURCES.items():
+        pool: list[str] = []
+        for rel in files:
+            path = data / rel
+            if path.is_file():
+                with path.open(encoding="utf-8", newline="") as fh:
+                    pool.extend(r["text"] for r in csv.DictReader(fh) if 10 <= len(r["text"]) <= 60)
+        pools[lang] = pool
+    if all(pools.values()):
+        msgs = [rng.choice(pools["zh"]) for _ in range(n // 2)]
+        msgs += [rng.choice(pools["en"]) for _ in range(n - n // 2)]
+        rng.shuffle(msgs)
+        return msgs, f"{n} messages of 10-60 chars, half zh, half en, from the dev splits in {data}"
+    lines = (ROOT / "examples" / "messages.txt").read_text(encoding="utf-8").splitlines()
+    lines = [line for line in lines if line.strip()]
+    msgs = [lines[i % len(lines)] for i in range(n)]
+    return msgs, f"no data at {data}: examples/messages.txt repeated to {n} messages"
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_runs(fn, runs: int) -> list[float]:
+    """Wall-clock seconds of each run."""
+    return [t for t, _ in time_runs_cpu(fn, runs)]
+
+
+def time_runs_cpu(fn, runs: int) -> list[tuple[float, float]]:
+    """(wall, process CPU) seconds of each run: CPU time is what a shared, busy
+    machine does not inflate (the analyzer is single-threaded)."""
+    out = []
+    for _ in range(runs):
+        start, cpu = time.perf_counter(), time.process_time()
+        fn()
+        out.append((time.perf_counter() - start, time.process_time() - cpu))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--no-baselines", action="store_true")
+    args = parser.parse_args(argv)
+
+    msgs, origin = short_messages(args.data, args.batch)
+    print(f"messages: {origin}")
+    print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
+    rss_before = rss_mb()
+    start = time.perf_counter()
+    from emotiondesk.analyzer import load_analyzer
+
+    analyzer = load_analyzer(args.model)
+    load_s = time.perf_counter() - start
+    analyzer.analyze(msgs[:50])  # warm-up (lazy tables)
+    rss_loaded = rss_mb()
+    both = time_runs_cpu(lambda: analyzer.analyze(msgs), args.runs)
+    times = [w for w, _ in both]
+    med = statistics.median(times)
+    cpu_med = statistics.median(c for _, c in both)
+    rate = len(msgs) / med
+    print(
+        f"emotiondesk analyze ({analyzer.version}): batch {len(msgs)}, median of {args.runs} runs "
+        f"{med * 1000:.1f} ms wall -> {rate:,.0f} msgs/s; CPU time {cpu_med * 1000:.1f} ms "
+        f"-> {len(msgs) / cpu_med:,.0f} msgs/s per core "
+        f"(wall runs: {', '.join(f'{t * 1000:.0f}' for t in times)} ms)"
+    )
+    if hasattr(os, "getloadavg"):
+        print(f"load average during the run: {os.getloadavg()[0]:.1f} (2 cores)")
+    print(
+        f"pack load {load_s:.2f} s; peak RSS {rss_loaded:.0f} MB "
+        f"(process before import/load: {rss_before:.0f} MB)"
+    )
+    if args.no_baselines:
+        return 0
+
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    y = np.arange(len(msgs)) % 3
+    pipe = make_pipeline(
+        TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
+        LogisticRegression(max_iter=200),
+    ).fit(msgs, y)
+    pipe2 = make_pipeline(
+        TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
+        LogisticRegression(max_iter=200),
+    ).fit(msgs, (np.arange(len(msgs)) % 7))
+
+    def sklearn_both() -> None:
+        pipe.predict_proba(msgs)
+        pipe2.predict_proba(msgs)
+
+    sk_both = time_runs_cpu(sklearn_both, args.runs)
+    sk_med = statistics.median(w for w, _ in sk_both)
+    sk_cpu = statistics.median(c for _, c in sk_both)
+    sk_rate = len(msgs) / sk_med
+    print(
+        f"baseline scikit-learn TfidfVectorizer(char 1-3)+LogisticRegression, two pipelines "
+        f"(3 and 7 classes, i.e. both tasks; no normalisation, no language routing): median "
+        f"{sk_med * 1000:.1f} ms wall -> {sk_rate:,.0f} msgs/s; CPU {sk_cpu * 1000:.1f} ms "
+        f"-> {len(msgs) / sk_cpu:,.0f} msgs/s per core; emotiondesk / scikit-learn = "
+        f"{rate / sk_rate:.2f}x wall, {sk_cpu / cpu_med:.2f}x CPU"
+    )
+    try:
+        from snownlp import SnowNLP
+    except ImportError:
+        print("snownlp not installed: its baseline skipped")
+        return 0
+    from emotiondesk.text import detect_language
+
+    zh = [m for m in msgs if detect_language(m) == "zh"][:200]
+    sn_times = time_runs(lambda: [SnowNLP(t).sentiments for t in zh], 3)
+    sn_rate = len(zh) / statistics.median(sn_times)
+    ed_times = time_runs(lambda: analyzer.analyze(zh), 3)
+    ed_rate = len(zh) / statistics.median(ed_times)
+    print(
+        f"baseline snownlp sentiment on {len(zh)} zh messages: {sn_rate:,.0f} msgs/s; "
+        f"emotiondesk on the same (both tasks): {ed_rate:,.0f} msgs/s = {ed_rate / sn_rate:.0f}x"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,474 @@
+// The emotiondesk dashboard: a small hash-routed app over /v1/... (cookie session).
+import { Chart, registerables } from "chart.js";
+import { STRINGS } from "./i18n.js";
+
+Chart.register(...registerables);
+Chart.defaults.animation = false;
+Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', 'Noto Sans CJK SC', 'PingFang SC', sans-serif";
+
+// Okabe-Ito based, readable for colour-blind users; labels always accompany colours.
+export const EMOTION_COLORS = {
+  anger: "#D55E00",
+  disgust: "#8C6D31",
+  fear: "#CC79A7",
+  joy: "#E69F00",
+  sadness: "#0072B2",
+  surprise: "#009E73",
+  neutral: "#9E9E9E",
+};
+const POLARITY_COLORS = { positive: "#009E73", neutral: "#9E9E9E", negative: "#D55E00" };
+const EMOTIONS = Object.keys(EMOTION_COLORS);
+
+let lang = localStorage.getItem("ed_lang") || ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
+const charts = [];
+let liveSource = null;
+
+function t(key, vars = {}) {
+  let s = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+  for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, v);
+  return s;
+}
+const emo = (e) => (e ? STRINGS[lang].emotions[e] || e : "–");
+const pct = (x) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)}%`);
+const esc = (s) =>
+  String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB") : "–");
+
+function el(html) {
+  const tpl = document.createElement("template");
+  tpl.innerHTML = html.trim();
+  return tpl.content.firstElementChild;
+}
+
+async function api(path, options = {}) {
+  const resp = await fetch(path, {
+    credentials: "same-origin",
+    headers: options.body ? { "content-type": "application/json" } : {},
+    ...options,
+  });
+  if (resp.status === 401) {
+    window.location.href = "/login";
+    throw new Error("unauthenticated");
+  }
+  const body = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new Error(body?.error?.message || `HTTP ${resp.status}`);
+  return body;
+}
+
+function emotionBadge(e) {
+  return `<span class="badge" style="background:${EMOTION_COLORS[e] || "#777"}" data-emotion="${esc(e)}">${esc(emo(e))}</span>`;
+}
+function polarityBadge(p) {
+  return `<span class="badge outline" style="border-color:${POLARITY_COLORS[p] || "#777"};color:${POLARITY_COLORS[p] || "#777"}">${esc(t(p))}</span>`;
+}
+
+function destroyCharts() {
+  while (charts.length) charts.pop().destroy();
+  if (liveSource) {
+    liveSource.close();
+    liveSource = null;
+  }
+}
+
+function chart(canvas, config) {
+  const c = new Chart(canvas, config);
+  charts.push(c);
+  canvas.dataset.points = String(config.data.datasets.reduce((n, d) => n + d.data.filter((v) => v).length, 0));
+  canvas.dataset.rendered = "true";
+  return c;
+}
+
+// -- pages -------------------------------------------------------------------------------
+
+const state = { days: 30, granularity: "day" };
+// Each navigation gets a number; a page whose data arrives after the user moved on
+// must not draw over the newer page.
+let routeSeq = 0;
+class Stale extends Error {}
+async function load(promise, seq) {
+  const out = await promise;
+  if (seq !== routeSeq) throw new Stale();
+  return out;
+}
+
+async function pageOverview(main, seq) {
+  const q = `days=${state.days}&granularity=${state.granularity}`;
+  const [data, convs] = await load(Promise.all([
+    api(`/v1/analytics/overview?${q}`),
+    api("/v1/conversations?limit=15"),
+  ]), seq);
+  const k = data.kpis;
+  const dayOpts = [7, 30, 90, 365, 0]
+    .map((d) => `<option value="${d}" ${d === state.days ? "selected" : ""}>${d ? t("last_days", { n: d }) : t("all_time")}</option>`)
+    .join("");
+  const granOpts = ["hour", "day", "week"]
+    .map((g) => `<option value="${g}" ${g === state.granularity ? "selected" : ""}>${t(g)}</option>`)
+    .join("");
+  main.innerHTML = `
+    <div class="toolbar">
+      <h1>${t("overview")}</h1>
+      <label>${t("period")} <select id="days">${dayOpts}</select></label>
+      <label>${t("granularity")} <select id="gran">${granOpts}</select></label>
+    </div>
+    <div class="kpis">
+      <div class="kpi" data-kpi="messages"><div class="v">${k.messages}</div><div class="l">${t("messages")}</div></div>
+      <div class="kpi" data-kpi="conversations"><div class="v">${k.conversations}</div><div class="l">${t("conversations")}</div></div>
+      <div class="kpi" data-kpi="satisfaction"><div class="v">${pct(k.satisfaction)}</div><div class="l">${t("satisfaction")}</div></div>
+      <div class="kpi neg" data-kpi="share_negative"><div class="v">${pct(k.share_negative)}</div><div class="l">${t("share_negative")}</div></div>
+      <div class="kpi" data-kpi="top_emotion"><div class="v">${emotionBadge(k.top_emotion)}</div><div class="l">${t("top_emotion")}</div></div>
+      <div class="kpi" data-kpi="open_alerts"><div class="v"><a href="#/alerts">${k.open_alerts}</a></div><div class="l">${t("open_alerts")}</div></div>
+    </div>
+    ${k.messages ? "" : `<p class="empty">${t("no_data")}</p>`}
+    <div class="grid2">
+      <section class="card wide"><h2>${t("trend_title")}</h2><div class="chartbox"><canvas id="chart-trend"></canvas></div></section>
+      <section class="card"><h2>${t("emotion_mix")}</h2><div class="chartbox"><canvas id="chart-emotions"></canvas></div></section>
+      <section class="card"><h2>${t("by_channel")}</h2><div class="chartbox"><canvas id="chart-channels"></canvas></div></section>
+      <section class="card"><h2>${t("by_category")}</h2>${groupTable(data.by_category, t("category"))}</section>
+      <section class="card wide"><h2>${t("recent_conversations")}</h2>${convTable(convs.items)}</section>
+    </div>`;
+  main.querySelector("#days").onchange = (e) => { state.days = Number(e.target.value); route(); };
+  main.querySelector("#gran").onchange = (e) => { state.granularity = e.target.value; route(); };
+  const labels = data.trend.map((p) => {
+    const d = new Date(p.bucket);
+    return state.granularity === "hour" ? d.toISOString().slice(5, 13).replace("T", " ") + "h" : d.toISOString().slice(0, 10);
+  });
+  chart(main.querySelector("#chart-trend"), {
+    type: "line",
+    data: {
+      labels,
+      datasets: [
+        { label: t("satisfaction"), data: data.trend.map((p) => p.satisfaction), borderColor: "#0072B2", backgroundColor: "#0072B2", yAxisID: "y", tension: 0.2 },
+        { label: t("share_negative"), data: data.trend.map((p) => p.share_negative), borderColor: "#D55E00", backgroundColor: "#D55E00", yAxisID: "y", borderDash: [5, 3], tension: 0.2 },
+        { type: "bar", label: t("n"), data: data.trend.map((p) => p.n), backgroundColor: "rgba(120,120,120,0.25)", yAxisID: "y1" },
+      ],
+    },
+    options: {
+      maintainAspectRatio: false,
+      scales: {
+        y: { min: 0, max: 1, ticks: { callback: (v) => `${Math.round(v * 100)}%` } },
+        y1: { position: "right", grid: { drawOnChartArea: false }, beginAtZero: true },
+      },
+    },
+  });
+  chart(main.querySelector("#chart-emotions"), {
+    type: "doughnut",
+    data: {
+      labels: EMOTIONS.map(emo),
+      datasets: [{ data: EMOTIONS.map((e) => data.emotion_mix[e] || 0), backgroundColor: EMOTIONS.map((e) => EMOTION_COLORS[e]) }],
+    },
+    options: { maintainAspectRatio: false, plugins: { legend: { position: "right" }, tooltip: { callbacks: { label: (c) => `${c.label}: ${pct(c.raw)}` } } } },
+  });
+  chart(main.querySelector("#chart-channels"), {
+    type: "bar",
+    data: {
+      labels: data.by_channel.map((g) => g.key ?? "–"),
+      datasets: [
+        { label: t("share_negative"), data: data.by_channel.map((g) => g.share_negative), backgroundColor: "#D55E00" },
+        { label: t("share_positive"), data: data.by_channel.map((g) => g.share_positive), backgroundColor: "#009E73" },
+      ],
+    },
+    options: { maintainAspectRatio: false, scales: { y: { min: 0, max: 1, ticks: { callback: (v) => `${Math.round(v * 100)}%` } } } },
+  });
+}
+
+function groupTable(groups, keyLabel, link) {
+  if (!groups.length) return `<p class="empty">–</p>`;
+  return `<table><thead><tr><th>${keyLabel}</th><th>${t("n")}</th><th>${t("satisfaction")}</th><th>${t("share_negative")}</th></tr></thead><tbody>
+    ${groups
+      .map(
+        (g) => `<tr><td>${link ? link(g.key) : esc(g.key ?? "–")}</td><td>${g.n}</td><td>${pct(g.satisfaction)}</td>
+        <td><div class="bar"><span style="width:${(100 * g.share_negative).toFixed(1)}%"></span></div>${pct(g.share_negative)}</td></tr>`,
+      )
+      .join("")}</tbody></table>`;
+}
+
+function convTable(items) {
+  if (!items.length) return `<p class="empty">–</p>`;
+  return `<table class="convs"><thead><tr><th>${t("conversation")}</th><th>${t("channel")}</th><th>${t("product")}</th><th>${t("emotion")}</th><th>${t("risk")}</th><th>${t("updated")}</th></tr></thead><tbody>
+    ${items
+      .map((c) => {
+        const s = c.state || {};
+        const risk = s.risk && typeof s.risk === "object" ? s.risk.value : s.risk;
+        return `<tr><td><a class="conv-link" href="#/conversation/${esc(c.id)}">${esc(c.id.slice(0, 8))}</a> (${c.message_count})</td>
+          <td>${esc(c.channel ?? "–")}</td><td>${esc(c.product_id ?? "–")}</td><td>${s.last_emotion ? emotionBadge(s.last_emotion) : "–"}</td>
+          <td>${risk !== undefined && risk !== null ? riskBar(risk) : "–"}${s.escalated ? ` <span class="flag">${t("escalated")}</span>` : ""}</td>
+          <td>${fmtTime(c.updated_at)}</td></tr>`;
+      })
+      .join("")}</tbody></table>`;
+}
+
+function riskBar(r) {
+  const color = r >= 0.7 ? "#D55E00" : r >= 0.4 ? "#E69F00" : "#009E73";
+  return `<span class="risk" title="${t("risk")} ${r.toFixed(2)}"><span style="width:${(100 * r).toFixed(0)}%;background:${color}"></span></span> ${r.toFixed(2)}`;
+}
+
+async function pageLive(main) {
+  main.innerHTML = `
+    <div class="toolbar"><h1>${t("live_title")}</h1><span id="live-status" class="status">…</span></div>
+    <section class="card"><table class="live"><thead><tr><th></th><th>${t("conversation")}</th><th>${t("channel")}</th>
+      <th>${t("customer")}/${t("agent")}</th><th></th><th>${t("emotion")}</th><th>${t("polarity")}</th><th>${t("risk")}</th></tr></thead>
+      <tbody id="live-rows"><tr class="placeholder"><td colspan="8">${t("waiting")}</td></tr></tbody></table></section>`;
+  const rows = main.querySelector("#live-rows");
+  const status = main.querySelector("#live-status");
+  const seen = new Set();
+  liveSource = new EventSource("/v1/analytics/live/stream");
+  liveSource.addEventListener("ready", () => { status.textContent = t("connected"); status.className = "status ok"; });
+  liveSource.onerror = () => { status.textContent = t("disconnected"); status.className = "status bad"; };
+  liveSource.addEventListener("message", (ev) => {
+    const m = JSON.parse(ev.data);
+    if (seen.has(m.id)) return;
+    seen.add(m.id);
+    rows.querySelector(".placeholder")?.remove();
+    const tr = el(`<tr class="live-row ${m.polarity === "negative" ? "negrow" : ""}" data-message-id="${esc(m.id)}">
+      <td>${fmtTime(m.created_at)}</td>
+      <td><a href="#/conversation/${esc(m.conversation_id)}">${esc(m.conversation_id.slice(0, 8))}</a></td>
+      <td>${esc(m.channel ?? "–")}</td><td>${esc(t("role_" + m.role))}</td><td class="text">${esc(m.text)}</td>
+      <td>${emotionBadge(m.emotion)}</td><td>${polarityBadge(m.polarity)}</td>
+      <td>${m.risk !== null && m.risk !== undefined ? riskBar(m.risk) : "–"}${m.escalate ? ` <span class="flag">${t("escalate")}</span>` : ""}</td></tr>`);
+    rows.prepend(tr);
+    while (rows.children.length > 200) rows.lastElementChild.remove();
+  });
+}
+
+async function pageConversation(main, id, seq) {
+  const c = await load(api(`/v1/conversations/${encodeURIComponent(id)}`), seq);
+  const s = c.state || {};
+  const risk = s.risk && typeof s.risk === "object" ? s.risk.value : s.risk;
+  main.innerHTML = `
+    <div class="toolbar"><h1>${t("conversation")} <code>${esc(c.id.slice(0, 12))}</code></h1></div>
+    <div class="kpis">
+      <div class="kpi"><div class="v">${esc(c.channel ?? "–")}</div><div class="l">${t("channel")}</div></div>
+      <div class="kpi"><div class="v">${esc(c.customer_id ?? "–")}</div><div class="l">${t("customer")}</div></div>
+      <div class="kpi"><div class="v">${esc(c.product_id ?? "–")}</div><div class="l">${t("product")}</div></div>
+      <div class="kpi"><div class="v">${esc(c.agent_id ?? "–")}</div><div class="l">${t("agent")}</div></div>
+      <div class="kpi"><div class="v">${risk !== undefined && risk !== null ? riskBar(risk) : "–"}</div><div class="l">${t("risk")}${s.escalated ? ` · <span class="flag">${t("escalated")}</span>` : ""}</div></div>
+      <div class="kpi"><div class="v">${s.satisfaction !== undefined && s.satisfaction !== null ? `${Number(s.satisfaction).toFixed(1)} / 5` : "–"}</div><div class="l">${t("predicted_satisfaction")}</div></div>
+    </div>
+    <section class="card"><h2>${t("timeline")}</h2><div class="chartbox short"><canvas id="chart-timeline"></canvas></div></section>
+    <section class="turns">${c.messages.map(turnHtml).join("")}</section>`;
+  const cust = c.messages.filter((m) => m.role === "customer");
+  chart(main.querySelector("#chart-timeline"), {
+    type: "line",
+    data: {
+      labels: cust.map((m) => `${t("turn")} ${m.seq}`),
+      datasets: [{
+        label: t("satisfaction"),
+        data: cust.map((m) => m.score),
+        borderColor: "#0072B2",
+        pointBackgroundColor: cust.map((m) => EMOTION_COLORS[m.emotion] || "#777"),
+        pointRadius: 7,
+        tension: 0.2,
+      }],
+    },
+    options: {
+      maintainAspectRatio: false,
+      scales: { y: { min: 0, max: 1 } },
+      plugins: { tooltip: { callbacks: { afterLabel: (ctx) => emo(cust[ctx.dataIndex].emotion) } } },
+    },
+  });
+  main.querySelectorAll("form.correct").forEach((form) => {
+    form.onsubmit = async (ev) => {
+      ev.preventDefault();
+      const out = form.querySelector(".result");
+      const body = { message_id: form.dataset.messageId };
+      const pol = form.querySelector("[name=polarity]").value;
+      const emoVal = form.querySelector("[name=emotion]").value;
+      if (pol) body.polarity = pol;
+      if (emoVal) body.emotion = emoVal;
+      try {
+        const fb = await api("/v1/feedback", { method: "POST", body: JSON.stringify(body) });
+        out.textContent = t("saved", { id: fb.id });
+        out.className = "result ok";
+      } catch (err) {
+        out.textContent = `${t("error")}: ${err.message}`;
+        out.className = "result bad";
+      }
+    };
+  });
+}
+
+function turnHtml(m) {
+  const st = m.state || {};
+  const decisions = (st.decisions || []).map((d) => `<li><b>${esc(d.action)}</b> — ${esc(d.reason || d.rule || "")}</li>`).join("");
+  const suggestions = (st.suggestions || []).map((s) => `<li>${esc(typeof s === "string" ? s : s.text || JSON.stringify(s))}</li>`).join("");
+  const isCustomer = m.role === "customer";
+  const polOpts = ["", "negative", "neutral", "positive"].map((p) => `<option value="${p}">${p ? t(p) : "—"}</option>`).join("");
+  const emoOpts = ["", ...EMOTIONS].map((e) => `<option value="${e}">${e ? emo(e) : "—"}</option>`).join("");
+  return `<article class="turn ${esc(m.role)}" data-message-id="${esc(m.id)}">
+    <header><span class="who">${t("turn")} ${m.seq} · ${esc(t("role_" + m.role))}</span> ${emotionBadge(m.emotion)} ${polarityBadge(m.polarity)}
+      <span class="score">${m.score !== null ? m.score.toFixed(2) : ""}</span> <time>${fmtTime(m.sent_at || m.created_at)}</time></header>
+    <p class="text">${esc(m.text)}</p>
+    ${isCustomer && decisions ? `<div class="decisions"><h3>${t("decisions")}</h3><ul>${decisions}</ul></div>` : ""}
+    ${isCustomer && suggestions ? `<div class="suggestions"><h3>${t("suggestions")}</h3><ul>${suggestions}</ul></div>` : ""}
+    <form class="correct" data-message-id="${esc(m.id)}"><span>${t("correct")}:</span>
+      <label>${t("polarity")} <select name="polarity">${polOpts}</select></label>
+      <label>${t("emotion")} <select name="emotion">${emoOpts}</select></label>
+      <button type="submit">${t("save")}</button><span class="result"></span></form>
+  </article>`;
+}
+
+async function pageProducts(main, params, seq) {
+  const category = params.get("category") || "";
+  const product = params.get("product") || "";
+  const scope = new URLSearchParams({ days: String(state.days) });
+  if (category) scope.set("category", category);
+  if (product) scope.set("product_id", product);
+  const [cats, prods, aspects, topics] = await load(Promise.all([
+    api(`/v1/analytics/breakdown?by=category&days=${state.days}`),
+    api(`/v1/analytics/breakdown?by=product_id&days=${state.days}${category ? `&category=${encodeURIComponent(category)}` : ""}`),
+    api(`/v1/analytics/aspects?${scope}`),
+    api(`/v1/analytics/topics?${scope}`),
+  ]), seq);
+  const catOpts = [`<option value="">${t("all")}</option>`, ...cats.groups.filter((g) => g.key).map((g) => `<option ${g.key === category ? "selected" : ""}>${esc(g.key)}</option>`)].join("");
+  const prodOpts = [`<option value="">${t("all")}</option>`, ...prods.groups.filter((g) => g.key).map((g) => `<option ${g.key === product ? "selected" : ""}>${esc(g.key)}</option>`)].join("");
+  const a = aspects.aspects;
+  main.innerHTML = `
+    <div class="toolbar"><h1>${t("products")}</h1>
+      <label>${t("category")} <select id="cat">${catOpts}</select></label>
+      <label>${t("product")} <select id="prod">${prodOpts}</select></label></div>
+    <div class="grid2">
+      <section class="card wide"><h2>${t("aspects_title")} <small>${t("texts_read", { n: aspects.texts })}</small></h2>
+        ${a.length ? `<div class="chartbox" style="height:${Math.max(160, 34 * a.length + 60)}px"><canvas id="chart-aspects"></canvas></div>` : `<p class="empty">${t("aspects_none")}</p>`}
+        <table class="aspects"><tbody>${a
+          .map((x) => `<tr data-aspect="${esc(x.aspect)}"><th>${esc(x.name[lang] || x.aspect)}</th><td>${x.n}</td>
+            <td class="pos">${x.positive_examples.map((e) => `<q>${esc(e)}</q>`).join(" ")}</td>
+            <td class="negx">${x.negative_examples.map((e) => `<q>${esc(e)}</q>`).join(" ")}</td></tr>`)
+          .join("")}</tbody></table></section>
+      <section class="card"><h2>${t("topics_title")} <small>${t("texts_read", { n: topics.texts })}</small></h2>
+        ${topics.topics.length ? `<ol class="topics">${topics.topics
+          .map((tp) => `<li><b>${esc(tp.label)}</b> <span class="count">${tp.size} (${pct(tp.share)})</span>
+            <ul>${tp.examples.map((e) => `<li>${esc(e)}</li>`).join("")}</ul></li>`)
+          .join("")}</ol>` : `<p class="empty">${t("topics_none")}</p>`}</section>
+      <section class="card"><h2>${t("products_table")}</h2>${groupTable(prods.groups, t("product"), (k) =>
+        k ? `<a href="#/products?category=${encodeURIComponent(category)}&product=${encodeURIComponent(k)}">${esc(k)}</a>` : "–")}</section>
+    </div>`;
+  main.querySelector("#cat").onchange = (e) => { location.hash = `#/products?category=${encodeURIComponent(e.target.value)}`; };
+  main.querySelector("#prod").onchange = (e) => {
+    location.hash = `#/products?category=${encodeURIComponent(category)}&product=${encodeURIComponent(e.target.value)}`;
+  };
+  if (a.length) {
+    chart(main.querySelector("#chart-aspects"), {
+      type: "bar",
+      data: {
+        labels: a.map((x) => x.name[lang] || x.aspect),
+        datasets: ["positive", "neutral", "negative"].map((p) => ({ label: t(p), data: a.map((x) => x[p]), backgroundColor: POLARITY_COLORS[p] })),
+      },
+      options: { indexAxis: "y", maintainAspectRatio: false, scales: { x: { stacked: true }, y: { stacked: true } } },
+    });
+  }
+}
+
+async function pageAlerts(main, params, seq) {
+  const tab = params.get("tab") || "open";
+  const all = await load(api("/v1/alerts?limit=500"), seq);
+  const items = all.filter((a) => (tab === "open" ? !a.acknowledged_at : a.acknowledged_at));
+  main.innerHTML = `
+    <div class="toolbar"><h1>${t("alerts")}</h1>
+      <a class="tab ${tab === "open" ? "active" : ""}" href="#/alerts?tab=open">${t("open")} (${all.filter((a) => !a.acknowledged_at).length})</a>
+      <a class="tab ${tab === "ack" ? "active" : ""}" href="#/alerts?tab=ack">${t("acknowledged")} (${all.filter((a) => a.acknowledged_at).length})</a>
+      <button id="scan">${t("scan_surges")}</button><span id="scan-result"></span></div>
+    <section class="alerts">${items.length ? items.map(alertHtml).join("") : `<p class="empty">${t("no_alerts")}</p>`}</section>`;
+  main.querySelector("#scan").onclick = async () => {
+    const r = await api("/v1/analytics/surges/scan", { method: "POST" });
+    main.querySelector("#scan-result").textContent = t("scan_done", { n: r.surges.length });
+    setTimeout(route, 800);
+  };
+  main.querySelectorAll("button.ack").forEach((b) => {
+    b.onclick = async () => {
+      await api(`/v1/alerts/${b.dataset.id}/acknowledge`, { method: "POST" });
+      route();
+    };
+  });
+}
+
+function alertHtml(a) {
+  const d = a.details || {};
+  const surge = a.kind === "negative_surge";
+  return `<article class="alert sev-${esc(a.severity)}" data-alert-id="${a.id}">
+    <header><b>${esc(a.title)}</b> <span class="badge outline">${esc(a.kind)}</span> <span class="badge outline">${esc(a.severity)}</span>
+      <time>${fmtTime(a.created_at)}</time>
+      ${a.conversation_id ? `<a href="#/conversation/${esc(a.conversation_id)}">${t("conversation")} ${esc(a.conversation_id.slice(0, 8))}</a>` : ""}
+      ${a.acknowledged_at ? "" : `<button class="ack" data-id="${a.id}">${t("acknowledge")}</button>`}</header>
+    ${surge ? `<p class="evidence">${t("evidence")}: ${esc(d.scope)} <b>${esc(d.key)}</b>, ${fmtTime(d.bucket)} — ${d.count}/${d.total} ${t("negative")} (${pct(d.share)}),
+      ${t("baseline")} ${pct(d.baseline_share)}, p = ${Number(d.p_value).toExponential(1)}</p>
+      ${(d.examples || []).length ? `<ul class="examples">${d.examples.map((e) => `<li>${esc(e)}</li>`).join("")}</ul>` : ""}`
+      : d.reason ? `<p class="evidence">${esc(d.reason)}</p>` : ""}
+  </article>`;
+}
+
+// -- shell ---------------------------------------------------------------------------------
+
+function renderNav() {
+  const nav = document.querySelector("#nav");
+  const cur = (location.hash || "#/overview").split(/[/?]/)[1];
+  nav.innerHTML = `
+    <a class="brand" href="#/overview">${t("brand")}</a>
+    ${["overview", "live", "products", "alerts"].map((p) => `<a class="${cur === p ? "active" : ""}" href="#/${p}" data-nav="${p}">${t(p)}</a>`).join("")}
+    <span class="spacer"></span>
+    <button id="lang" type="button">${t("language")}</button>
+    <a href="/logout" id="logout">${t("logout")}</a>`;
+  nav.querySelector("#lang").onclick = () => {
+    lang = lang === "zh" ? "en" : "zh";
+    localStorage.setItem("ed_lang", lang);
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    route();
+  };
+}
+
+async function route() {
+  const seq = ++routeSeq;
+  destroyCharts();
+  renderNav();
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  const main = document.querySelector("#main");
+  const hash = location.hash || "#/overview";
+  const [path, query] = hash.slice(2).split("?");
+  const params = new URLSearchParams(query || "");
+  const [page, arg] = path.split("/");
+  main.dataset.page = page;
+  main.dataset.ready = "false";
+  try {
+    if (page === "live") await pageLive(main);
+    else if (page === "conversation") await pageConversation(main, decodeURIComponent(arg || ""), seq);
+    else if (page === "products") await pageProducts(main, params, seq);
+    else if (page === "alerts") await pageAlerts(main, params, seq);
+    else await pageOverview(main, seq);
+  } catch (err) {
+    if (err instanceof Stale || seq !== routeSeq) return;
+    if (err.message !== "unauthenticated") main.innerHTML = `<p class="error">${t("error")}: ${esc(err.message)}</p>`;
+  }
+  if (seq === routeSeq) main.dataset.ready = "true";
+}
+
+function loginPage() {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  const box = document.querySelector("#login");
+  const render = () => {
+    box.innerHTML = `<h1>${t("brand")}</h1><h2>${t("login_title")}</h2>
+      <form id="login-form"><label>${t("api_key")} <input type="password" name="api_key" id="api_key" autocomplete="current-password" required></label>
+      <button type="submit">${t("sign_in")}</button></form><p class="hint">${t("login_hint")}</p><p class="result bad" id="login-error"></p>
+      <button type="button" id="lang">${t("language")}</button>`;
+    box.querySelector("#lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("ed_lang", lang); render(); };
+    box.querySelector("#login-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const resp = await fetch("/login", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ api_key: box.querySelector("#api_key").value }),
+      });
+      if (resp.ok) window.location.href = "/dashboard";
+      else {
+        const body = await resp.json().catch(() => ({}));
+        box.querySelector("#login-error").textContent = `${t("login_failed")}: ${body?.error?.message || resp.status}`;
+      }
+    };
+  };
+  render();
+}
+
+if (document.body.dataset.page === "login") loginPage();
+else {
+  window.addEventListener("hashchange", route);
+  route();
+}

@@ -1,0 +1,139 @@
+"""``emotiondesk import FILE``: load an archive of conversations or reviews into the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emotiondesk.cli.common import err_console, print_json, user_errors
+
+
+def import_command(
+    file: Annotated[
+        Path, typer.Argument(help="A CSV or JSONL archive (one message or review a row).")
+    ],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv or jsonl (default: from the extension).")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of this archive (default: the file name); the same name resumes an import."
+        ),
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Channel for rows that have none (e.g. reviews).")
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="Category for rows that have none.")] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Database URL (default: EMOTIONDESK_DATABASE_URL or the SQLite file).",
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option("--model", help="'default' or a pack directory.")
+    ] = "default",
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=4096, help="Rows analysed and stored per transaction.")
+    ] = 256,
+    limit: Annotated[int | None, typer.Option(min=1, help="Read at most this many rows.")] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Write rejected rows (row, reason, record) to this CSV.")
+    ] = None,
+    scan_surges: Annotated[
+        bool, typer.Option(help="Run negative-surge detection afterwards.")
+    ] = True,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Import FILE, analysing every row; resumable (re-run the same command after an interruption)."""
+    with user_errors():
+        run_import(
+            file,
+            fmt=fmt,
+            source=source,
+            channel=channel,
+            category=category,
+            database=database,
+            model=model,
+            batch_size=batch_size,
+            limit=limit,
+            rejects=rejects,
+            scan_surges=scan_surges,
+            json_out=json_out,
+        )
+
+
+def run_import(
+    file: Path,
+    *,
+    fmt: str | None,
+    source: str | None,
+    channel: str | None,
+    category: str | None,
+    database: str | None,
+    model: str,
+    batch_size: int,
+    limit: int | None,
+    rejects: Path | None,
+    scan_surges: bool,
+    json_out: bool,
+) -> None:
+    from tqdm import tqdm
+
+    from emotiondesk.analyzer import load_analyzer
+    from emotiondesk.errors import DataError
+    from emotiondesk.importer import count_rows, detect_format, import_archive
+    from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
+
+    if not file.is_file():
+        raise DataError(f"{file}: no such file")
+    kind = detect_format(file, fmt)
+    engine = make_engine(database)
+    upgrade_database(engine)
+    sessions = make_session_factory(engine)
+    analyzer = load_analyzer(None if model == "default" else model)
+    total = count_rows(file, kind)
+    if limit is not None:
+        total = min(total, limit)
+    bar = tqdm(total=total, unit="row", desc=f"import {file.name}", disable=None, file=None)
+    try:
+        report = import_archive(
+            file,
+            analyzer=analyzer,
+            sessions=sessions,
+            fmt=kind,
+            source=source,
+            channel=channel,
+            category=category,
+            batch_size=batch_size,
+            limit=limit,
+            progress=bar.update,
+            rejects_to=rejects,
+        )
+    finally:
+        bar.close()
+    if scan_surges and report.imported:
+        from emotiondesk.service.analytics import scan_surges as scan
+
+        with sessions() as session:
+            report.surges = len(scan(session, by="category"))
+    engine.dispose()
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        err_console.print(
+            f"{report.rows} rows: {report.imported} imported, {report.already_stored} already stored, "
+            f"{report.rejected} rejected; {report.conversations} conversations; "
+            f"{report.rows_per_second:.0f} rows/s; {report.surges} negative surge(s) found",
+            highlight=False,
+        )
+        for reason, n in report.reasons.most_common():
+            err_console.print(f"  rejected {n}: {reason}", highlight=False)
+        for ex in report.rejected_examples[:5]:
+            err_console.print(f"    row {ex['row']}: {ex['reason']}", highlight=False)

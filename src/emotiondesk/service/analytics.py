@@ -1,0 +1,246 @@
+"""Analytics over the stored messages: what ``/v1/analytics/...`` and the dashboard show.
+
+Plain functions taking a session: SQL aggregates from
+:mod:`emotiondesk.storage.stats`, finished by :mod:`emotiondesk.analytics`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from emotiondesk.analytics import (
+    SurgeDetector,
+    complaint_topics,
+    extract_aspects,
+    finish_groups,
+    summarize_aspects,
+)
+from emotiondesk.analytics.trends import check_granularity
+from emotiondesk.labels import EMOTION_LABELS
+from emotiondesk.storage import repository as repo
+from emotiondesk.storage import stats
+from emotiondesk.storage.tables import Alert, Message
+
+logger = logging.getLogger(__name__)
+
+#: How many of the newest texts aspects and topics read per request.
+TEXT_SAMPLE = 2000
+
+
+def window(
+    session: Session, *, days: int | None, since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """The period to report: explicit bounds, else the last ``days`` up to the newest message."""
+    if since is not None or until is not None or not days:
+        return since, until
+    newest = session.scalar(select(func.max(Message.created_at)))
+    end = repo.to_utc(newest) if newest is not None else datetime.now(UTC)
+    assert end is not None
+    return end - timedelta(days=days), None
+
+
+def _sum_groups(groups: list[Any]) -> dict[str, Any]:
+    n = sum(g[2] for g in groups)
+    score_sum = sum(g[3] for g in groups)
+    n_scored = sum(g[4] for g in groups)
+    pol: dict[str, int] = {}
+    emo: dict[str, int] = {}
+    for g in groups:
+        for k, v in g[5].items():
+            pol[k] = pol.get(k, 0) + v
+        for k, v in g[6].items():
+            emo[k] = emo.get(k, 0) + v
+    (total,) = finish_groups([(None, None, n, score_sum, n_scored, pol, emo)]) if n else [None]
+    return {
+        "messages": n,
+        "satisfaction": total.satisfaction if total else None,
+        "share_negative": total.share_negative if total else 0.0,
+        "share_positive": total.share_positive if total else 0.0,
+        "emotion_mix": total.emotion_mix if total else {e: 0.0 for e in EMOTION_LABELS},
+        "top_emotion": max(emo, key=lambda e: emo[e]) if emo and n else None,
+    }
+
+
+def overview(
+    session: Session, *, filters: stats.Filters, granularity: str = "day"
+) -> dict[str, Any]:
+    """KPIs, the trend, the emotion mix, and the split by channel and by category."""
+    check_granularity(granularity)
+    trend_rows = stats.message_stats(session, filters=filters, granularity=granularity)
+    totals = _sum_groups(trend_rows)
+    open_alerts = session.scalar(
+        select(func.count()).select_from(Alert).where(Alert.acknowledged_at.is_(None))
+    )
+    return {
+        "period": {
+            "since": filters.since.isoformat() if filters.since else None,
+            "until": filters.until.isoformat() if filters.until else None,
+            "granularity": granularity,
+        },
+        "kpis": {
+            "messages": totals["messages"],
+            "conversations": stats.count_conversations(session, filters=filters),
+            "satisfaction": totals["satisfaction"],
+            "share_negative": totals["share_negative"],
+            "share_positive": totals["share_positive"],
+            "top_emotion": totals["top_emotion"],
+            "open_alerts": int(open_alerts or 0),
+        },
+        "trend": [g.to_dict() for g in finish_groups(trend_rows)],
+        "emotion_mix": totals["emotion_mix"],
+        "by_channel": breakdown(session, filters=filters, by="channel", limit=10),
+        "by_category": breakdown(session, filters=filters, by="category", limit=10),
+    }
+
+
+def trend(
+    session: Session, *, filters: stats.Filters, granularity: str, by: str | None
+) -> list[dict[str, Any]]:
+    check_granularity(granularity)
+    rows = stats.message_stats(session, filters=filters, granularity=granularity, by=by)
+    return [g.to_dict() for g in finish_groups(rows)]
+
+
+def breakdown(
+    session: Session, *, filters: stats.Filters, by: str, limit: int = 50
+) -> list[dict[str, Any]]:
+    rows = stats.message_stats(session, filters=filters, by=by, limit_groups=limit)
+    groups = sorted(finish_groups(rows), key=lambda g: (-g.n, str(g.key)))
+    return [g.to_dict() for g in groups]
+
+
+def aspects(
+    session: Session,
+    *,
+    filters: stats.Filters,
+    sample: int = TEXT_SAMPLE,
+    examples: int = 3,
+    analyzer: Any = None,
+) -> dict[str, Any]:
+    """Aspect sentiment over the newest ``sample`` customer messages matching ``filters``.
+
+    With an ``analyzer``, clauses that name an aspect without an opinion word
+    get the analyzer's polarity (the more accurate setting in docs/BENCHMARKS.md).
+    """
+    rows = stats.message_texts(session, filters=filters, limit=sample)
+    polarity_fn = None
+    if analyzer is not None:
+
+        def polarity_fn(clauses: list[str]) -> list[str]:
+            return [r.polarity for r in analyzer.analyze(clauses)]
+
+    mentions = extract_aspects(
+        [r[0] for r in rows], category=filters.category, polarity_fn=polarity_fn
+    )
+    summary = summarize_aspects(mentions, examples=examples)
+    return {"texts": len(rows), "aspects": [s.to_dict() for s in summary]}
+
+
+def topics(
+    session: Session, *, filters: stats.Filters, k: int | None = None, sample: int = TEXT_SAMPLE
+) -> dict[str, Any]:
+    """Complaint topics among the newest ``sample`` negative customer messages."""
+    rows = stats.message_texts(session, filters=filters, polarity="negative", limit=sample)
+    exclude = [v for v in (filters.category, filters.product_id) if v]
+    found = complaint_topics([r[0] for r in rows], k=k, exclude=exclude)
+    return {"texts": len(rows), "topics": [t.to_dict() for t in found]}
+
+
+def scan_surges(
+    session: Session,
+    *,
+    by: str = "category",
+    days: int = 8,
+    until: datetime | None = None,
+    sensitivity: str = "medium",
+    method: str = "binomial",
+    store: bool = True,
+) -> list[dict[str, Any]]:
+    """Run the surge detector over hourly counts per ``by`` and store new alerts (once each).
+
+    The period is the ``days`` before ``until`` (default: the newest message).
+    An alert whose key already has a surge alert within a day of its hour is
+    the same episode and is not stored again.
+    """
+    if until is None:
+        newest = session.scalar(select(func.max(Message.created_at)))
+        if newest is None:
+            return []
+        until = (repo.to_utc(newest) or datetime.now(UTC)) + timedelta(hours=1)
+    since = until - timedelta(days=days)
+    filters = stats.Filters(since=since, until=until)
+    rows = stats.message_stats(session, filters=filters, granularity="hour", by=by)
+    counts = {(r[0], r[1]): (r[2], r[5].get("negative", 0)) for r in rows if r[0] is not None}
+    start = since.replace(minute=0, second=0, microsecond=0)
+    hours = [start + timedelta(hours=h) for h in range(days * 24 + 1)]
+    detector = SurgeDetector(
+        baseline_buckets=min(168, days * 24), min_history=24, sensitivity=sensitivity, method=method
+    )
+    keys = sorted({k for k, _b in counts}, key=str)
+    found = []
+    for hour in hours:
+        for key in keys:
+            n, k = counts.get((key, hour), (0, 0))
+            for alert in detector.update(key, hour, n=n, k=k):
+                found.append(alert)
+    out = []
+    for alert in found:
+        ex = stats.message_texts(
+            session,
+            filters=stats.Filters(
+                since=alert.bucket, until=alert.bucket + timedelta(hours=1), **{by: alert.key}
+            )
+            if by in ("channel", "category", "product_id", "agent_id")
+            else stats.Filters(since=alert.bucket, until=alert.bucket + timedelta(hours=1)),
+            polarity="negative",
+            limit=5,
+        )
+        details = alert.to_dict() | {
+            "scope": by,
+            "examples": [e[0] for e in ex],
+            "episode": f"{by}:{alert.key}:{alert.bucket.isoformat()}",
+            "sensitivity": sensitivity,
+        }
+        stored = None
+        if store:
+            stored = _store_surge(
+                session, details=details, by=by, key=str(alert.key), hour=alert.bucket
+            )
+        out.append(details | {"alert_id": stored.id if stored else None})
+    if store:
+        session.commit()
+    return out
+
+
+def _store_surge(
+    session: Session, *, details: dict[str, Any], by: str, key: str, hour: datetime
+) -> Alert:
+    for existing in session.scalars(
+        select(Alert).where(Alert.kind == "negative_surge").order_by(Alert.id.desc()).limit(1000)
+    ):
+        d = existing.details or {}
+        if d.get("scope") != by or str(d.get("key")) != key:
+            continue
+        try:
+            when = datetime.fromisoformat(str(d.get("bucket")))
+        except ValueError:
+            continue
+        if abs((when - hour).total_seconds()) <= 24 * 3600:
+            return existing
+    share, base = details["share"], details["baseline_share"]
+    title = (
+        f"Negative surge in {by} {key}: {details['count']}/{details['total']} negative "
+        f"({share:.0%} vs baseline {base:.0%})"
+    )
+    return repo.create_alert(
+        session,
+        kind="negative_surge",
+        title=title[:256],
+        severity="high" if details["p_value"] < 1e-6 else "warning",
+        details=details,
+    )

@@ -1,0 +1,276 @@
+"""Analytics endpoints (``/v1/analytics/...``), the live feed and alert acknowledgement."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from emotiondesk.service import analytics as svc
+from emotiondesk.service.deps import ReadKey, SessionDep, WriteKey
+from emotiondesk.service.routes.analyze import ERRORS
+from emotiondesk.service.schemas import AlertOut
+from emotiondesk.storage import stats
+
+router = APIRouter(prefix="/v1", tags=["analytics"])
+
+Granularity = Literal["hour", "day", "week"]
+Slice = Literal["channel", "category", "product_id", "agent_id", "language"]
+ERRORS_404 = {**ERRORS, 404: ERRORS[422]}
+
+
+def _filters(
+    session: Any,
+    *,
+    days: int,
+    since: datetime | None,
+    until: datetime | None,
+    channel: str | None,
+    category: str | None,
+    product_id: str | None,
+    agent_id: str | None,
+) -> stats.Filters:
+    since, until = svc.window(session, days=days, since=since, until=until)
+    return stats.Filters(
+        since=since,
+        until=until,
+        channel=channel,
+        category=category,
+        product_id=product_id,
+        agent_id=agent_id,
+    )
+
+
+Days = Annotated[
+    int,
+    Query(ge=0, le=3660, description="Period: the last N days up to the newest message (0 = all)."),
+]
+Since = Annotated[datetime | None, Query(description="Start (ISO 8601); overrides days.")]
+Until = Annotated[datetime | None, Query(description="End, exclusive (ISO 8601).")]
+Channel = Annotated[str | None, Query(max_length=64)]
+Ident = Annotated[str | None, Query(max_length=128)]
+
+
+@router.get("/analytics/overview", responses=ERRORS)
+def overview(
+    _key: ReadKey,
+    session: SessionDep,
+    granularity: Granularity = "day",
+    days: Days = 30,
+    since: Since = None,
+    until: Until = None,
+    channel: Channel = None,
+    category: Ident = None,
+    product_id: Ident = None,
+    agent_id: Ident = None,
+) -> dict[str, Any]:
+    """KPIs (volume, satisfaction, share negative, top emotion, open alerts), the trend,
+    the emotion mix and the split by channel and category."""
+    f = _filters(
+        session,
+        days=days,
+        since=since,
+        until=until,
+        channel=channel,
+        category=category,
+        product_id=product_id,
+        agent_id=agent_id,
+    )
+    return svc.overview(session, filters=f, granularity=granularity)
+
+
+@router.get("/analytics/trend", responses=ERRORS)
+def trend(
+    _key: ReadKey,
+    session: SessionDep,
+    granularity: Granularity = "day",
+    by: Slice | None = None,
+    days: Days = 30,
+    since: Since = None,
+    until: Until = None,
+    channel: Channel = None,
+    category: Ident = None,
+    product_id: Ident = None,
+    agent_id: Ident = None,
+) -> dict[str, Any]:
+    """Satisfaction, share negative/positive and emotion mix per hour/day/week (per slice)."""
+    f = _filters(
+        session,
+        days=days,
+        since=since,
+        until=until,
+        channel=channel,
+        category=category,
+        product_id=product_id,
+        agent_id=agent_id,
+    )
+    return {
+        "granularity": granularity,
+        "by": by,
+        "points": svc.trend(session, filters=f, granularity=granularity, by=by),
+    }
+
+
+@router.get("/analytics/breakdown", responses=ERRORS)
+def breakdown(
+    _key: ReadKey,
+    session: SessionDep,
+    by: Slice,
+    days: Days = 30,
+    since: Since = None,
+    until: Until = None,
+    channel: Channel = None,
+    category: Ident = None,
+    product_id: Ident = None,
+    agent_id: Ident = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """The same figures per channel, category, product, agent or language, largest first."""
+    f = _filters(
+        session,
+        days=days,
+        since=since,
+        until=until,
+        channel=channel,
+        category=category,
+        product_id=product_id,
+        agent_id=agent_id,
+    )
+    return {"by": by, "groups": svc.breakdown(session, filters=f, by=by, limit=limit)}
+
+
+@router.get("/analytics/aspects", responses=ERRORS)
+def aspects(
+    request: Request,
+    _key: ReadKey,
+    session: SessionDep,
+    days: Days = 30,
+    since: Since = None,
+    until: Until = None,
+    channel: Channel = None,
+    category: Ident = None,
+    product_id: Ident = None,
+    sample: Annotated[int, Query(ge=1, le=20_000)] = svc.TEXT_SAMPLE,
+) -> dict[str, Any]:
+    """Aspect sentiment (price, quality, logistics, ...) with example clauses."""
+    f = _filters(
+        session,
+        days=days,
+        since=since,
+        until=until,
+        channel=channel,
+        category=category,
+        product_id=product_id,
+        agent_id=None,
+    )
+    analyzer = getattr(request.app.state, "analyzer", None)
+    return svc.aspects(session, filters=f, sample=sample, analyzer=analyzer)
+
+
+@router.get("/analytics/topics", responses=ERRORS)
+def topics(
+    _key: ReadKey,
+    session: SessionDep,
+    days: Days = 30,
+    since: Since = None,
+    until: Until = None,
+    channel: Channel = None,
+    category: Ident = None,
+    product_id: Ident = None,
+    k: Annotated[int | None, Query(ge=1, le=30)] = None,
+    sample: Annotated[int, Query(ge=1, le=20_000)] = svc.TEXT_SAMPLE,
+) -> dict[str, Any]:
+    """Complaint topics of the negative messages, with counts and examples."""
+    f = _filters(
+        session,
+        days=days,
+        since=since,
+        until=until,
+        channel=channel,
+        category=category,
+        product_id=product_id,
+        agent_id=None,
+    )
+    return svc.topics(session, filters=f, k=k, sample=sample)
+
+
+@router.post("/analytics/surges/scan", responses=ERRORS)
+def scan_surges(
+    _key: WriteKey,
+    session: SessionDep,
+    by: Literal["category", "product_id", "channel"] = "category",
+    days: Annotated[int, Query(ge=2, le=90)] = 8,
+    sensitivity: Literal["low", "medium", "high"] = "medium",
+    method: Literal["binomial", "poisson"] = "binomial",
+) -> dict[str, Any]:
+    """Test the last hours against a rolling baseline; store each new surge as one alert."""
+    found = svc.scan_surges(session, by=by, days=days, sensitivity=sensitivity, method=method)
+    return {"surges": found}
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, responses=ERRORS_404)
+def acknowledge(alert_id: int, _key: WriteKey, session: SessionDep) -> AlertOut:
+    """Mark an alert as seen (it moves from open to acknowledged)."""
+    alert = stats.acknowledge_alert(session, alert_id=alert_id)
+    session.commit()
+    return AlertOut.model_validate(alert)
+
+
+@router.get("/analytics/live", responses=ERRORS)
+def live(
+    _key: ReadKey,
+    session: SessionDep,
+    after: Annotated[
+        datetime | None, Query(description="Only messages stored after this time.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """The newest messages with their conversation's emotion, risk and escalation flags."""
+    return {"messages": stats.recent_messages_feed(session, after=after, limit=limit)}
+
+
+@router.get("/analytics/live/stream", responses=ERRORS)
+async def live_stream(
+    request: Request,
+    _key: ReadKey,
+    poll: Annotated[float, Query(ge=0.2, le=10)] = 1.0,
+) -> StreamingResponse:
+    """Server-sent events: one ``message`` event per newly stored message."""
+    sessions = request.app.state.sessions
+
+    def fetch(after: datetime | None, limit: int) -> list[dict[str, Any]]:
+        with sessions() as session:
+            return stats.recent_messages_feed(session, after=after, limit=limit)
+
+    async def events() -> AsyncIterator[str]:
+        backlog = await run_in_threadpool(fetch, None, 20)
+        after = datetime.fromisoformat(backlog[-1]["created_at"]) if backlog else None
+        for item in backlog:
+            yield f"event: message\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
+        yield "event: ready\ndata: {}\n\n"
+        idle = 0.0
+        while not await request.is_disconnected():
+            await asyncio.sleep(poll)
+            items = await run_in_threadpool(fetch, after, 200)
+            for item in items:
+                yield f"event: message\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
+            if items:
+                after = datetime.fromisoformat(items[-1]["created_at"])
+                idle = 0.0
+            else:
+                idle += poll
+                if idle >= 15:
+                    yield ": keep-alive\n\n"
+                    idle = 0.0
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,253 @@
+"""Aggregate queries for analytics (SQL ``GROUP BY`` on SQLite and PostgreSQL).
+
+Time is a message's ``created_at`` (UTC; ``emotiondesk import`` sets it to the
+archived timestamp). Slices come from the message's conversation (channel,
+category, product, agent) or the message itself (language). The sums returned
+here are finished into figures by :func:`emotiondesk.analytics.finish_groups`,
+so the in-memory and the SQL paths share one definition of every number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy.orm import Session
+
+from emotiondesk.errors import InvalidInputError
+from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS
+from emotiondesk.storage.repository import to_utc
+from emotiondesk.storage.tables import Alert, Conversation, Message, utcnow
+
+SLICE_COLUMNS = {
+    "channel": Conversation.channel,
+    "category": Conversation.category,
+    "product_id": Conversation.product_id,
+    "agent_id": Conversation.agent_id,
+    "language": Message.language,
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which messages to count (all optional)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    channel: str | None = None
+    category: str | None = None
+    product_id: str | None = None
+    agent_id: str | None = None
+    customer_only: bool = True
+
+    def where(self, stmt: Select[Any]) -> Select[Any]:
+        conds = []
+        if self.since is not None:
+            conds.append(Message.created_at >= to_utc(self.since))
+        if self.until is not None:
+            conds.append(Message.created_at < to_utc(self.until))
+        if self.customer_only:
+            conds.append(Message.role == "customer")
+        for name in ("channel", "category", "product_id", "agent_id"):
+            value = getattr(self, name)
+            if value is not None:
+                conds.append(SLICE_COLUMNS[name] == value)
+        return stmt.where(and_(*conds)) if conds else stmt
+
+
+def _bucket_expr(session: Session, granularity: str) -> Any:
+    dialect = session.get_bind().dialect.name
+    col = Message.created_at
+    if dialect == "sqlite":
+        if granularity == "hour":
+            return func.strftime("%Y-%m-%d %H:00:00", col)
+        if granularity == "day":
+            return func.strftime("%Y-%m-%d 00:00:00", col)
+        if granularity == "week":
+            return func.strftime("%Y-%m-%d 00:00:00", col, "weekday 0", "-6 days")
+    elif dialect == "postgresql":
+        if granularity in ("hour", "day", "week"):
+            return func.date_trunc(granularity, func.timezone("UTC", col))
+    else:
+        raise InvalidInputError(f"analytics queries do not support the {dialect} database")
+    raise InvalidInputError(f"unknown granularity {granularity!r}; use hour, day or week")
+
+
+def _parse_bucket(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def message_stats(
+    session: Session,
+    *,
+    filters: Filters | None = None,
+    granularity: str | None = None,
+    by: str | None = None,
+    limit_groups: int | None = None,
+) -> list[tuple[str | None, datetime | None, int, float, int, dict[str, int], dict[str, int]]]:
+    """Sums per (slice, time bucket): ``(key, bucket, n, score_sum, n_scored, polarity, emotion)``."""
+    filters = filters or Filters()
+    if by is not None and by not in SLICE_COLUMNS:
+        raise InvalidInputError(f"cannot group by {by!r}; use one of {', '.join(SLICE_COLUMNS)}")
+    key = SLICE_COLUMNS[by] if by else literal(None)
+    bucket = _bucket_expr(session, granularity) if granularity else literal(None)
+    cols = [
+        key.label("key"),
+        bucket.label("bucket"),
+        func.count().label("n"),
+        func.coalesce(func.sum(Message.score), 0.0).label("score_sum"),
+        func.count(Message.score).label("n_scored"),
+    ]
+    cols += [
+        func.sum(case((Message.polarity == p, 1), else_=0)).label(f"p_{p}") for p in POLARITY_LABELS
+    ]
+    cols += [
+        func.sum(case((Message.emotion == e, 1), else_=0)).label(f"e_{e}") for e in EMOTION_LABELS
+    ]
+    stmt = select(*cols).select_from(Message)
+    if by in ("channel", "category", "product_id", "agent_id") or any(
+        getattr(filters, f) is not None for f in ("channel", "category", "product_id", "agent_id")
+    ):
+        stmt = stmt.join(Conversation, Conversation.id == Message.conversation_id)
+    stmt = filters.where(stmt)
+    groups = [c for c, on in ((key, by), (bucket, granularity)) if on]
+    if groups:
+        stmt = stmt.group_by(*groups)
+    if limit_groups is not None and by and not granularity:
+        stmt = stmt.order_by(func.count().desc()).limit(limit_groups)
+    out = []
+    for row in session.execute(stmt):
+        m = row._mapping
+        if not m["n"]:
+            continue
+        out.append(
+            (
+                m["key"],
+                _parse_bucket(m["bucket"]),
+                int(m["n"]),
+                float(m["score_sum"] or 0.0),
+                int(m["n_scored"] or 0),
+                {p: int(m[f"p_{p}"] or 0) for p in POLARITY_LABELS},
+                {e: int(m[f"e_{e}"] or 0) for e in EMOTION_LABELS},
+            )
+        )
+    return out
+
+
+def count_conversations(session: Session, *, filters: Filters | None = None) -> int:
+    filters = filters or Filters()
+    stmt = select(func.count(func.distinct(Message.conversation_id))).select_from(Message)
+    if any(
+        getattr(filters, f) is not None for f in ("channel", "category", "product_id", "agent_id")
+    ):
+        stmt = stmt.join(Conversation, Conversation.id == Message.conversation_id)
+    return int(session.scalar(filters.where(stmt)) or 0)
+
+
+def message_texts(
+    session: Session,
+    *,
+    filters: Filters | None = None,
+    polarity: str | None = None,
+    limit: int = 2000,
+) -> list[tuple[str, str | None, str | None]]:
+    """``(text, category, product_id)`` of the newest matching messages."""
+    filters = filters or Filters()
+    stmt = (
+        select(Message.text, Conversation.category, Conversation.product_id)
+        .select_from(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+    )
+    if polarity is not None:
+        stmt = stmt.where(Message.polarity == polarity)
+    stmt = filters.where(stmt).order_by(Message.created_at.desc()).limit(limit)
+    return [(r[0], r[1], r[2]) for r in session.execute(stmt)]
+
+
+def recent_messages_feed(
+    session: Session, *, after: datetime | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Messages stored after ``after`` (oldest first), with their conversation's flags."""
+    stmt = select(Message, Conversation).join(
+        Conversation, Conversation.id == Message.conversation_id
+    )
+    if after is not None:
+        # the oldest ones first, so that a burst larger than ``limit`` is not skipped
+        stmt = stmt.where(Message.created_at > to_utc(after))
+        rows = list(session.execute(stmt.order_by(Message.created_at, Message.id).limit(limit)))
+    else:
+        stmt = stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
+        rows = list(session.execute(stmt))
+        rows.reverse()
+    out = []
+    for msg, conv in rows:
+        state = msg.state or {}
+        out.append(
+            {
+                "id": msg.id,
+                "conversation_id": conv.id,
+                "seq": msg.seq,
+                "role": msg.role,
+                "text": msg.text,
+                "language": msg.language,
+                "polarity": msg.polarity,
+                "score": msg.score,
+                "emotion": msg.emotion,
+                "created_at": to_utc(msg.created_at).isoformat() if msg.created_at else None,
+                "channel": conv.channel,
+                "category": conv.category,
+                "product_id": conv.product_id,
+                "agent_id": conv.agent_id,
+                "risk": _risk(state),
+                "escalate": _escalate(state),
+            }
+        )
+    return out
+
+
+def _risk(state: dict[str, Any]) -> float | None:
+    for key in ("escalation_risk", "risk"):
+        value = state.get(key)
+        if isinstance(value, dict):
+            value = value.get("score", value.get("value"))
+        if isinstance(value, int | float):
+            return float(value)
+    return None
+
+
+def _escalate(state: dict[str, Any]) -> bool:
+    decisions = state.get("decisions") or state.get("actions") or []
+    if isinstance(decisions, list):
+        for d in decisions:
+            name = d.get("action") if isinstance(d, dict) else d
+            if isinstance(name, str) and "escalate" in name:
+                return True
+    return bool(state.get("escalated") or state.get("escalate"))
+
+
+def find_surge_alert(session: Session, *, episode: str) -> Alert | None:
+    """The stored surge alert for an episode id, if any (alerts are raised once)."""
+    for alert in session.scalars(
+        select(Alert).where(Alert.kind == "negative_surge").order_by(Alert.id.desc()).limit(500)
+    ):
+        if (alert.details or {}).get("episode") == episode:
+            return alert
+    return None
+
+
+def acknowledge_alert(session: Session, *, alert_id: int) -> Alert:
+    from emotiondesk.errors import NotFoundError
+
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFoundError(f"alert #{alert_id} does not exist")
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at = utcnow()
+    session.flush()
+    return alert

@@ -1,0 +1,90 @@
+"""Dashboard routes: ``/login`` (API key -> HttpOnly session cookie), ``/logout``,
+``/dashboard`` (the single-page app) and ``/static`` (bundled assets)."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Annotated
+
+from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from emotiondesk.errors import AuthenticationError, EmotionDeskError
+from emotiondesk.service.deps import SESSION_COOKIE
+
+router = APIRouter(include_in_schema=False)
+
+#: How long a dashboard session lasts (seconds).
+SESSION_MAX_AGE = 12 * 3600
+
+
+def _page(name: str) -> str:
+    return files("emotiondesk.web").joinpath("static", name).read_text(encoding="utf-8")
+
+
+async def _principal(request: Request, key: str | None, scope: str = "read") -> object | None:
+    if not key:
+        return None
+    verifier = request.app.state.verifier
+    hit, principal = verifier.cached(key)
+    if not hit:
+        principal = await run_in_threadpool(verifier.lookup, key)
+    if principal is None:
+        return None
+    try:
+        principal.require(scope)
+    except EmotionDeskError:
+        return None
+    return principal
+
+
+@router.get("/", response_class=RedirectResponse)
+async def root() -> RedirectResponse:
+    return RedirectResponse("/dashboard", status_code=307)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page() -> HTMLResponse:
+    return HTMLResponse(_page("login.html"))
+
+
+@router.post("/login")
+async def login(
+    request: Request, api_key: Annotated[str, Body(embed=True, min_length=1, max_length=256)]
+) -> Response:
+    """Check the key (it needs the read scope) and set the session cookie."""
+    if await _principal(request, api_key.strip()) is None:
+        raise AuthenticationError("unknown or revoked API key, or it lacks the read scope")
+    resp = JSONResponse({"ok": True})
+    resp.set_cookie(
+        SESSION_COOKIE,
+        api_key.strip(),
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return resp
+
+
+@router.get("/logout")
+async def logout() -> RedirectResponse:
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def dashboard(request: Request) -> Response:
+    if await _principal(request, request.cookies.get(SESSION_COOKIE)) is None:
+        return RedirectResponse("/login", status_code=303)
+    return HTMLResponse(_page("dashboard.html"))
+
+
+def install_web(app: FastAPI) -> None:
+    """Add the dashboard routes and its static files to ``app``."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(packages=[("emotiondesk.web", "static")]), name="static")

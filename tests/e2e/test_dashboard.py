@@ -1,0 +1,220 @@
+"""The dashboard in headless Chromium (Debian's package, driven by Playwright) against
+the real server on loopback: login, overview charts, a conversation with a label
+correction stored as feedback, and a message posted through the API showing up in Live.
+
+Set ``EMOTIONDESK_SCREENSHOTS=DIR`` to save a screenshot of each page there
+(``make screenshots`` writes the ones in ``docs/``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
+from emotiondesk.storage import repository as repo
+from tests.integration.test_service_http import (
+    ADMIN_KEY,
+    SHIPPED_PACK,
+    Server,
+    start_server,
+    stop_server,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Flags for a root, offline, headless Chromium (no sandbox, no background networking).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = os.environ.get("EMOTIONDESK_SCREENSHOTS")
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"dashboard-{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def dash_server(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from emotiondesk.analyzer import load_analyzer
+    from emotiondesk.importer import import_archive
+    from emotiondesk.service.demo_reviews import generate_reviews, write_jsonl
+
+    pack = SHIPPED_PACK if (SHIPPED_PACK / "pack.json").is_file() else tiny_pack
+    tmp = tmp_path_factory.mktemp("e2e")
+    url = f"sqlite:///{tmp / 'dash.sqlite'}"
+    engine = make_engine(url)
+    upgrade_database(engine)
+    archive = write_jsonl(generate_reviews(n=1200, seed=3), tmp / "reviews.jsonl")
+    report = import_archive(
+        archive, analyzer=load_analyzer(pack), sessions=make_session_factory(engine)
+    )
+    assert report.imported == 1200
+    engine.dispose()
+    srv = start_server(url, pack, tmp / "server.log")
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="module")
+def conversation(dash_server: Server) -> dict:
+    with dash_server.client() as http:
+        conv = http.post(
+            "/v1/conversations",
+            json={
+                "channel": "app",
+                "product_id": "sku-air-fryer-5l",
+                "category": "kitchen",
+                "agent_id": "agent-lin",
+            },
+        ).json()
+        for role, text in [
+            ("customer", "物流太慢了，等了一个星期还没到，气死我了"),
+            ("agent", "非常抱歉，我马上帮您查询。"),
+            ("customer", "The parcel is so late, this is unacceptable"),
+        ]:
+            r = http.post(
+                f"/v1/conversations/{conv['id']}/messages", json={"role": role, "text": text}
+            )
+            assert r.status_code == 201, r.text
+        return http.get(f"/v1/conversations/{conv['id']}").json()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).is_file():
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium (.ci/run does)")
+        pytest.skip("no chromium: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser, dash_server: Server) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")
+    pg = ctx.new_page()
+    pg.set_default_timeout(20_000)
+    pg.goto(f"{dash_server.base}/dashboard")
+    pg.wait_for_url("**/login")
+    pg.fill("#api_key", ADMIN_KEY)
+    pg.click("#login-form button[type=submit]")
+    pg.wait_for_url("**/dashboard")
+    yield pg
+    ctx.close()
+
+
+def test_login_rejects_a_wrong_key(browser, dash_server: Server) -> None:  # type: ignore[no-untyped-def]
+    ctx = browser.new_context()
+    pg = ctx.new_page()
+    pg.goto(f"{dash_server.base}/login")
+    shot(pg, "login")
+    pg.fill("#api_key", "ed_not_a_key_" + "x" * 30)
+    pg.click("#login-form button[type=submit]")
+    pg.wait_for_selector("#login-error:has-text('unknown or revoked')")
+    assert httpx.get(f"{dash_server.base}/v1/analytics/overview").status_code == 401
+    ctx.close()
+
+
+def test_overview_charts_render_with_data(page, conversation) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_selector("#main[data-ready=true][data-page=overview]")
+    for chart in ("#chart-trend", "#chart-emotions", "#chart-channels"):
+        el = page.wait_for_selector(f"{chart}[data-rendered=true]")
+        assert int(el.get_attribute("data-points")) > 0
+        box = el.bounding_box()
+        assert box["width"] > 100 and box["height"] > 100
+    messages = int(page.inner_text("[data-kpi=messages] .v"))
+    assert messages >= 1200
+    assert page.locator("table.convs a.conv-link").count() > 0
+    shot(page, "overview")
+    # the same page in Chinese
+    page.click("#lang")
+    page.wait_for_selector("nav a[data-nav=overview]:has-text('总览')")
+    page.wait_for_selector("#main[data-ready=true] #chart-trend[data-rendered=true]")
+    shot(page, "overview-zh")
+    page.click("#lang")
+
+
+def test_conversation_label_correction_is_stored(page, dash_server: Server, conversation) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{dash_server.base}/dashboard#/conversation/{conversation['id']}")
+    page.wait_for_selector("#main[data-ready=true][data-page=conversation]")
+    page.wait_for_selector("#chart-timeline[data-rendered=true]")
+    first = conversation["messages"][0]
+    turn = page.locator(f"article.turn[data-message-id='{first['id']}']")
+    assert "物流太慢了" in turn.inner_text()
+    assert page.locator("article.turn").count() == 3
+    shot(page, "conversation")
+    turn.locator("select[name=polarity]").select_option("positive")
+    turn.locator("select[name=emotion]").select_option("surprise")
+    turn.locator("button[type=submit]").click()
+    turn.locator(".result.ok").wait_for()
+    engine = make_engine(dash_server.database_url)
+    try:
+        with make_session_factory(engine)() as s:
+            stored = [f for f in repo.list_feedback(s) if f.message_id == first["id"]]
+    finally:
+        engine.dispose()
+    assert len(stored) == 1
+    assert (stored[0].polarity, stored[0].emotion) == ("positive", "surprise")
+    assert stored[0].predicted_polarity == first["polarity"]
+
+
+def test_message_posted_through_the_api_appears_in_live(
+    page, dash_server: Server, conversation
+) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{dash_server.base}/dashboard#/live")
+    page.wait_for_selector("#live-status.ok")
+    text = f"Where is my order? It is really late {uuid.uuid4().hex[:6]}"
+    with dash_server.client() as http:
+        r = http.post(
+            f"/v1/conversations/{conversation['id']}/messages",
+            json={"role": "customer", "text": text},
+        )
+        assert r.status_code == 201
+        mid = r.json()["message"]["id"]
+    row = page.wait_for_selector(f"tr.live-row[data-message-id='{mid}']", timeout=15_000)
+    assert text in row.inner_text()
+    assert row.query_selector("[data-emotion]") is not None
+    shot(page, "live")
+
+
+def test_products_and_alerts_pages(page, dash_server: Server) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{dash_server.base}/dashboard#/products?category=kitchen")
+    page.wait_for_selector("#main[data-ready=true][data-page=products]")
+    page.wait_for_selector("#chart-aspects[data-rendered=true]")
+    assert page.locator("table.aspects tr[data-aspect]").count() > 0
+    shot(page, "products")
+    with dash_server.client() as http:
+        found = http.post("/v1/analytics/surges/scan?by=product_id").json()["surges"]
+    # the generated archive has one surge: the air fryer's last hours
+    assert [s["key"] for s in found] == ["sku-air-fryer-5l"]
+    page.goto(f"{dash_server.base}/dashboard#/alerts")
+    page.wait_for_selector("#main[data-ready=true][data-page=alerts]")
+    surge = page.wait_for_selector("article.alert:has-text('sku-air-fryer-5l')")
+    assert "baseline" in surge.inner_text() and surge.query_selector("ul.examples li")
+    shot(page, "alerts")
+    acks = page.locator("button.ack")
+    if acks.count():
+        n = acks.count()
+        acks.first.click()
+        page.wait_for_function(f"document.querySelectorAll('button.ack').length === {n - 1}")
