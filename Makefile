@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= ../shared/data
 
-.PHONY: setup run test test-fast lint typecheck bench models clean
+.PHONY: bench-analytics screenshots setup run test test-fast lint typecheck bench models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/accuracy.py --data $(DATA)
 	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python benchmarks/dialogue_context.py --data $(DATA)
+	$(BIN)/python benchmarks/train_escalation.py --data $(DATA)
+	$(BIN)/python benchmarks/dialogue_speed.py
 
 ## Retrain the shipped default pack from ../shared/data.
 models: $(STAMP)
@@ -43,3 +46,14 @@ models: $(STAMP)
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache
+
+## Analytics figures (issue 6): aspect accuracy, surge detection, import and query speed.
+bench-analytics: $(STAMP)
+	$(BIN)/python benchmarks/aspects.py
+	$(BIN)/python benchmarks/surge.py --lift 2.5
+	$(BIN)/python benchmarks/surge.py --lift 1.8
+	$(BIN)/python benchmarks/analytics_speed.py --data $(DATA) --messages 1000000 --reps 5
+
+## Dashboard screenshots into docs/screenshots (headless Chromium, Debian's package).
+screenshots: $(STAMP)
+	EMOTIONDESK_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/e2e

@@ -235,17 +235,28 @@ def main() -> int:
         help="a PostgreSQL URL to benchmark too (its tables are replaced)",
     )
     ap.add_argument("--skip-import", action="store_true")
+    ap.add_argument("--skip-queries", action="store_true")
+    ap.add_argument("--skip-sqlite", action="store_true")
+    ap.add_argument(
+        "--reuse-postgres",
+        action="store_true",
+        help="keep a store of --messages rows already there",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     results: dict = {"messages": args.messages}
     if not args.skip_import:
         results["import"] = bench_import(args.data)
         print(json.dumps({"import": results["import"]}, ensure_ascii=False), file=sys.stderr)
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/store.sqlite"
-        results["sqlite_build_s"] = round(build_store(url, args.messages), 1)
-        results["sqlite"] = bench_queries(url, args.reps)
-        print(json.dumps({"sqlite": results["sqlite"]}, ensure_ascii=False), file=sys.stderr)
+    if args.skip_queries:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+        return 0
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/store.sqlite"
+            results["sqlite_build_s"] = round(build_store(url, args.messages), 1)
+            results["sqlite"] = bench_queries(url, args.reps)
+            print(json.dumps({"sqlite": results["sqlite"]}, ensure_ascii=False), file=sys.stderr)
     if args.postgres:
         from sqlalchemy import text
 
@@ -254,10 +265,18 @@ def main() -> int:
 
         engine = make_engine(args.postgres)
         with engine.begin() as conn:
-            Base.metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            have = 0
+            if args.reuse_postgres:
+                try:
+                    have = int(conn.execute(text("SELECT count(*) FROM messages")).scalar() or 0)
+                except Exception:
+                    have = 0
+            if have != args.messages:
+                Base.metadata.drop_all(conn)
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         engine.dispose()
-        results["postgres_build_s"] = round(build_store(args.postgres, args.messages), 1)
+        if have != args.messages:
+            results["postgres_build_s"] = round(build_store(args.postgres, args.messages), 1)
         results["postgres"] = bench_queries(args.postgres, args.reps)
     print(json.dumps(results, indent=2, ensure_ascii=False))
     return 0

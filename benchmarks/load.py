@@ -336,8 +336,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
-        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"{platform.system()}; load average before the run (1, 5, 15 min): {load}"
     )
 
 

@@ -25,7 +25,10 @@ def analyzer():
     [
         ("物流太慢了，等了一个星期还没到，气死我了！", "zh"),
         ("快递太慢了，客服也不理人，太气人了", "zh"),
-        ("The parcel is two weeks late and nobody answers. I am furious, this is unacceptable!", "en"),
+        (
+            "The parcel is two weeks late and nobody answers. I am furious, this is unacceptable!",
+            "en",
+        ),
         ("Delivery is ridiculously slow, worst service ever, I'm so angry", "en"),
     ],
 )

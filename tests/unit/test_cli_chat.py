@@ -41,6 +41,7 @@ def test_chat_panels_in_chinese(tiny_pack: Path):
     )
     assert r.exit_code == 0, r.output
     assert "reassure" in r.stdout and "fear" in r.stdout
+    assert "[reassure_worried:" in r.stdout  # the matched conditions are shown, not eaten as markup
     assert "请" in r.stdout or "您" in r.stdout  # a Chinese suggestion
 
 

@@ -196,6 +196,28 @@ def test_explicit_requests(text, kinds):
     assert explicit_requests(text) == kinds
 
 
+def test_plain_questions():
+    from emotiondesk.dialogue.cues import is_plain_question
+
+    assert is_plain_question("我的快递到哪了？") and is_plain_question("Can I change the address?")
+    for text in ("怎么还没到？", "Why is it still not here?", "我要投诉，人呢？", "What?!"):
+        assert not is_plain_question(text), text
+
+
+def test_anger_read_into_a_plain_question_counts_half(engine):
+    a = engine.process(
+        engine.new_state(), "Where is my parcel?", analysis=result("q", "anger", "negative", 0.8)
+    )
+    b = engine.process(
+        engine.new_state(), "Where is my parcel!", analysis=result("q", "anger", "negative", 0.8)
+    )
+    ca = next(r.contribution for r in a.risk.reasons if r.code == "anger")
+    cb = next(r.contribution for r in b.risk.reasons if r.code == "anger")
+    assert ca == pytest.approx(cb / 2)
+    assert "escalate_to_senior" not in [d.action for d in a.decisions]
+    assert "escalate_to_senior" in [d.action for d in b.decisions]
+
+
 def test_closing_cues():
     assert is_closing("好的，谢谢") and is_closing("Thanks, that's all")
     assert not is_closing("where is it")

@@ -49,6 +49,7 @@ def actions(result):
         ("request: {none: [refund]}", {"request": []}, {"request": ["refund"]}),
         ("risk_reason: repetition", {"risk_reason": ["repetition"]}, {"risk_reason": []}),
         ("closing: true", {"closing": True}, {"closing": False}),
+        ("question: false", {"question": False}, {"question": True}),
         ("escalated: false", {"escalated": False}, {"escalated": True}),
         ("tag: vip_at_risk", {"tag": ["vip_at_risk"]}, {"tag": []}),
     ],
@@ -179,6 +180,9 @@ def test_default_rules_load_and_implement_the_obvious_policy():
     assert "recommend" in run(emotion="joy", polarity="positive", closing=True, turn=4)
     assert "recommend" not in run(emotion="joy", polarity="positive", closing=True, escalated=True)
     assert "alert" in run(text="I will sue you, my lawyer will call")
+    # a plain question the model reads as angry is not escalated; a strong reading still is
+    assert "escalate_to_senior" not in run(emotion="anger", intensity=0.7, anger=0.7, question=True)
+    assert "escalate_to_senior" in run(emotion="anger", intensity=0.95, anger=0.95, question=True)
     assert run() == []
 
 

@@ -131,7 +131,9 @@ def test_add_message_refuses_a_stale_conversation(sessions) -> None:
     repo.add_message(a, conversation=conv_a, role="customer", text="1", analysis={}, state={"n": 1})
     a.commit()
     with pytest.raises(repo.StaleConversationError):
-        repo.add_message(b, conversation=conv_b, role="customer", text="2", analysis={}, state={"n": 1})
+        repo.add_message(
+            b, conversation=conv_b, role="customer", text="2", analysis={}, state={"n": 1}
+        )
     b.rollback()
     conv_b = repo.get_conversation(b, conversation_id=cid)
     repo.add_message(b, conversation=conv_b, role="customer", text="2", analysis={}, state={"n": 2})

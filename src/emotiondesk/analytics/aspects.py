@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import cast
 
 from emotiondesk.errors import InvalidInputError
 from emotiondesk.text import detect_language, to_simplified
@@ -1207,7 +1208,8 @@ def _clause_mentions(
     result: dict[str, tuple[str, float, list[str]]] = {}
     for _s, _e, term, aspect in aspect_spans:
         result.setdefault(str(aspect), (term, 0.0, []))
-    for s, e, term, (aspect, weight) in implicit:  # type: ignore[misc]
+    for s, e, term, value in implicit:
+        aspect, weight = cast(tuple[str, float], value)
         others = [(a, b) for a, b, _t, _v in implicit if (a, b) != (s, e)]
         negated = (
             _negated_zh(low, s, term, others) if language == "zh" else _negated_en(tokens, s, term)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -38,7 +39,7 @@ def _render(console: Console, out: Any) -> None:
         head.add_row(f"[dim]read alone: {out.analysis.emotion}; in context: {r.emotion}[/]")
     body: list[Any] = [head]
     if risk.reasons:
-        body.append("[bold]risk reasons:[/] " + "; ".join(x.detail for x in risk.reasons))
+        body.append("[bold]risk reasons:[/] " + escape("; ".join(x.detail for x in risk.reasons)))
     if out.decisions:
         dec = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
         dec.add_column("decision")
@@ -47,16 +48,16 @@ def _render(console: Console, out: Any) -> None:
             label = d.action + (
                 f" {d.params.get('value') or d.params.get('severity')}" if d.params else ""
             )
-            dec.add_row(label, d.reason)
+            dec.add_row(escape(label), escape(d.reason))
         body.append(dec)
     else:
         body.append("[dim]no decision this turn[/]")
     if out.suggestions is not None:
         for i, s in enumerate(out.suggestions.suggestions, start=1):
-            body.append(f"[bold]{i}. {s.kind}[/]  {s.text}")
+            body.append(f"[bold]{i}. {s.kind}[/]  {escape(s.text)}")
         if out.suggestions.llm_error:
             body.append(
-                f"[yellow]LLM unavailable ({out.suggestions.llm_error}); template replies shown[/]"
+                f"[yellow]LLM unavailable ({escape(out.suggestions.llm_error)}); template replies shown[/]"
             )
     from rich.console import Group
 

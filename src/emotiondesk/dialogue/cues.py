@@ -182,6 +182,25 @@ def is_negation(text: str) -> bool:
     )
 
 
+_QUESTION_START_EN = re.compile(
+    r"^\W*(?:what|where|when|which|who|how|can|could|do|does|did|is|are|will|would|should|may)\b",
+    re.IGNORECASE,
+)
+
+
+def is_plain_question(text: str) -> bool:
+    """A question with no sign of frustration ("我的快递到哪了？", "Can I change the address?").
+
+    Not plain: exclamation marks, frustration cues ("still", "到底", "怎么还"),
+    explicit requests (complaint, refund, a human).
+    """
+    t = text.strip()
+    if not t or "!" in t or "！" in t or is_frustrated(t) or explicit_requests(t):
+        return False
+    asks = t.endswith(("?", "？", "吗", "呢")) or t.startswith(("请问", "请教", "想问"))
+    return asks or bool(_QUESTION_START_EN.search(t))
+
+
 def shingles(text: str, n: int = 3) -> frozenset[str]:
     """Character n-grams of a lower-cased, space-collapsed text (language-agnostic)."""
     t = re.sub(r"\s+", " ", text.lower()).strip()

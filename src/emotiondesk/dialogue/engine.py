@@ -38,6 +38,7 @@ from emotiondesk.dialogue.cues import (
     is_closing,
     is_frustrated,
     is_negation,
+    is_plain_question,
     is_unhelpful,
     shingles,
     similarity,
@@ -308,6 +309,7 @@ class ConversationEngine:
             repetition=repetition,
             customer_turns=traj.customer_turns,
             model=self.risk_model,
+            plain_question=is_plain_question(text),
         )
         state.risk = risk.value
         state.max_risk = max(state.max_risk, risk.value)
@@ -433,6 +435,7 @@ class ConversationEngine:
             "request": list(requests),
             "tag": list(state.tags),
             "closing": is_closing(text),
+            "question": is_plain_question(text),
             "escalated": state.escalated,
             "text": text,
         }

@@ -177,6 +177,7 @@ def assess_risk(
     customer_turns: int,
     model: EscalationModel,
     long_conversation: int = 8,
+    plain_question: bool = False,
 ) -> Risk:
     """Combine the learned probability with the rule contributions.
 
@@ -190,11 +191,17 @@ def assess_risk(
         model: the learned model.
         long_conversation: customer turns after which an unresolved
             conversation starts to count.
+        plain_question: the turn is a question with no sign of frustration;
+            anger read into it counts half (models trained on social media
+            read many service questions as angry).
     """
     reasons: list[RiskReason] = []
     if anger >= ANGER_FLOOR:
         c = min(0.9, 0.9 * (anger - 0.3) / 0.6)
-        reasons.append(RiskReason("anger", f"the customer sounds angry ({anger:.2f})", c))
+        if plain_question:
+            c /= 2
+        what = "a question that reads angry" if plain_question else "the customer sounds angry"
+        reasons.append(RiskReason("anger", f"{what} ({anger:.2f})", c))
     if trend == "worsening" and smoothed_score < 0.5:
         c = min(0.45, 0.15 + 2.0 * abs(slope))
         reasons.append(

@@ -39,6 +39,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Sequence
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -159,17 +160,19 @@ class NgramFeaturizer:
 
     def counts(self, grams_per_text: Sequence[Sequence[str]]) -> sp.csr_matrix:
         """Raw counts (rows = texts, columns = vocabulary), out-of-vocabulary dropped."""
-        get = self.vocabulary.get
-        indptr = [0]
-        indices: list[int] = []
-        for grams in grams_per_text:
-            ids = [i for i in map(get, grams) if i is not None]
-            indices.extend(ids)
-            indptr.append(len(indices))
-        data = np.ones(len(indices), dtype=np.float32)
+        n_rows = len(grams_per_text)
+        lengths = np.fromiter(map(len, grams_per_text), dtype=np.int64, count=n_rows)
+        total = int(lengths.sum())
+        # One C-level pass over every n-gram of the batch (no Python loop per n-gram).
+        flat = chain.from_iterable(grams_per_text)
+        ids = np.fromiter(map(self.vocabulary.get, flat, repeat(-1)), dtype=np.int64, count=total)
+        known = ids >= 0
+        rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)[known]
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
         mat = sp.csr_matrix(
-            (data, np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
-            shape=(len(grams_per_text), len(self.vocabulary)),
+            (np.ones(len(rows), dtype=np.float32), ids[known].astype(np.int32), indptr),
+            shape=(n_rows, len(self.vocabulary)),
         )
         mat.sum_duplicates()
         return mat

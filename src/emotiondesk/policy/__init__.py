@@ -19,4 +19,12 @@ from emotiondesk.policy.rules import (
     load_policy,
 )
 
-__all__ = ["ACTIONS", "Decision", "PolicyEngine", "PolicyError", "PolicyResult", "Rule", "load_policy"]
+__all__ = [
+    "ACTIONS",
+    "Decision",
+    "PolicyEngine",
+    "PolicyError",
+    "PolicyResult",
+    "Rule",
+    "load_policy",
+]

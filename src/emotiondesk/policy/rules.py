@@ -27,8 +27,8 @@ or a list; numbers (``score``, ``smoothed_score``, ``slope``, ``risk``,
 as ``">= 0.7"`` or a mapping ``{gte: 0.7}`` (ops: eq ne gt gte lt lte
 between in, or the symbols); ``keywords`` a list (any present, or
 ``{all: [...]}``); ``request`` and ``risk_reason`` a kind or a list;
-``closing`` and ``escalated`` a boolean; ``tag`` a tag already on the
-conversation.
+``closing``, ``escalated`` and ``question`` (a plain question, no sign of
+frustration) a boolean; ``tag`` a tag already on the conversation.
 
 Actions: ``escalate_to_senior``, ``comfort``, ``apologise``, ``reassure``,
 ``recommend``, ``tag`` (needs a value), ``alert`` (severity, message).
@@ -92,7 +92,7 @@ NUMERIC_FIELDS = (
     "model_probability",
 )
 SET_FIELDS = ("request", "risk_reason", "tag")
-BOOL_FIELDS = ("closing", "escalated")
+BOOL_FIELDS = ("closing", "escalated", "question")
 RULE_KEYS = (
     "id",
     "description",
@@ -145,6 +145,7 @@ SAMPLE_FACTS: dict[str, Any] = {
     "risk_reason": [],
     "tag": [],
     "closing": False,
+    "question": False,
     "escalated": False,
     "text": "",
 }

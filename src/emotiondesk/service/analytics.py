@@ -93,9 +93,31 @@ def overview(
         },
         "trend": [g.to_dict() for g in finish_groups(trend_rows)],
         "emotion_mix": totals["emotion_mix"],
-        "by_channel": breakdown(session, filters=filters, by="channel", limit=10),
-        "by_category": breakdown(session, filters=filters, by="category", limit=10),
+        **_channel_and_category(session, filters=filters, limit=10),
     }
+
+
+def _channel_and_category(
+    session: Session, *, filters: stats.Filters, limit: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Both breakdowns from one scan grouped by (channel, category)."""
+    rows = stats.message_stats_2way(session, filters=filters, by=("channel", "category"))
+    out = {}
+    for name, pos in (("by_channel", 0), ("by_category", 1)):
+        acc: dict[Any, list[Any]] = {}
+        for key, _b, n, score_sum, n_scored, pol, emo in rows:
+            k = key[pos]
+            a = acc.setdefault(k, [0, 0.0, 0, {}, {}])
+            a[0] += n
+            a[1] += score_sum
+            a[2] += n_scored
+            for d, src in ((a[3], pol), (a[4], emo)):
+                for lab, v in src.items():
+                    d[lab] = d.get(lab, 0) + v
+        groups = finish_groups((k, None, *v) for k, v in acc.items())
+        groups.sort(key=lambda g: (-g.n, str(g.key)))
+        out[name] = [g.to_dict() for g in groups[:limit]]
+    return out
 
 
 def trend(
@@ -193,7 +215,9 @@ def scan_surges(
         ex = stats.message_texts(
             session,
             filters=stats.Filters(
-                since=alert.bucket, until=alert.bucket + timedelta(hours=1), **{by: alert.key}
+                since=alert.bucket,
+                until=alert.bucket + timedelta(hours=1),
+                **{by: str(alert.key)},  # type: ignore[arg-type]
             )
             if by in ("channel", "category", "product_id", "agent_id")
             else stats.Filters(since=alert.bucket, until=alert.bucket + timedelta(hours=1)),
