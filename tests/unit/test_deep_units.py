@@ -181,3 +181,22 @@ def test_atomic_directory_keeps_the_old_artifact_on_failure(tmp_path):
         raise RuntimeError("crash mid-write")
     assert (target / "config.json").read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary left behind
+
+
+def test_training_args_types():
+    args = _args(lr="1e-5", epochs="2")  # YAML 1.1 reads 1e-5 as a string
+    assert args.lr == 1e-5 and args.epochs == 2.0
+    with pytest.raises(ConfigError, match="head_lr must be a number"):
+        _args(head_lr="fast")
+    with pytest.raises(ConfigError, match="resume must be true or false"):
+        _args(resume="maybe")
+
+
+def test_cli_set_values_are_typed():
+    from emotiondesk.cli.deep import parse_settings
+
+    assert parse_settings(["head_lr=1e-3", "method=lora", "lora_targets=[query, value]"]) == {
+        "head_lr": 1e-3,
+        "method": "lora",
+        "lora_targets": ["query", "value"],
+    }

@@ -4,6 +4,7 @@ transformer options of ``train``. Heavy imports happen inside the commands."""
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,8 +18,9 @@ def _log_to_stderr() -> None:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
-    for noisy in ("accelerate", "root", "httpx", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The root logger stays at WARNING (onnxruntime's quantiser logs every tensor at INFO there).
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("emotiondesk").setLevel(logging.INFO)
 
 
 def parse_settings(settings: list[str] | None) -> dict[str, Any]:
@@ -32,11 +34,21 @@ def parse_settings(settings: list[str] | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise InvalidInputError(f"--set takes KEY=VALUE, not {item!r}")
-        try:
-            out[key.strip().replace("-", "_")] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            out[key.strip().replace("-", "_")] = value
+        out[key.strip().replace("-", "_")] = _typed(value, yaml)
     return out
+
+
+def _typed(value: str, yaml: Any) -> Any:
+    """A number if it reads as one (``1e-3`` included, unlike YAML 1.1), else YAML, else the string."""
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
 
 
 def transformer_options(
@@ -66,6 +78,7 @@ def transformer_options(
         "seed": seed,
     }
     options.update(parse_settings(settings))
+    options.setdefault("command", shlex.join(["emotiondesk", *sys.argv[1:]]))
     return options
 
 
@@ -77,6 +90,12 @@ def export_command(
     ] = None,
     quantize: Annotated[
         bool, typer.Option("--quantize/--no-quantize", help="int8 dynamic quantisation.")
+    ] = True,
+    per_channel: Annotated[
+        bool,
+        typer.Option(
+            "--per-channel/--per-tensor", help="int8 scales per output channel or per tensor."
+        ),
     ] = True,
     parity_data: Annotated[
         Path | None,
@@ -107,7 +126,12 @@ def export_command(
             texts = [str(r.get("text") or "") for r in records if r.get("text")][:parity_max]
         with err_console.status("exporting"):
             report = export_onnx(
-                model, out, quantize=quantize, parity_texts=texts, min_agreement=min_agreement
+                model,
+                out,
+                quantize=quantize,
+                parity_texts=texts,
+                min_agreement=min_agreement,
+                per_channel=per_channel,
             )
     if as_json:
         print_json(report.to_dict())

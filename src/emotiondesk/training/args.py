@@ -102,9 +102,27 @@ class TrainingArgs:
     logging_dir: str | None = None  # None: <checkpoint_dir>/runs (TensorBoard)
     log_every: int = 20
     version: str = "0.1.0"
+    command: str | None = None  # the command line that started the run (for the model card)
 
     def __post_init__(self) -> None:
         self.tasks = [t if isinstance(t, TaskData) else _task_from(t) for t in self.tasks]
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            numeric = ("int" in str(f.type) or "float" in str(f.type)) and "str" not in str(f.type)
+            if numeric and isinstance(value, str):  # YAML 1.1 reads 1e-5 as a string
+                try:
+                    value = float(value) if "float" in str(f.type) else int(value)
+                    setattr(self, f.name, value)
+                except ValueError:
+                    pass
+            if (
+                numeric
+                and value is not None
+                and (isinstance(value, bool) or not isinstance(value, int | float))
+            ):
+                raise ConfigError(f"{f.name} must be a number, got {value!r}")
+            if "bool" in str(f.type) and not isinstance(value, bool):
+                raise ConfigError(f"{f.name} must be true or false, got {value!r}")
         if not self.base:
             raise ConfigError("--base is required (a hub id or a local model directory)")
         if not self.out:

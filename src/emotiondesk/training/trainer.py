@@ -688,6 +688,8 @@ def model_card(args: TrainingArgs, report: Mapping[str, Any], meta: Mapping[str,
         "## Data",
         "",
     ]
+    if args.command:
+        lines[-3:-3] = ["", "Trained with:", "", "```", args.command, "```"]
     for spec in args.tasks:
         f = report[spec.task]
         lines.append(
