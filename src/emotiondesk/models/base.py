@@ -48,6 +48,7 @@ _KIND_MODULES: dict[str, str] = {
     "ngram": "emotiondesk.models.ngram",
     "transformer": "emotiondesk.models.transformer",
     "onnx": "emotiondesk.models.onnx",
+    "charnn": "emotiondesk.models.charnn",
 }
 
 C = TypeVar("C")
