@@ -2,6 +2,8 @@
 
 * ``--base ngram`` (the default): a fast n-gram model
   (:func:`emotiondesk.training.ngram.train_ngram`).
+* ``--base use`` (or ``use-head``): a head on the multilingual USE sentence
+  embeddings (:func:`emotiondesk.training.use_head.train_use_head`).
 * anything else (a Hugging Face id or a local checkpoint directory): the
   transformer trainer, ``emotiondesk.training.transformer:train_transformer``,
   called with the same keyword arguments.
@@ -22,16 +24,20 @@ from typing import Any
 from emotiondesk.errors import InvalidInputError
 
 NGRAM_BASES = ("ngram",)
+USE_BASES = ("use", "use-head")
 #: base kind -> "module:function"
 TRAINERS: dict[str, str] = {
     "ngram": "emotiondesk.training.ngram:train_ngram",
+    "use": "emotiondesk.training.use_head:train_use_head",
     "transformer": "emotiondesk.training.transformer:train_transformer",
 }
 
 
 def trainer_kind(base: str) -> str:
     """Which trainer serves ``--base base``."""
-    return "ngram" if base in NGRAM_BASES else "transformer"
+    if base in NGRAM_BASES:
+        return "ngram"
+    return "use" if base in USE_BASES else "transformer"
 
 
 def get_trainer(base: str) -> Callable[..., dict[str, Any]]:
