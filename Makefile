@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= ../shared/data
 
-.PHONY: bench-analytics screenshots setup run test test-fast lint typecheck bench models clean
+.PHONY: bench-analytics screenshots setup run analyze test test-fast lint typecheck bench models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## The main job on the embedded defaults: analyse the sample messages with the shipped pack.
+## The main job on the embedded defaults: the service and dashboard on SQLite with the
+## shipped pack, seeded with sample conversations and a review archive (Ctrl-C stops).
 run: $(STAMP)
+	$(BIN)/emotiondesk demo
+
+## Analyse the sample messages with the shipped pack and print the results.
+analyze: $(STAMP)
 	$(BIN)/emotiondesk analyze --file examples/messages.txt
 
 test: $(STAMP)

@@ -320,7 +320,7 @@ def pretrain_mlm(args: PretrainArgs) -> Path:
         lr=args.lr,
     )
     scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total), total)
-    state = {"step": 0, "losses": []}
+    state: dict[str, Any] = {"step": 0, "losses": []}
     if resuming:
         state = json.loads((ckpt / STATE_FILE).read_text(encoding="utf-8"))
         opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
