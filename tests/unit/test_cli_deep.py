@@ -127,6 +127,34 @@ def test_train_errors_are_one_line(tiny_base: Path, pol_csv: Path, tmp_path: Pat
     assert res.exit_code == 2 and "does not exist" in flat(res.output)
 
 
+def test_train_summary_counts_the_rows_trained_on(tiny_base: Path, pol_csv: Path, tmp_path: Path):
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--task",
+            "polarity",
+            "--train",
+            str(pol_csv),
+            "--dev",
+            str(pol_csv),
+            "--base",
+            str(tiny_base),
+            "--out",
+            str(tmp_path / "sub"),
+            "--set",
+            "max_steps=1",
+            "--set",
+            "max_train_samples=12",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["n_train"] == 12  # the subsample, not the whole file
+    assert sum(summary["train_labels"].values()) == 12
+
+
 def test_pretrain_command(tmp_path: Path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(t for t, _ in task_rows("polarity", 1)), encoding="utf-8")

@@ -87,8 +87,9 @@ def train_transformer(
         "task": task,
         "tasks": list(report),
         "base": base,
-        "n_train": len(train),
-        "train_labels": train.label_counts(),
+        # The rows actually trained on (after max_train_samples), as the model card says.
+        "n_train": sum(figures["train_counts"].values()),
+        "train_labels": dict(sorted(figures["train_counts"].items())),
         "dev": {k: figures[k] for k in ("n", "accuracy", "macro_f1", "per_class")},
         "calibration": {
             t: {k: f[k] for k in ("temperature", "ece_before", "ece_after")}
