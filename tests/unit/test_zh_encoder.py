@@ -111,3 +111,42 @@ def test_max_steps_zero_saves_the_untrained_control(tmp_path: Path) -> None:
     assert not (tmp_path / "init.checkpoints").exists()
     with pytest.raises(ConfigError, match="max_steps"):
         PretrainArgs(out=str(tmp_path / "x"), max_steps=-1, **common)
+
+
+def test_collapse_check_flags_an_encoder_that_ignores_its_input(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from emotiondesk.training.pretrain import REPORT_FILE, collapse_check, pretrain_mlm
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("物流太慢了\n物流很快\n质量不错\n太差了\n今天好开心\n" * 4, encoding="utf-8")
+    out = pretrain_mlm(
+        PretrainArgs(
+            corpus=[str(corpus)],
+            out=str(tmp_path / "pt"),
+            vocab_size=60,
+            min_char_freq=1,
+            hidden_size=16,
+            num_layers=1,
+            num_heads=2,
+            intermediate_size=32,
+            max_length=16,
+            batch_size=4,
+            max_steps=2,
+        )
+    )
+    report = json.loads((out / REPORT_FILE).read_text(encoding="utf-8"))
+    assert report["steps"] == 2 and report["collapsed"] is False
+    assert -1 <= report["mean_pairwise_cosine"] < 0.99
+    model = AutoModelForMaskedLM.from_pretrained(str(out)).eval()
+    tok = AutoTokenizer.from_pretrained(str(out))
+    texts = ["物流太慢了", "今天好开心", "质量不错"]
+    assert collapse_check(model, tok, texts)["collapsed"] is False
+    # A last LayerNorm with zero gain outputs its bias everywhere: the collapsed state.
+    with torch.no_grad():
+        model.bert.encoder.layer[-1].output.LayerNorm.weight.zero_()
+    collapsed = collapse_check(model, tok, texts)
+    assert collapsed["collapsed"] is True and collapsed["position_std"] < 1e-4

@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 STATE_FILE = "pretrain_state.json"
+REPORT_FILE = "pretrain_report.json"
 
 
 @dataclass
@@ -391,6 +392,72 @@ def pretrain_mlm(args: PretrainArgs) -> Path:
                 break
     model.eval()
     out = Path(args.out)
-    save(out)
+    probe = random.Random(args.seed).sample(texts, min(len(texts), 128))
+    report = {
+        "steps": state["step"],
+        "seconds": round(time.perf_counter() - t0, 1),
+        "last_mlm_loss": state["losses"][-1][1] if state["losses"] else None,
+        **collapse_check(model, tokenizer, probe, max_length=max_len),
+    }
+    if report["collapsed"]:
+        logger.warning(
+            "the encoder has collapsed: every text gets the same representation (mean pairwise "
+            "cosine %.4f); fine-tuning from it is worse than from random weights. Pretrain "
+            "longer or with a lower --lr.",
+            report["mean_pairwise_cosine"],
+        )
+    with atomic_directory(out) as tmp:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        (tmp / "pretrain_args.json").write_text(
+            json.dumps(dataclasses.asdict(args), indent=2), encoding="utf-8"
+        )
+        (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
     logger.info("pretrained %d steps in %.0f s -> %s", state["step"], time.perf_counter() - t0, out)
     return out
+
+
+#: Above this mean pairwise cosine of mean-pooled sentence vectors the encoder is
+#: taken as collapsed (a random-init BERT of this recipe gives about 0.9).
+COLLAPSE_COSINE = 0.99
+
+
+def collapse_check(
+    model: Any, tokenizer: Any, texts: Sequence[str], *, max_length: int = 128
+) -> dict[str, Any]:
+    """Does the encoder still tell texts apart?
+
+    An MLM run stuck at the unigram plateau can end with an encoder whose
+    last hidden states are the same for every input (it predicts the corpus's
+    token frequencies whatever the context). This measures the mean pairwise
+    cosine similarity of the mean-pooled last hidden states of ``texts`` and
+    the spread of the hidden states across the positions of a text.
+
+    Returns:
+        ``{"mean_pairwise_cosine", "position_std", "collapsed"}``.
+    """
+    if len(texts) < 2:
+        return {"mean_pairwise_cosine": None, "position_std": None, "collapsed": False}
+    enc = tokenizer(
+        list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+    )
+    with torch.inference_mode():
+        out = model(
+            input_ids=enc["input_ids"],
+            attention_mask=enc["attention_mask"],
+            output_hidden_states=True,
+        )
+    h = out.hidden_states[-1]
+    mask = enc["attention_mask"][..., None].to(h.dtype)
+    v = torch.nn.functional.normalize((h * mask).sum(1) / mask.sum(1).clamp(min=1), dim=-1)
+    sim = v @ v.T
+    n = sim.shape[0]
+    cos = float((sim.sum() - sim.diagonal().sum()) / (n * (n - 1)))
+    mean = (h * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp(min=1)
+    spread = (((h - mean) ** 2) * mask).sum(1) / mask.sum(1).clamp(min=1)
+    std = float(spread.sqrt().mean())
+    return {
+        "mean_pairwise_cosine": round(cos, 4),
+        "position_std": round(std, 4),
+        "collapsed": cos > COLLAPSE_COSINE,
+    }
