@@ -1,6 +1,14 @@
 """Throughput of ``Analyzer.analyze`` on short messages, against baselines in the same run.
 
     python benchmarks/speed.py [--data ../shared/data] [--model default] [--runs 7]
+    python benchmarks/speed.py --model models --compare OTHER_PACK [--runs 7]
+
+With ``--compare`` two packs are measured side by side in the same run
+(timing runs interleaved, so a load spike on the shared machine hits both):
+throughput at the large batch and at batch 64, single-message latency p50/p95,
+pack load time, peak RSS (each pack in a fresh child process) and size on
+disk (files of every model the pack routes to, ensemble members included);
+the baselines are skipped.
 
 Messages: 10-60 characters, half Chinese and half English, drawn (seeded) from
 the dev splits in ``--data`` (online_shopping_10_cats, smp2020_ewect,
@@ -83,6 +91,100 @@ def time_runs_cpu(fn, runs: int) -> list[tuple[float, float]]:
     return out
 
 
+def pack_files(pack: Path) -> set[Path]:
+    """Every file of every model a pack routes to (ensemble members followed)."""
+    import json
+
+    from emotiondesk.pack import read_pack
+
+    spec = read_pack(pack)
+    seen: set[Path] = set()
+    files: set[Path] = {pack / "pack.json"}
+    todo = [spec.root / rel for tasks in spec.routes.values() for rel in tasks.values()]
+    while todo:
+        d = todo.pop().resolve()
+        if d in seen:
+            continue
+        seen.add(d)
+        files |= {f for f in d.rglob("*") if f.is_file()}
+        cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
+        todo += [d.parent / m["path"] for m in cfg.get("members", [])]
+    return files
+
+
+def child_rss(pack: str, msgs: list[str]) -> float:
+    """Peak RSS (MB) of a fresh process that loads ``pack`` and analyses ``msgs``."""
+    import json
+    import subprocess
+
+    code = (
+        "import json, resource, sys; sys.path.insert(0, sys.argv[1]);"
+        "from emotiondesk.analyzer import load_analyzer;"
+        "a = load_analyzer(sys.argv[2]); a.analyze(json.loads(sys.stdin.read()));"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "src"), pack],
+        input=json.dumps(msgs),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(res.stdout.strip().splitlines()[-1])
+
+
+def compare(args: argparse.Namespace, msgs: list[str]) -> int:
+    """Two packs side by side: throughput, latency, load time, RSS, size."""
+    from emotiondesk.analyzer import load_analyzer
+    from emotiondesk.pack import default_pack_dir
+
+    packs = [args.model, args.compare]
+    analyzers, loads = [], []
+    for p in packs:
+        start = time.perf_counter()
+        analyzers.append(load_analyzer(p))
+        loads.append(time.perf_counter() - start)
+    for a in analyzers:
+        a.analyze(msgs[:64])  # warm-up (lazy tables, encoder weights)
+    big: list[list[tuple[float, float]]] = [[], []]
+    small: list[list[float]] = [[], []]
+    singles: list[list[float]] = [[], []]
+    batch64 = msgs[:64]
+    one = msgs[: args.singles]
+    for _ in range(args.runs):
+        for i, a in enumerate(analyzers):
+            big[i] += time_runs_cpu(lambda a=a: a.analyze(msgs), 1)
+            small[i] += time_runs(lambda a=a: a.analyze(batch64), 1)
+    for i, a in enumerate(analyzers):
+        for m in one:
+            start = time.perf_counter()
+            a.analyze([m])
+            singles[i].append(time.perf_counter() - start)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average after the timing runs: {load:.1f} (2 cores)")
+    print(
+        f"| pack | msgs/s, batch {len(msgs)} (wall) | msgs/s per core (CPU) | msgs/s, batch 64 "
+        f"| single message p50 / p95 | pack load | peak RSS | size on disk |"
+    )
+    print("| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
+    for i, a in enumerate(analyzers):
+        wall = statistics.median(w for w, _ in big[i])
+        cpu = statistics.median(c for _, c in big[i])
+        b64 = statistics.median(small[i])
+        lat = sorted(singles[i])
+        p50 = lat[len(lat) // 2] * 1000
+        p95 = lat[min(len(lat) - 1, int(len(lat) * 0.95))] * 1000
+        root = default_pack_dir() if packs[i] in (None, "default") else Path(packs[i])
+        size = sum(f.stat().st_size for f in pack_files(root)) / 1e6
+        rss = child_rss(str(root), msgs)
+        print(
+            f"| {packs[i]} ({a.version}) | {len(msgs) / wall:,.0f} | {len(msgs) / cpu:,.0f} "
+            f"| {64 / b64:,.0f} | {p50:.1f} ms / {p95:.1f} ms | {loads[i]:.2f} s "
+            f"| {rss:.0f} MB | {size:.1f} MB |"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -90,11 +192,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--compare", help="a second pack measured side by side with --model")
+    parser.add_argument(
+        "--singles", type=int, default=200, help="messages timed one by one (--compare)"
+    )
     args = parser.parse_args(argv)
 
     msgs, origin = short_messages(args.data, args.batch)
     print(f"messages: {origin}")
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
+    if args.compare:
+        return compare(args, msgs)
     rss_before = rss_mb()
     start = time.perf_counter()
     from emotiondesk.analyzer import load_analyzer

@@ -41,7 +41,8 @@ def train_command(
         str,
         typer.Option(
             "--base",
-            help="'ngram' (fast n-gram model) or a transformer checkpoint (hub id or dir).",
+            help="'ngram' (fast n-gram model), 'use' (a head on the multilingual USE "
+            "embeddings) or a transformer checkpoint (hub id or dir).",
         ),
     ] = "ngram",
     dataset: Annotated[
@@ -53,11 +54,12 @@ def train_command(
     ] = "canonical",
     lang: Annotated[str, typer.Option("--lang", help="auto, zh or en (n-gram features).")] = "auto",
     c: Annotated[
-        float | None, typer.Option("--C", help="n-gram: inverse regularisation strength.")
+        float | None,
+        typer.Option("--C", help="n-gram and use: inverse regularisation strength."),
     ] = None,
     class_weight: Annotated[
         str | None,
-        typer.Option("--class-weight", help="n-gram: 'balanced' to reweigh rare labels."),
+        typer.Option("--class-weight", help="n-gram and use: 'balanced' to reweigh rare labels."),
     ] = None,
     char_ngrams: Annotated[
         str | None, typer.Option("--char-ngrams", help="n-gram: e.g. 1,3.")
@@ -100,7 +102,7 @@ def train_command(
         bool, typer.Option("--json", help="Print the training summary as JSON.")
     ] = False,
 ) -> None:
-    """Train a model; --base ngram (default) or a transformer checkpoint."""
+    """Train a model; --base ngram (default), use, charcnn, bigru, or a transformer checkpoint."""
     from emotiondesk.data import load_dataset
     from emotiondesk.errors import InvalidInputError
     from emotiondesk.training.dispatch import get_trainer, trainer_kind
@@ -131,6 +133,8 @@ def train_command(
                     "random_state": seed,
                 }
             )
+        elif trainer_kind(base) == "use":
+            options.update({"C": c, "class_weight": class_weight, "random_state": seed})
         else:
             from emotiondesk.cli.deep import transformer_options
 

@@ -83,10 +83,29 @@ def evaluate_data(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on already loaded data; returns the ``evaluate --json`` object."""
-    labels = list(scheme(task))
     if binary and task != "polarity":
         raise InvalidInputError("--binary only applies to --task polarity")
     proba, name = predict_scheme_proba(model, data.texts, task=task, progress=progress)
+    return report_from_proba(data, proba, task=task, binary=binary, model_name=name)
+
+
+def report_from_proba(
+    data: LabelledData,
+    proba: np.ndarray,
+    *,
+    task: str,
+    binary: bool = False,
+    model_name: str = "",
+) -> dict[str, Any]:
+    """The ``evaluate --json`` object of probabilities over ``task``'s canonical labels.
+
+    Used by :func:`evaluate_data`, and directly where probabilities are already
+    at hand (choosing ensemble weights on dev without re-running the models).
+    """
+    labels = list(scheme(task))
+    if binary and task != "polarity":
+        raise InvalidInputError("--binary only applies to --task polarity")
+    name = model_name
     if binary:
         neg, pos = labels.index("negative"), labels.index("positive")
         pred = ["positive" if p[pos] > p[neg] else "negative" for p in proba]

@@ -48,6 +48,9 @@ _KIND_MODULES: dict[str, str] = {
     "ngram": "emotiondesk.models.ngram",
     "transformer": "emotiondesk.models.transformer",
     "onnx": "emotiondesk.models.onnx",
+    "use_head": "emotiondesk.models.use_head",
+    "ensemble": "emotiondesk.models.ensemble",
+    "charnn": "emotiondesk.models.charnn",
 }
 
 C = TypeVar("C")

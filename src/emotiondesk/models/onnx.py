@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,15 @@ class OnnxClassifier(MultiTaskClassifier):
         num_threads: onnxruntime intra-op threads (default: ``EMOTIONDESK_ONNX_THREADS``
             or onnxruntime's own choice).
     """
+
+    # learned state, set by from_pretrained
+    max_length_: int
+    input_names_: list[str]
+    output_names_: list[str]
+    config_: dict[str, Any]
+    path_: Path
+    tokenizer_: Any
+    session_: Any
 
     def __init__(
         self, *, batch_size: int = DEFAULT_BATCH_SIZE, num_threads: int | None = None

@@ -122,7 +122,7 @@ def load_base(base: str | Path, *, dropout: float | None = None) -> tuple[Any, n
     return tokenizer, encoder
 
 
-def check_compatible(tokenizer: Any, encoder: nn.Module, *, where: str = "") -> None:
+def check_compatible(tokenizer: Any, encoder: Any, *, where: str = "") -> None:
     """A tokenizer producing ids beyond the model's embedding table is a mismatch."""
     emb = encoder.get_input_embeddings()
     n_emb = int(emb.num_embeddings) if emb is not None else None
@@ -157,9 +157,11 @@ def model_max_length(tokenizer: Any, encoder: nn.Module, requested: int | None =
 class MultiTaskNet(nn.Module):
     """Encoder -> pooling -> dropout -> one linear head per task."""
 
+    encoder: Any  # a transformers PreTrainedModel (config, save_pretrained, embeddings)
+
     def __init__(
         self,
-        encoder: nn.Module,
+        encoder: Any,
         head_sizes: Mapping[str, int],
         *,
         dropout: float = 0.1,
@@ -227,6 +229,12 @@ class TransformerClassifier(MultiTaskClassifier):
         batch_size: texts per forward pass at inference.
         device: ``"cpu"`` or ``"cuda"``.
     """
+
+    # learned state, set by from_pretrained or the trainer
+    net_: MultiTaskNet
+    tokenizer_: Any
+    max_length_: int
+    meta_: dict[str, Any]
 
     def __init__(self, *, batch_size: int = DEFAULT_BATCH_SIZE, device: str = "cpu") -> None:
         self.batch_size = batch_size

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -65,7 +66,7 @@ def expected_calibration_error(proba: np.ndarray, labels: np.ndarray, n_bins: in
 
 def reliability_table(
     proba: np.ndarray, labels: np.ndarray, n_bins: int = 10
-) -> list[dict[str, float]]:
+) -> list[dict[str, Any]]:
     """Per-bin confidence, accuracy and count (the data of a reliability diagram)."""
     proba = np.asarray(proba, dtype=np.float64)
     labels = np.asarray(labels, dtype=int)

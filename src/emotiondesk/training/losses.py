@@ -33,6 +33,7 @@ class FocalLoss(nn.Module):
         super().__init__()
         self.gamma = float(gamma)
         self.label_smoothing = float(label_smoothing)
+        self.weight: torch.Tensor | None
         self.register_buffer("weight", weight if weight is not None else None)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -50,7 +51,7 @@ class FocalLoss(nn.Module):
         return per_class.sum(-1).mean()
 
 
-def balanced_class_weights(label_ids: Sequence[int], n_classes: int) -> torch.Tensor:
+def balanced_class_weights(label_ids: Sequence[int] | np.ndarray, n_classes: int) -> torch.Tensor:
     """``n / (k * count_c)`` per class, as scikit-learn's ``class_weight="balanced"``."""
     counts = np.bincount(np.asarray(label_ids, dtype=np.int64), minlength=n_classes).astype(float)
     counts[counts == 0] = 1.0
