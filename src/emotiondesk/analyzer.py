@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,19 @@ class AnalysisResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the ``analyze --json`` and ``/v1/analyze`` shape)."""
-        return asdict(self)
+        # Written out rather than dataclasses.asdict (which deep-copies field by
+        # field): this is on the service's per-request path.
+        return {
+            "text": self.text,
+            "language": self.language,
+            "polarity": self.polarity,
+            "polarity_scores": dict(self.polarity_scores),
+            "score": self.score,
+            "emotion": self.emotion,
+            "emotion_scores": dict(self.emotion_scores),
+            "truncated": self.truncated,
+            "model": self.model,
+        }
 
 
 def _to_scheme(proba: np.ndarray, model_labels: Sequence[str], scheme: Sequence[str]) -> np.ndarray:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    #: Seconds a verified API key is trusted without asking the database again:
+    #: a revoked key stops working within this bound (0: check every request).
+    api_key_cache_seconds: float = Field(default=10.0, ge=0)
     #: Requests per minute per API key (a key's own limit overrides it); 0 disables.
     rate_limit_per_minute: int = Field(default=1200, ge=0)
     #: Largest request body accepted (bytes): larger ones get 413.

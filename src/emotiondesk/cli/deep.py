@@ -162,7 +162,13 @@ def pretrain_command(
     heads: Annotated[int, typer.Option("--heads")] = 4,
     max_length: Annotated[int, typer.Option("--max-length")] = 128,
     epochs: Annotated[float, typer.Option("--epochs")] = 1.0,
-    max_steps: Annotated[int | None, typer.Option("--max-steps")] = None,
+    max_steps: Annotated[
+        int | None,
+        typer.Option(
+            "--max-steps",
+            help="Stop after this many updates; 0 saves the initialised model (no pretraining).",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
     lr: Annotated[float, typer.Option("--lr")] = 5e-4,
     resume: Annotated[

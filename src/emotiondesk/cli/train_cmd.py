@@ -102,7 +102,7 @@ def train_command(
         bool, typer.Option("--json", help="Print the training summary as JSON.")
     ] = False,
 ) -> None:
-    """Train a model; --base ngram (default), use, or a transformer checkpoint."""
+    """Train a model; --base ngram (default), use, charcnn, bigru, or a transformer checkpoint."""
     from emotiondesk.data import load_dataset
     from emotiondesk.errors import InvalidInputError
     from emotiondesk.training.dispatch import get_trainer, trainer_kind

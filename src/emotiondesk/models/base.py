@@ -50,6 +50,7 @@ _KIND_MODULES: dict[str, str] = {
     "onnx": "emotiondesk.models.onnx",
     "use_head": "emotiondesk.models.use_head",
     "ensemble": "emotiondesk.models.ensemble",
+    "charnn": "emotiondesk.models.charnn",
 }
 
 C = TypeVar("C")

@@ -4,6 +4,8 @@
   (:func:`emotiondesk.training.ngram.train_ngram`).
 * ``--base use`` (or ``use-head``): a head on the multilingual USE sentence
   embeddings (:func:`emotiondesk.training.use_head.train_use_head`).
+* ``--base charcnn`` / ``--base bigru``: a char-CNN or BiGRU trained from
+  scratch (:func:`emotiondesk.training.charnn.train_charnn`).
 * anything else (a Hugging Face id or a local checkpoint directory): the
   transformer trainer, ``emotiondesk.training.transformer:train_transformer``,
   called with the same keyword arguments.
@@ -25,11 +27,14 @@ from emotiondesk.errors import InvalidInputError
 
 NGRAM_BASES = ("ngram",)
 USE_BASES = ("use", "use-head")
+#: ``--base`` names of the small from-scratch networks (``charnn`` model kind).
+CHARNN_BASES = ("charcnn", "bigru")
 #: base kind -> "module:function"
 TRAINERS: dict[str, str] = {
     "ngram": "emotiondesk.training.ngram:train_ngram",
     "use": "emotiondesk.training.use_head:train_use_head",
     "transformer": "emotiondesk.training.transformer:train_transformer",
+    "charnn": "emotiondesk.training.charnn:train_charnn",
 }
 
 
@@ -37,7 +42,9 @@ def trainer_kind(base: str) -> str:
     """Which trainer serves ``--base base``."""
     if base in NGRAM_BASES:
         return "ngram"
-    return "use" if base in USE_BASES else "transformer"
+    if base in USE_BASES:
+        return "use"
+    return "charnn" if base in CHARNN_BASES else "transformer"
 
 
 def get_trainer(base: str) -> Callable[..., dict[str, Any]]:

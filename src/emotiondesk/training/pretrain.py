@@ -100,6 +100,8 @@ class PretrainArgs:
         ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0")
+        if self.max_steps is not None and self.max_steps < 0:
+            raise ConfigError("max_steps must be >= 0 (0: save the initialised model untrained)")
 
     @property
     def checkpoint_path(self) -> Path:
@@ -307,7 +309,12 @@ def pretrain_mlm(args: PretrainArgs) -> Path:
     ids, specials = enc["input_ids"], enc["special_tokens_mask"]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
-    total = args.max_steps or max(1, math.ceil(len(batches) * args.epochs))
+    # max_steps=0 writes the freshly initialised model (the no-pretraining control).
+    total = (
+        args.max_steps
+        if args.max_steps is not None
+        else max(1, math.ceil(len(batches) * args.epochs))
+    )
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
     no_decay = [
         p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)
