@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import cProfile
 import json
-import os
 import pstats
 import sys
 import tempfile
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from emotiondesk.config import Settings  # noqa: E402
 from emotiondesk.service import create_app  # noqa: E402
 from emotiondesk.service.demo import SAMPLE_CONVERSATIONS  # noqa: E402
+from emotiondesk.service.server import limit_blas_threads  # noqa: E402
 
 KEY = "ed_cpubench_" + "k" * 32
 TEXTS = [text for _, turns in SAMPLE_CONVERSATIONS for role, text in turns if role == "customer"]
@@ -144,7 +144,8 @@ async def run(args: argparse.Namespace, tmp: str) -> None:
         raise SystemExit(f"{len(failures)} requests failed (statuses {sorted(set(failures))})")
     print(
         f"{n} requests, {args.callers} in-process callers, micro-batching "
-        f"{'off' if args.no_batching else 'on'}: {cpu / n * 1000:.3f} ms CPU per request "
+        f"{'off' if args.no_batching else 'on'}, BLAS threads "
+        f"{'default' if args.no_blas_limit else 'as served'}: {cpu / n * 1000:.3f} ms CPU per request "
         f"(all threads), {n / wall:.0f} requests/s wall"
     )
 
@@ -158,8 +159,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="A pack dir (default: shipped).")
     parser.add_argument("--no-batching", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile to stderr.")
+    parser.add_argument(
+        "--no-blas-limit",
+        action="store_true",
+        help="Keep the BLAS default threads (`emotiondesk serve` limits them to 1).",
+    )
     args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if not args.no_blas_limit:
+        limit_blas_threads()  # as `emotiondesk serve` does
     import uvloop  # the event loop `emotiondesk serve` uses (uvicorn[standard])
 
     with tempfile.TemporaryDirectory(prefix="emotiondesk-cpu-") as tmp:

@@ -212,3 +212,20 @@ def test_lone_surrogates_are_a_422_not_a_500(svc: Service) -> None:
         headers=h,
     )
     assert r.status_code == 422
+
+
+def test_serve_runs_one_blas_thread_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_info
+
+    from emotiondesk.service.server import BLAS_THREAD_VARS, limit_blas_threads
+
+    for name in BLAS_THREAD_VARS:
+        monkeypatch.delenv(name, raising=False)
+    limiter = limit_blas_threads()
+    try:
+        blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+        assert blas and all(lib["num_threads"] == 1 for lib in blas)
+    finally:
+        limiter.restore_original_limits()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert limit_blas_threads() is None  # the operator's number stands
