@@ -10,6 +10,7 @@ load generator's, and is steadier than wall-clock figures on a shared machine.
 
     python benchmarks/service_cpu.py                       # 6000 requests, 50 callers
     python benchmarks/service_cpu.py --requests 3000 --profile   # + cProfile of the event loop thread
+    python benchmarks/service_cpu.py --model-only                # the analyzer alone, per text
 
 The texts are the demo conversations' customer messages (written for the
 project), so no dataset is needed. ``benchmarks/load.py`` is the end-to-end
@@ -150,6 +151,23 @@ async def run(args: argparse.Namespace, tmp: str) -> None:
     )
 
 
+def model_only(args: argparse.Namespace) -> None:
+    """CPU per text of ``Analyzer.analyze`` alone on batches of 1, 25 and 64 texts."""
+    from emotiondesk.analyzer import load_analyzer
+
+    analyzer = load_analyzer(args.model)
+    for size in (1, 25, 64):
+        batches = [[TEXTS[(i + k) % len(TEXTS)] for k in range(size)] for i in range(40)]
+        analyzer.analyze(batches[0])
+        rounds = max(1, 2000 // (40 * size))
+        cpu0 = time.process_time()
+        for _ in range(rounds):
+            for batch in batches:
+                analyzer.analyze(batch)
+        per_text = (time.process_time() - cpu0) / (rounds * 40 * size) * 1000
+        print(f"{analyzer.version}: batch {size}: {per_text:.3f} ms CPU per text")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -160,6 +178,9 @@ def main() -> None:
     parser.add_argument("--no-batching", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile to stderr.")
     parser.add_argument(
+        "--model-only", action="store_true", help="Time the analyzer alone, per text."
+    )
+    parser.add_argument(
         "--no-blas-limit",
         action="store_true",
         help="Keep the BLAS default threads (`emotiondesk serve` limits them to 1).",
@@ -167,6 +188,9 @@ def main() -> None:
     args = parser.parse_args()
     if not args.no_blas_limit:
         limit_blas_threads()  # as `emotiondesk serve` does
+    if args.model_only:
+        model_only(args)
+        return
     import uvloop  # the event loop `emotiondesk serve` uses (uvicorn[standard])
 
     with tempfile.TemporaryDirectory(prefix="emotiondesk-cpu-") as tmp:
