@@ -243,3 +243,15 @@ def test_cli_train_base_use(tmp_path: Path) -> None:
     assert summary["dev"]["accuracy"] > 0.9  # its own training rows
     assert summary["calibration"]["temperature"] > 0
     assert isinstance(load_model(out), UseHeadClassifier)
+
+
+@pytest.mark.integration
+def test_shipped_fast_pack_is_the_ngram_tier() -> None:
+    pack = Path(__file__).resolve().parents[2] / "models"
+    fast = load_analyzer(pack / "fast")
+    assert fast.version.startswith("fast-")
+    for tasks in fast.models.values():
+        assert {type(m).__name__ for m in tasks.values()} == {"NgramClassifier"}
+    default = load_analyzer(pack)
+    text = ["物流太慢了，气死我了", "Where is my order?"]
+    assert [r.polarity for r in fast.analyze(text)] == [r.polarity for r in default.analyze(text)]
