@@ -208,6 +208,17 @@ def test_bad_ensemble_dirs(ens_pack: Path, members: list, match: str) -> None:
         load_model(bad)
 
 
+def test_ensemble_cycle_is_a_model_error(tmp_path: Path) -> None:
+    for a, b in (("a", "b"), ("b", "a")):
+        (tmp_path / a).mkdir()
+        (tmp_path / a / "config.json").write_text(
+            json.dumps({"model_type": "ensemble", "members": [{"path": b, "weight": 1}]}),
+            encoding="utf-8",
+        )
+    with pytest.raises(ModelError, match="cycle"):
+        load_model(tmp_path / "a")
+
+
 def test_bad_model_dir_errors(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="does not exist"):
         load_model(tmp_path / "absent")
