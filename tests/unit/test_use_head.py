@@ -266,3 +266,18 @@ def test_shipped_fast_pack_is_the_ngram_tier() -> None:
     default = load_analyzer(pack)
     text = ["物流太慢了，气死我了", "Where is my order?"]
     assert [r.polarity for r in fast.analyze(text)] == [r.polarity for r in default.analyze(text)]
+
+
+def test_embedding_cache_round_trip(tmp_path: Path) -> None:
+    from emotiondesk.training.use_cache import EmbeddingCache
+
+    texts = [t for t, _, _ in TINY_ZH[:3]] + ["a text whose key ends in NUL? any text"]
+    first = EmbeddingCache(tmp_path).embed(texts)
+    again = EmbeddingCache(tmp_path)  # reads the shards back
+    assert len(again) == len(texts)
+    np.testing.assert_allclose(again.embed(texts), first, atol=1e-3)
+    assert len(again) == len(texts)  # nothing re-encoded
+    # a digest with trailing NUL bytes survives the shard format
+    key = b"\x01" * 18 + b"\x00\x00"
+    again._write([key], np.zeros((1, 512), dtype=np.float32))
+    assert key in EmbeddingCache(tmp_path)._index
