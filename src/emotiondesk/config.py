@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     model_dir: Path | None = None
     #: Longest text analysed; longer ones keep their head and tail.
     max_chars: int = 2000
+    #: BLAS threads of the USE sentence encoder (``use_head`` models of the pack).
+    use_threads: int = Field(default=1, ge=1)
 
     # -- service and storage (emotiondesk serve / demo / db / keys) ----------------------
     #: SQLAlchemy URL; empty means SQLite in the user data directory.
