@@ -239,6 +239,7 @@ def load_analyzer(pack: str | Path | None = None, *, max_chars: int | None = Non
         max_chars: longest text read (default: settings, 2000).
     """
     from emotiondesk.config import get_settings
+    from emotiondesk.models.ngram import share_lookups
 
     root = default_pack_dir() if pack in (None, "default") else Path(str(pack))
     spec = read_pack(root)
@@ -253,6 +254,9 @@ def load_analyzer(pack: str | Path | None = None, *, max_chars: int | None = Non
             if key not in loaded:  # a multi-task model serves several routes
                 loaded[key] = open_model(root / rel)
             models.setdefault(lang, {})[task] = task_head(loaded[key], task)
+    for tasks in models.values():
+        # A language's n-gram models look each n-gram of a batch up once, together.
+        share_lookups(list(tasks.values()))
     return Analyzer(
         models,
         fallback_language=spec.fallback_language,
