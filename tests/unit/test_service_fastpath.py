@@ -195,3 +195,37 @@ def test_no_key_cache_checks_every_request(tmp_path: Path, tiny_pack: Path) -> N
         assert routed.calls == 2  # nothing cached, so no fast lane either
         _revoke(svc, key)
         assert svc.client.post("/v1/analyze", json=BODY, headers=h).status_code == 401
+
+
+def test_lone_surrogates_are_a_422_not_a_500(svc: Service) -> None:
+    h = {**svc.h("admin"), "content-type": "application/json"}
+    body = b'{"texts": ["\\ud800 hi"]}'  # valid JSON, but no valid Unicode text
+    for _ in range(2):  # the route, then (key cached) the fast lane's fallback
+        r = svc.client.post("/v1/analyze", content=body, headers=h)
+        assert r.status_code == 422 and "lone surrogate" in r.json()["error"]["message"]
+    pair = svc.client.post("/v1/analyze", content=b'{"texts": ["\\ud83d\\ude00 ok"]}', headers=h)
+    assert pair.status_code == 200 and pair.json()["results"][0]["text"] == "\U0001f600 ok"
+    cid = svc.post("/v1/conversations", {}, "write").json()["id"]
+    r = svc.client.post(
+        f"/v1/conversations/{cid}/messages",
+        content=b'{"role": "customer", "text": "\\udc00"}',
+        headers=h,
+    )
+    assert r.status_code == 422
+
+
+def test_serve_runs_one_blas_thread_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_info
+
+    from emotiondesk.service.server import BLAS_THREAD_VARS, limit_blas_threads
+
+    for name in BLAS_THREAD_VARS:
+        monkeypatch.delenv(name, raising=False)
+    limiter = limit_blas_threads()
+    try:
+        blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+        assert blas and all(lib["num_threads"] == 1 for lib in blas)
+    finally:
+        limiter.restore_original_limits()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert limit_blas_threads() is None  # the operator's number stands

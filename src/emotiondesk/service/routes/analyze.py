@@ -27,6 +27,15 @@ def check_texts(texts: list[str], *, max_texts: int, max_chars: int) -> None:
             raise InvalidInputError(
                 f"texts[{i}] has {len(text)} characters; the limit is {max_chars}"
             )
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                # JSON can carry a lone surrogate (\ud800) that no response or
+                # database can hold: refuse it here, not with a 500 later.
+                raise InvalidInputError(
+                    f"texts[{i}] is not valid Unicode (it holds a lone surrogate escape)"
+                ) from None
 
 
 def encode_results(results: Sequence[AnalysisResult]) -> bytes:
