@@ -156,6 +156,13 @@ def model_only(args: argparse.Namespace) -> None:
     from emotiondesk.analyzer import load_analyzer
 
     analyzer = load_analyzer(args.model)
+    if args.no_shared_lookups:  # undo what load_analyzer linked (models/ngram.py)
+        stack = [m for tasks in analyzer.models.values() for m in tasks.values()]
+        while stack:
+            model = stack.pop()
+            if getattr(model, "featurizer_", None) is not None:
+                model.featurizer_._shared = None
+            stack.extend(getattr(model, "models_", ()))
     for size in (1, 25, 64):
         batches = [[TEXTS[(i + k) % len(TEXTS)] for k in range(size)] for i in range(40)]
         analyzer.analyze(batches[0])
@@ -165,7 +172,11 @@ def model_only(args: argparse.Namespace) -> None:
             for batch in batches:
                 analyzer.analyze(batch)
         per_text = (time.process_time() - cpu0) / (rounds * 40 * size) * 1000
-        print(f"{analyzer.version}: batch {size}: {per_text:.3f} ms CPU per text")
+        shared = "off" if args.no_shared_lookups else "on"
+        print(
+            f"{analyzer.version}, shared n-gram lookups {shared}: batch {size}: "
+            f"{per_text:.3f} ms CPU per text"
+        )
 
 
 def main() -> None:
@@ -179,6 +190,11 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile to stderr.")
     parser.add_argument(
         "--model-only", action="store_true", help="Time the analyzer alone, per text."
+    )
+    parser.add_argument(
+        "--no-shared-lookups",
+        action="store_true",
+        help="With --model-only: each n-gram model looks n-grams up on its own.",
     )
     parser.add_argument(
         "--no-blas-limit",
