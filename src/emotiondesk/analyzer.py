@@ -254,9 +254,9 @@ def load_analyzer(pack: str | Path | None = None, *, max_chars: int | None = Non
             if key not in loaded:  # a multi-task model serves several routes
                 loaded[key] = open_model(root / rel)
             models.setdefault(lang, {})[task] = task_head(loaded[key], task)
-    for tasks in models.values():
+    for served in models.values():
         # A language's n-gram models look each n-gram of a batch up once, together.
-        share_lookups(list(tasks.values()))
+        share_lookups(list(served.values()))
     return Analyzer(
         models,
         fallback_language=spec.fallback_language,

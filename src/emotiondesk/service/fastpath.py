@@ -39,7 +39,6 @@ from emotiondesk.service.routes.analyze import check_texts, encode_results
 from emotiondesk.service.schemas import AnalyzeRequest
 
 PATH = "/v1/analyze"
-_JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8"})
 _HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -78,7 +77,7 @@ class AnalyzeFastPath:
         state = scope["app"].state
         if (
             content_type is None
-            or content_type.lower() not in _JSON_TYPES
+            or content_type.split(b";", 1)[0].strip().lower() != b"application/json"
             or state.analyzer is None
             or not (api_key or has_cookie)
         ):
