@@ -45,9 +45,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train_escalation.py --data $(DATA)
 	$(BIN)/python benchmarks/dialogue_speed.py
 
-## Retrain the shipped default pack from ../shared/data.
+## Retrain the shipped default pack from ../shared/data (USE_CACHE=DIR keeps the
+## sentence embeddings on disk between runs; it must lie outside the repository).
 models: $(STAMP)
-	$(BIN)/python benchmarks/train_pack.py --data $(DATA) --out models
+	$(BIN)/python benchmarks/train_pack.py --data $(DATA) --out models $(if $(USE_CACHE),--use-cache $(USE_CACHE))
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache

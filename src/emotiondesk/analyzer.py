@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,19 @@ class AnalysisResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the ``analyze --json`` and ``/v1/analyze`` shape)."""
-        return asdict(self)
+        # Written out rather than dataclasses.asdict (which deep-copies field by
+        # field): this is on the service's per-request path.
+        return {
+            "text": self.text,
+            "language": self.language,
+            "polarity": self.polarity,
+            "polarity_scores": dict(self.polarity_scores),
+            "score": self.score,
+            "emotion": self.emotion,
+            "emotion_scores": dict(self.emotion_scores),
+            "truncated": self.truncated,
+            "model": self.model,
+        }
 
 
 def _to_scheme(proba: np.ndarray, model_labels: Sequence[str], scheme: Sequence[str]) -> np.ndarray:
@@ -227,6 +239,7 @@ def load_analyzer(pack: str | Path | None = None, *, max_chars: int | None = Non
         max_chars: longest text read (default: settings, 2000).
     """
     from emotiondesk.config import get_settings
+    from emotiondesk.models.ngram import share_lookups
 
     root = default_pack_dir() if pack in (None, "default") else Path(str(pack))
     spec = read_pack(root)
@@ -241,6 +254,9 @@ def load_analyzer(pack: str | Path | None = None, *, max_chars: int | None = Non
             if key not in loaded:  # a multi-task model serves several routes
                 loaded[key] = open_model(root / rel)
             models.setdefault(lang, {})[task] = task_head(loaded[key], task)
+    for served in models.values():
+        # A language's n-gram models look each n-gram of a batch up once, together.
+        share_lookups(list(served.values()))
     return Analyzer(
         models,
         fallback_language=spec.fallback_language,

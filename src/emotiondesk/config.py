@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     model_dir: Path | None = None
     #: Longest text analysed; longer ones keep their head and tail.
     max_chars: int = 2000
+    #: BLAS threads of the USE sentence encoder (``use_head`` models of the pack).
+    use_threads: int = Field(default=1, ge=1)
 
     # -- service and storage (emotiondesk serve / demo / db / keys) ----------------------
     #: SQLAlchemy URL; empty means SQLite in the user data directory.
@@ -41,6 +43,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    #: Seconds a verified API key is trusted without asking the database again:
+    #: a revoked key stops working within this bound (0: check every request).
+    api_key_cache_seconds: float = Field(default=10.0, ge=0)
     #: Requests per minute per API key (a key's own limit overrides it); 0 disables.
     rate_limit_per_minute: int = Field(default=1200, ge=0)
     #: Largest request body accepted (bytes): larger ones get 413.

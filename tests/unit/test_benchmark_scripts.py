@@ -48,3 +48,10 @@ def test_speed_falls_back_to_examples(tiny_pack: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "examples/messages.txt" in res.stdout
     assert "msgs/s" in res.stdout
+
+
+def test_service_cpu_runs_in_process(tiny_pack: Path) -> None:
+    res = run("service_cpu.py", "--model", str(tiny_pack), "--requests", "60", "--callers", "6")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "60 requests, 6 in-process callers" in res.stdout
+    assert "ms CPU per request" in res.stdout

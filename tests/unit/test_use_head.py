@@ -208,6 +208,17 @@ def test_bad_ensemble_dirs(ens_pack: Path, members: list, match: str) -> None:
         load_model(bad)
 
 
+def test_ensemble_cycle_is_a_model_error(tmp_path: Path) -> None:
+    for a, b in (("a", "b"), ("b", "a")):
+        (tmp_path / a).mkdir()
+        (tmp_path / a / "config.json").write_text(
+            json.dumps({"model_type": "ensemble", "members": [{"path": b, "weight": 1}]}),
+            encoding="utf-8",
+        )
+    with pytest.raises(ModelError, match="cycle"):
+        load_model(tmp_path / "a")
+
+
 def test_bad_model_dir_errors(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="does not exist"):
         load_model(tmp_path / "absent")
@@ -243,3 +254,30 @@ def test_cli_train_base_use(tmp_path: Path) -> None:
     assert summary["dev"]["accuracy"] > 0.9  # its own training rows
     assert summary["calibration"]["temperature"] > 0
     assert isinstance(load_model(out), UseHeadClassifier)
+
+
+@pytest.mark.integration
+def test_shipped_fast_pack_is_the_ngram_tier() -> None:
+    pack = Path(__file__).resolve().parents[2] / "models"
+    fast = load_analyzer(pack / "fast")
+    assert fast.version.startswith("fast-")
+    for tasks in fast.models.values():
+        assert {type(m).__name__ for m in tasks.values()} == {"NgramClassifier"}
+    default = load_analyzer(pack)
+    text = ["物流太慢了，气死我了", "Where is my order?"]
+    assert [r.polarity for r in fast.analyze(text)] == [r.polarity for r in default.analyze(text)]
+
+
+def test_embedding_cache_round_trip(tmp_path: Path) -> None:
+    from emotiondesk.training.use_cache import EmbeddingCache
+
+    texts = [t for t, _, _ in TINY_ZH[:3]] + ["a text whose key ends in NUL? any text"]
+    first = EmbeddingCache(tmp_path).embed(texts)
+    again = EmbeddingCache(tmp_path)  # reads the shards back
+    assert len(again) == len(texts)
+    np.testing.assert_allclose(again.embed(texts), first, atol=1e-3)
+    assert len(again) == len(texts)  # nothing re-encoded
+    # a digest with trailing NUL bytes survives the shard format
+    key = b"\x01" * 18 + b"\x00\x00"
+    again._write([key], np.zeros((1, 512), dtype=np.float32))
+    assert key in EmbeddingCache(tmp_path)._index

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -39,6 +40,8 @@ from emotiondesk.models.base import CONFIG_NAME, TextClassifier, load_model, rea
 
 MODEL_TYPE = "ensemble"
 FORMAT_VERSION = 1
+#: Ensemble directories being opened by this thread (to refuse a cycle of ensembles).
+_OPENING = threading.local()
 
 
 def _package_version() -> str:
@@ -220,10 +223,15 @@ class EnsembleClassifier:
             model._validate(path)
         except InvalidInputError as exc:
             raise ModelError(str(exc)) from None
-        for rel in rels:
-            if rel == path.name:
-                raise ModelError(f"{path}: an ensemble cannot contain itself")
-        model.load_members(path.parent)
+        opening: set[Path] = getattr(_OPENING, "dirs", set())
+        key = path.resolve()
+        if key in opening:
+            raise ModelError(f"{path}: an ensemble cannot contain itself (a cycle of ensembles)")
+        _OPENING.dirs = opening | {key}
+        try:
+            model.load_members(path.parent)
+        finally:
+            _OPENING.dirs = opening
         model.training_info_ = dict(cfg.get("training", {}))
         return model
 

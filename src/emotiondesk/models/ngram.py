@@ -96,6 +96,9 @@ class NgramFeaturizer:
         self.max_chars = max_chars
         self.vocabulary: dict[str, int] = {}
         self.idf: np.ndarray = np.zeros(0, dtype=np.float32)
+        #: (the vocabulary it was built for, a SharedLookup, this vocabulary's column
+        #: map): set by :func:`share_lookups`, used only while that vocabulary stands.
+        self._shared: tuple[dict[str, int], SharedLookup, np.ndarray] | None = None
 
     # -- text -> n-grams ----------------------------------------------------------------
 
@@ -163,9 +166,16 @@ class NgramFeaturizer:
         n_rows = len(grams_per_text)
         lengths = np.fromiter(map(len, grams_per_text), dtype=np.int64, count=n_rows)
         total = int(lengths.sum())
-        # One C-level pass over every n-gram of the batch (no Python loop per n-gram).
-        flat = chain.from_iterable(grams_per_text)
-        ids = np.fromiter(map(self.vocabulary.get, flat, repeat(-1)), dtype=np.int64, count=total)
+        shared = self._shared
+        if shared is not None and shared[0] is self.vocabulary:
+            # The batch's n-grams were looked up once for every featurizer sharing it.
+            ids = shared[2][shared[1].ids(grams_per_text, total)]
+        else:
+            # One C-level pass over every n-gram of the batch (no Python loop per n-gram).
+            flat = chain.from_iterable(grams_per_text)
+            ids = np.fromiter(
+                map(self.vocabulary.get, flat, repeat(-1)), dtype=np.int64, count=total
+            )
         known = ids >= 0
         rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)[known]
         indptr = np.zeros(n_rows + 1, dtype=np.int64)
@@ -220,6 +230,74 @@ class NgramFeaturizer:
             "max_chars": self.max_chars,
             "normalize": "emotiondesk.text.normalize",
         }
+
+
+class SharedLookup:
+    """One dictionary lookup per n-gram for several featurizers with the same settings.
+
+    A language's polarity and emotion models split a batch into the same
+    n-grams (``batch_ngrams`` shares them) but look them up in two
+    vocabularies; with vocabularies of 10^5 entries each lookup is mostly
+    cache misses. This holds the union of the vocabularies (the same string
+    objects) and, per vocabulary, a column map from union ids to its own ids
+    (-1 where absent; the extra last slot maps "unknown" to -1), so a batch is
+    looked up once and each model gathers its ids with one numpy index.
+    The ids are exactly ``vocabulary.get(gram, -1)``.
+    """
+
+    def __init__(self, vocabularies: Sequence[dict[str, int]]) -> None:
+        index: dict[str, int] = {}
+        for vocab in vocabularies:
+            for gram in vocab:
+                if gram not in index:
+                    index[gram] = len(index)
+        self.index = index
+        self.columns: list[np.ndarray] = []
+        for vocab in vocabularies:
+            column = np.full(len(index) + 1, -1, dtype=np.int64)
+            column[[index[g] for g in vocab]] = list(vocab.values())
+            self.columns.append(column)
+        self._last: tuple[Sequence[Sequence[str]], np.ndarray] | None = None
+
+    def ids(self, grams_per_text: Sequence[Sequence[str]], total: int) -> np.ndarray:
+        """Union ids (-1 unknown) of the batch's n-grams; the last batch is remembered."""
+        last = self._last
+        if last is not None and last[0] is grams_per_text:
+            return last[1]
+        flat = chain.from_iterable(grams_per_text)
+        ids = np.fromiter(map(self.index.get, flat, repeat(-1)), dtype=np.int64, count=total)
+        self._last = (grams_per_text, ids)
+        return ids
+
+
+def share_lookups(models: Sequence[Any]) -> int:
+    """Let the n-gram featurizers of ``models`` (one language's) share their lookups.
+
+    Featurizers with the same settings (so the same n-grams) but different
+    vocabularies get one :class:`SharedLookup`; n-gram members of ensembles
+    (``models_``) count too. Results are unchanged. Returns the number of
+    featurizers linked.
+    """
+    groups: dict[tuple[Any, ...], dict[int, NgramFeaturizer]] = {}
+    stack = list(models)
+    while stack:
+        model = stack.pop()
+        featurizer = getattr(model, "featurizer_", None)
+        if isinstance(featurizer, NgramFeaturizer) and featurizer.vocabulary:
+            groups.setdefault(featurizer._settings_key(), {})[id(featurizer)] = featurizer
+        stack.extend(getattr(model, "models_", ()))
+    linked = 0
+    for by_id in groups.values():
+        featurizers = [f for f in by_id.values()]
+        vocabularies = {id(f.vocabulary): f.vocabulary for f in featurizers}
+        if len(vocabularies) < 2:
+            continue
+        lookup = SharedLookup(list(vocabularies.values()))
+        column_of = dict(zip(vocabularies, lookup.columns, strict=True))
+        for f in featurizers:
+            f._shared = (f.vocabulary, lookup, column_of[id(f.vocabulary)])
+            linked += 1
+    return linked
 
 
 _LANGUAGE_DEFAULTS: dict[str, dict[str, tuple[int, int] | None]] = {

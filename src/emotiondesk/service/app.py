@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute, APIRouter
 
 from emotiondesk import __version__
 from emotiondesk.analyzer import Analyzer, load_analyzer
@@ -22,6 +23,7 @@ from emotiondesk.config import Settings, get_settings
 from emotiondesk.service.auth import KeyVerifier, check_bootstrap_key
 from emotiondesk.service.batching import MicroBatcher
 from emotiondesk.service.engine import ConversationEngine, resolve_engine, serialized
+from emotiondesk.service.fastpath import AnalyzeFastPath
 from emotiondesk.service.handlers import install_handlers
 from emotiondesk.service.limits import BodySizeLimitMiddleware
 from emotiondesk.service.metrics import Metrics, MetricsMiddleware
@@ -78,6 +80,7 @@ def create_app(
             sessions,
             bootstrap_key=bootstrap,
             default_rate_limit=settings.rate_limit_per_minute,
+            ttl=settings.api_key_cache_seconds,
         )
         app.state.conversation_engine = engine_fn
         model = analyzer
@@ -132,6 +135,16 @@ def create_app(
     from emotiondesk.web import install_web  # the dashboard (issue 6)
 
     install_web(app)
+    # Innermost first: the fast lane of /v1/analyze runs after the body-size
+    # limit and inside the metrics middleware.
+    app.add_middleware(AnalyzeFastPath, route=_route(analyze.router, "/v1/analyze", "POST"))
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _route(router: APIRouter, path: str, method: str) -> APIRoute:
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.path == path and method in (route.methods or ()):
+            return route
+    raise LookupError(f"no {method} {path} route")

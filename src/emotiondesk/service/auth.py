@@ -6,6 +6,7 @@ import hmac
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,8 +69,11 @@ class Principal:
     scopes: frozenset[str]
     rate_limit: int | None
 
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
     def require(self, scope: str) -> None:
-        if scope in self.scopes or "admin" in self.scopes:
+        if self.allows(scope):
             return
         raise PermissionDeniedError(
             f"this API key lacks the {scope!r} scope (it has: {', '.join(sorted(self.scopes))})"
@@ -104,7 +108,25 @@ class RateLimiter:
 
 
 class KeyVerifier:
-    """Checks ``X-API-Key`` values against the database (results cached for ``ttl`` seconds)."""
+    """Checks ``X-API-Key`` values against the database, caching each answer for ``ttl`` seconds.
+
+    The cache holds the SHA-256 of each key seen (never the key) with the
+    principal it maps to, or with "unknown". So the database is asked at most
+    once per key per ``ttl``, and a key revoked, created or changed in the
+    database takes effect within ``ttl`` seconds in every running worker
+    (``EMOTIONDESK_API_KEY_CACHE_SECONDS``, default 10; 0 asks the database
+    on every request).
+
+    Args:
+        sessions: database sessions.
+        bootstrap_key: the ``EMOTIONDESK_API_KEY`` secret, valid with every scope.
+        default_rate_limit: requests per minute for keys without their own limit.
+        ttl: seconds a verification is reused.
+        clock: monotonic seconds (a parameter so tests can move time on).
+    """
+
+    #: Most keys remembered; past it the cache starts over.
+    MAX_ENTRIES = 10_000
 
     def __init__(
         self,
@@ -113,20 +135,23 @@ class KeyVerifier:
         bootstrap_key: str | None = None,
         default_rate_limit: int = 0,
         ttl: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.bootstrap_key = bootstrap_key
         self.default_rate_limit = default_rate_limit
         self.ttl = ttl
+        self.clock = clock
         self.limiter = RateLimiter()
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
     def cached(self, key: str) -> tuple[bool, Principal | None]:
-        digest = repo.hash_key(key)
-        with self._lock:
-            hit = self._cache.get(digest)
-        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+        """(True, principal or None) when ``key`` was verified less than ``ttl`` s ago."""
+        if self.ttl <= 0:
+            return False, None
+        hit = self._cache.get(repo.hash_key(key))  # a dict read is atomic under the GIL
+        if hit is not None and self.clock() - hit[0] < self.ttl:
             return True, hit[1]
         return False, None
 
@@ -152,17 +177,21 @@ class KeyVerifier:
                     )
                 )
         with self._lock:
-            if len(self._cache) > 10_000:
+            if len(self._cache) >= self.MAX_ENTRIES:
                 self._cache.clear()
-            self._cache[repo.hash_key(key)] = (time.monotonic(), principal)
+            self._cache[repo.hash_key(key)] = (self.clock(), principal)
         return principal
 
     def admit(self, principal: Principal | None, scope: str) -> Principal:
         if principal is None:
             raise AuthenticationError("unknown or revoked API key")
         principal.require(scope)
+        self.check_rate(principal)
+        return principal
+
+    def check_rate(self, principal: Principal) -> None:
+        """Take one request from the key's rate limit (``RateLimitError`` when it is spent)."""
         limit = (
             principal.rate_limit if principal.rate_limit is not None else self.default_rate_limit
         )
         self.limiter.check(f"{principal.key_id}:{principal.name}", limit)
-        return principal

@@ -155,7 +155,7 @@ def run_demo(*, port: int = 8000, db: Path | None = None, model: Path | None = N
     import uvicorn
 
     from emotiondesk.service.app import create_app
-    from emotiondesk.service.server import configure_logging
+    from emotiondesk.service.server import configure_logging, limit_blas_threads
     from emotiondesk.storage import default_sqlite_path
 
     path = db or default_sqlite_path().with_name("demo.db")
@@ -174,6 +174,7 @@ def run_demo(*, port: int = 8000, db: Path | None = None, model: Path | None = N
         }
     )
     configure_logging("warning")
+    limit_blas_threads()
     app = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(

@@ -68,14 +68,33 @@ class Metrics:
             "emotiondesk_model_loaded", "1 when the model pack is loaded.", registry=r
         )
 
+        # Labelled children, looked up once per label set (``labels()`` costs
+        # microseconds on every call, and these are used on every request).
+        self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._prediction_children: dict[tuple[str, str], Any] = {}
+
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
         self.inference.observe(seconds)
 
+    def observe_request(self, method: str, route: str, status: str, seconds: float) -> None:
+        """Count one HTTP request and its latency under its route template and status."""
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(*key), self.latency.labels(*key))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
     def count_predictions(self, results: Sequence[Any]) -> None:
+        children = self._prediction_children
         for r in results:
-            self.predictions.labels("polarity", r.polarity).inc()
-            self.predictions.labels("emotion", r.emotion).inc()
+            for key in (("polarity", r.polarity), ("emotion", r.emotion)):
+                child = children.get(key)
+                if child is None:
+                    child = children[key] = self.predictions.labels(*key)
+                child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -106,8 +125,6 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
-            method = scope.get("method", "GET")
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template, str(status)).observe(
-                time.perf_counter() - start
+            self.metrics.observe_request(
+                scope.get("method", "GET"), template, str(status), time.perf_counter() - start
             )

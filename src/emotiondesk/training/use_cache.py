@@ -61,7 +61,12 @@ class EmbeddingCache:
             for path in sorted(self.directory.glob("shard-*.npz")):
                 try:
                     with np.load(path, allow_pickle=False) as z:
-                        self._add(list(z["keys"]), z["emb"])
+                        raw = z["keys"]
+                        if raw.dtype == np.uint8:  # (n, 20) digests
+                            keys = [row.tobytes() for row in raw]
+                        else:  # older shards: "S20" strings, which drop trailing NUL bytes
+                            keys = [bytes(k).ljust(20, b"\0") for k in raw]
+                        self._add(keys, z["emb"])
                 except (OSError, ValueError, KeyError) as exc:  # a shard cut by a crash
                     logger.warning("ignoring unreadable cache shard %s: %s", path, exc)
         logger.info("embedding cache: %d embeddings loaded", len(self._index))
@@ -80,7 +85,8 @@ class EmbeddingCache:
             return
         n = len(list(self.directory.glob("shard-*.npz")))
         tmp = self.directory / f".tmp-{os.getpid()}.npz"
-        np.savez(tmp, keys=np.array(keys, dtype="S20"), emb=emb.astype(np.float16))
+        digests = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 20)
+        np.savez(tmp, keys=digests, emb=emb.astype(np.float16))
         os.replace(tmp, self.directory / f"shard-{n:05d}-{os.getpid()}.npz")
 
     def embed_prepared(self, prepared: Sequence[str]) -> np.ndarray:
