@@ -142,6 +142,17 @@ def test_temperature_is_applied(trained: Path):
     assert np.allclose(model.predict_proba(TEXTS), expected, atol=1e-6)
 
 
+def test_inference_normalises_like_training(trained: Path):
+    from emotiondesk.text import normalize
+
+    model = load_model(trained)
+    raw = ["物流太慢了！！！ＯＫ？", "Ｇｒｅａｔ，ｔｈａｎｋｓ！", "質量很好"]
+    assert [normalize(t) for t in raw] != raw
+    np.testing.assert_allclose(
+        model.predict_proba(raw), model.predict_proba([normalize(t) for t in raw]), atol=1e-6
+    )
+
+
 def test_lora_fine_tuning(tiny_base: Path, data: dict[str, Path], tmp_path: Path):
     args = _args(tiny_base, tmp_path / "lora", data, method="lora", lora_r=4, epochs=1)
     out = fine_tune(args)

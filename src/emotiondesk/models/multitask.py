@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from emotiondesk.errors import InvalidInputError
+from emotiondesk.text.normalize import normalize
 
 DEFAULT_BATCH_SIZE = 64
 
@@ -106,6 +107,10 @@ class MultiTaskClassifier:
         Texts are sorted by length so each batch pads little, then put back in order.
         """
         texts = [t if isinstance(t, str) else _not_str(i, t) for i, t in enumerate(texts)]
+        # Training normalises every text (training/data.py); so must inference, or a
+        # direct caller (evaluate --model DIR) scores text the model never saw in that
+        # form (full-width punctuation, traditional forms...). Idempotent for the analyzer.
+        texts = [normalize(t) for t in texts]
         key = tuple(texts)
         if self._cache_key == key and self._cache_val is not None:
             return self._cache_val
