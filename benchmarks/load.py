@@ -89,7 +89,13 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def start_server(
-    *, batching: bool, db_url: str, model: str | None, log: Path, workers: int = 1
+    *,
+    batching: bool,
+    db_url: str,
+    model: str | None,
+    log: Path,
+    workers: int = 1,
+    log_level: str = "warning",
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTIONDESK_")}
@@ -116,7 +122,7 @@ def start_server(
             "--workers",
             str(workers),
             "--log-level",
-            "warning",
+            log_level,
         ],
         env=env,
         stdout=log.open("wb"),
@@ -400,6 +406,11 @@ def main() -> None:
         default="raw",
         help="httpx.AsyncClient, or a minimal keep-alive HTTP/1.1 client that costs less CPU.",
     )
+    parser.add_argument(
+        "--server-log-level",
+        default="warning",
+        help="The server's --log-level ('info' turns uvicorn's access log on).",
+    )
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     args = parser.parse_args()
     if not 0 < args.duration <= 300:
@@ -418,6 +429,7 @@ def main() -> None:
                 model=model,
                 log=Path(tmp) / "server.log",
                 workers=args.workers,
+                log_level=args.server_log_level,
             )
             try:
                 for phase in phases:

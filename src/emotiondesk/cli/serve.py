@@ -21,6 +21,13 @@ def serve_command(
         bool, typer.Option("--no-batching", help="Run each analyse call alone (no micro-batching).")
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    no_access_log: Annotated[
+        bool,
+        typer.Option(
+            "--no-access-log",
+            help="No log line per request (saves ~0.15 ms CPU per request; /metrics still counts).",
+        ),
+    ] = False,
 ) -> None:
     """Run the REST service (settings from EMOTIONDESK_* and .env)."""
     from emotiondesk.service.server import serve
@@ -33,6 +40,7 @@ def serve_command(
             dev=dev or None,
             batching=False if no_batching else None,
             log_level=log_level,
+            access_log=not no_access_log,
         )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -38,6 +38,24 @@ class TextClassifier(Protocol):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def save_pretrained(self, directory: str | Path) -> Path: ...
+
+
+class EstimatorParams:
+    """scikit-learn's ``get_params`` / ``set_params``: the constructor's arguments are the params."""
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        import inspect
+
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def set_params(self, **params: Any) -> Self:
+        known = self.get_params()
+        for key, value in params.items():
+            if key not in known:
+                raise ValueError(f"unknown parameter {key!r}")
+            setattr(self, key, value)
+        return self
 
 
 _Loader = Callable[[Path], TextClassifier]

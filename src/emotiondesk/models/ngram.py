@@ -47,7 +47,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from emotiondesk.errors import InvalidInputError, ModelError
-from emotiondesk.models.base import CONFIG_NAME, read_config, register
+from emotiondesk.models.base import CONFIG_NAME, EstimatorParams, read_config, register
 from emotiondesk.text.normalize import DEFAULT_MAX_CHARS, normalize
 
 logger = logging.getLogger(__name__)
@@ -328,7 +328,7 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 @register(MODEL_TYPE)
-class NgramClassifier:
+class NgramClassifier(EstimatorParams):
     """Sublinear TF-IDF n-grams + multinomial logistic regression, temperature-calibrated.
 
     Args:
@@ -380,19 +380,6 @@ class NgramClassifier:
         self.random_state = random_state
 
     # -- scikit-learn contract ----------------------------------------------------------
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        import inspect
-
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
-
-    def set_params(self, **params: Any) -> NgramClassifier:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ValueError(f"unknown parameter {key!r}")
-            setattr(self, key, value)
-        return self
 
     def _make_featurizer(self) -> NgramFeaturizer:
         if self.language not in _LANGUAGE_DEFAULTS:

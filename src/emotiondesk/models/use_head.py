@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from emotiondesk.errors import InvalidInputError, ModelError
-from emotiondesk.models.base import CONFIG_NAME, read_config, register
+from emotiondesk.models.base import CONFIG_NAME, EstimatorParams, read_config, register
 from emotiondesk.text.normalize import normalize
 
 logger = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 15)
 
 
 @register(MODEL_TYPE)
-class UseHeadClassifier:
+class UseHeadClassifier(EstimatorParams):
     """A classifier head on USE sentence embeddings, temperature-calibrated.
 
     Args:
@@ -210,19 +210,6 @@ class UseHeadClassifier:
         self.random_state = random_state
 
     # -- scikit-learn contract ----------------------------------------------------------
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        import inspect
-
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
-
-    def set_params(self, **params: Any) -> UseHeadClassifier:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ValueError(f"unknown parameter {key!r}")
-            setattr(self, key, value)
-        return self
 
     @property
     def classes_(self) -> list[str]:
