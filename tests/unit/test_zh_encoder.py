@@ -150,3 +150,16 @@ def test_collapse_check_flags_an_encoder_that_ignores_its_input(tmp_path: Path) 
         model.bert.encoder.layer[-1].output.LayerNorm.weight.zero_()
     collapsed = collapse_check(model, tok, texts)
     assert collapsed["collapsed"] is True and collapsed["position_std"] < 1e-4
+
+
+def test_zh_ensemble_skips_without_data(tmp_path: Path) -> None:
+    script = str(ROOT / "benchmarks" / "zh_ensemble.py")
+    res = subprocess.run(
+        [sys.executable, script, "--data", str(tmp_path / "absent"), "--polarity", "x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert res.returncode == 0
+    assert "not found; skipped" in res.stderr and not res.stdout
