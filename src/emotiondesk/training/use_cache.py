@@ -9,7 +9,7 @@ version, and stores them (float16) in append-only shards, so an interrupted
 run loses at most one shard and a rerun encodes only what is missing.
 
 Example:
-    >>> cache = EmbeddingCache("/tmp/use-cache")            # doctest: +SKIP
+    >>> cache = EmbeddingCache("use-cache")            # doctest: +SKIP
     >>> x = cache.embed(["物流太慢了", "Great, thanks!"])     # doctest: +SKIP
     >>> x.shape                                             # doctest: +SKIP
     (2, 512)
