@@ -21,7 +21,7 @@ softened by a temperature on the log of that average.
 
 Example:
     >>> ens = EnsembleClassifier(["zh-polarity-ngram", "zh-polarity-use"], [0.6, 0.4])
-    >>> ens.fit_members(pack_root)                       # doctest: +SKIP
+    >>> ens.load_members(pack_root)                      # doctest: +SKIP
     >>> ens.predict_proba(["物流太慢了"])                  # doctest: +SKIP
 """
 
