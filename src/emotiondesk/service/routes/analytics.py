@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -25,28 +26,6 @@ Slice = Literal["channel", "category", "product_id", "agent_id", "language"]
 ERRORS_404 = {**ERRORS, 404: ERRORS[422]}
 
 
-def _filters(
-    session: Any,
-    *,
-    days: int,
-    since: datetime | None,
-    until: datetime | None,
-    channel: str | None,
-    category: str | None,
-    product_id: str | None,
-    agent_id: str | None,
-) -> stats.Filters:
-    since, until = svc.window(session, days=days, since=since, until=until)
-    return stats.Filters(
-        since=since,
-        until=until,
-        channel=channel,
-        category=category,
-        product_id=product_id,
-        agent_id=agent_id,
-    )
-
-
 Days = Annotated[
     int,
     Query(ge=0, le=3660, description="Period: the last N days up to the newest message (0 = all)."),
@@ -57,31 +36,44 @@ Channel = Annotated[str | None, Query(max_length=64)]
 Ident = Annotated[str | None, Query(max_length=128)]
 
 
-@router.get("/analytics/overview", responses=ERRORS)
-def overview(
-    _key: ReadKey,
+def _product_filters(
     session: SessionDep,
-    granularity: Granularity = "day",
     days: Days = 30,
     since: Since = None,
     until: Until = None,
     channel: Channel = None,
     category: Ident = None,
     product_id: Ident = None,
-    agent_id: Ident = None,
+) -> stats.Filters:
+    """The period and slice query parameters shared by every analytics endpoint."""
+    since, until = svc.window(session, days=days, since=since, until=until)
+    return stats.Filters(
+        since=since, until=until, channel=channel, category=category, product_id=product_id
+    )
+
+
+def _agent_filters(
+    base: Annotated[stats.Filters, Depends(_product_filters)], agent_id: Ident = None
+) -> stats.Filters:
+    """The shared filters plus ``agent_id`` (the endpoints that can slice by agent)."""
+    return replace(base, agent_id=agent_id)
+
+
+#: Filters of the product views (aspects, topics): no agent.
+ProductFilters = Annotated[stats.Filters, Depends(_product_filters)]
+#: Filters of the conversation views: also by agent.
+Filters = Annotated[stats.Filters, Depends(_agent_filters)]
+
+
+@router.get("/analytics/overview", responses=ERRORS)
+def overview(
+    _key: ReadKey,
+    session: SessionDep,
+    f: Filters,
+    granularity: Granularity = "day",
 ) -> dict[str, Any]:
     """KPIs (volume, satisfaction, share negative, top emotion, open alerts), the trend,
     the emotion mix and the split by channel and category."""
-    f = _filters(
-        session,
-        days=days,
-        since=since,
-        until=until,
-        channel=channel,
-        category=category,
-        product_id=product_id,
-        agent_id=agent_id,
-    )
     return svc.overview(session, filters=f, granularity=granularity)
 
 
@@ -89,27 +81,11 @@ def overview(
 def trend(
     _key: ReadKey,
     session: SessionDep,
+    f: Filters,
     granularity: Granularity = "day",
     by: Slice | None = None,
-    days: Days = 30,
-    since: Since = None,
-    until: Until = None,
-    channel: Channel = None,
-    category: Ident = None,
-    product_id: Ident = None,
-    agent_id: Ident = None,
 ) -> dict[str, Any]:
     """Satisfaction, share negative/positive and emotion mix per hour/day/week (per slice)."""
-    f = _filters(
-        session,
-        days=days,
-        since=since,
-        until=until,
-        channel=channel,
-        category=category,
-        product_id=product_id,
-        agent_id=agent_id,
-    )
     return {
         "granularity": granularity,
         "by": by,
@@ -122,26 +98,10 @@ def breakdown(
     _key: ReadKey,
     session: SessionDep,
     by: Slice,
-    days: Days = 30,
-    since: Since = None,
-    until: Until = None,
-    channel: Channel = None,
-    category: Ident = None,
-    product_id: Ident = None,
-    agent_id: Ident = None,
+    f: Filters,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """The same figures per channel, category, product, agent or language, largest first."""
-    f = _filters(
-        session,
-        days=days,
-        since=since,
-        until=until,
-        channel=channel,
-        category=category,
-        product_id=product_id,
-        agent_id=agent_id,
-    )
     return {"by": by, "groups": svc.breakdown(session, filters=f, by=by, limit=limit)}
 
 
@@ -150,25 +110,10 @@ def aspects(
     request: Request,
     _key: ReadKey,
     session: SessionDep,
-    days: Days = 30,
-    since: Since = None,
-    until: Until = None,
-    channel: Channel = None,
-    category: Ident = None,
-    product_id: Ident = None,
+    f: ProductFilters,
     sample: Annotated[int, Query(ge=1, le=20_000)] = svc.TEXT_SAMPLE,
 ) -> dict[str, Any]:
     """Aspect sentiment (price, quality, logistics, ...) with example clauses."""
-    f = _filters(
-        session,
-        days=days,
-        since=since,
-        until=until,
-        channel=channel,
-        category=category,
-        product_id=product_id,
-        agent_id=None,
-    )
     analyzer = getattr(request.app.state, "analyzer", None)
     return svc.aspects(session, filters=f, sample=sample, analyzer=analyzer)
 
@@ -177,26 +122,11 @@ def aspects(
 def topics(
     _key: ReadKey,
     session: SessionDep,
-    days: Days = 30,
-    since: Since = None,
-    until: Until = None,
-    channel: Channel = None,
-    category: Ident = None,
-    product_id: Ident = None,
+    f: ProductFilters,
     k: Annotated[int | None, Query(ge=1, le=30)] = None,
     sample: Annotated[int, Query(ge=1, le=20_000)] = svc.TEXT_SAMPLE,
 ) -> dict[str, Any]:
     """Complaint topics of the negative messages, with counts and examples."""
-    f = _filters(
-        session,
-        days=days,
-        since=since,
-        until=until,
-        channel=channel,
-        category=category,
-        product_id=product_id,
-        agent_id=None,
-    )
     return svc.topics(session, filters=f, k=k, sample=sample)
 
 
