@@ -19,6 +19,7 @@ from typing import Any
 
 from emotiondesk.data import LabelledData
 from emotiondesk.errors import InvalidInputError
+from emotiondesk.training.report import record_dev_figures
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ def train_charnn(
     options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit a :class:`~emotiondesk.models.charnn.CharNNClassifier`, save it, evaluate on dev."""
-    from emotiondesk.evaluation.evaluate import evaluate_data
     from emotiondesk.models.charnn import CharNNClassifier
 
     opts = {k: v for k, v in (options or {}).items() if v is not None}
@@ -97,15 +97,7 @@ def train_charnn(
         "history": clf.training_info_["history"],
         "dev": None,
     }
-    path = clf.save_pretrained(out)
+    clf.save_pretrained(out)
     if dev is not None:
-        report = evaluate_data(dev, task=task, model=path)
-        summary["dev"] = {k: report[k] for k in ("n", "accuracy", "macro_f1", "per_class")}
-        clf.training_info_["dev"] = {
-            "source": dev.source,
-            "n": report["n"],
-            "accuracy": round(report["accuracy"], 4),
-            "macro_f1": round(report["macro_f1"], 4),
-        }
-        clf.save_pretrained(out)
+        record_dev_figures(clf, dev, task=task, out=out, summary=summary)
     return summary

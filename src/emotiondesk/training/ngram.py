@@ -10,6 +10,7 @@ from typing import Any
 from emotiondesk.data import LabelledData
 from emotiondesk.errors import InvalidInputError
 from emotiondesk.text import detect_language
+from emotiondesk.training.report import record_dev_figures
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ def train_ngram(
     options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit an :class:`~emotiondesk.models.ngram.NgramClassifier`, save it, evaluate on dev."""
-    from emotiondesk.evaluation.evaluate import evaluate_data
     from emotiondesk.models.ngram import NgramClassifier
 
     options = dict(options or {})
@@ -69,16 +69,7 @@ def train_ngram(
         "train_labels": train.label_counts(),
         "dev": None,
     }
-    if dev is not None:
-        # Evaluate the in-memory model exactly as it will be saved.
-        path = clf.save_pretrained(out)
-        report = evaluate_data(dev, task=task, model=path)
-        summary["dev"] = {k: report[k] for k in ("n", "accuracy", "macro_f1", "per_class")}
-        clf.training_info_["dev"] = {
-            "source": dev.source,
-            "n": report["n"],
-            "accuracy": round(report["accuracy"], 4),
-            "macro_f1": round(report["macro_f1"], 4),
-        }
     clf.save_pretrained(out)
+    if dev is not None:
+        record_dev_figures(clf, dev, task=task, out=out, summary=summary)
     return summary

@@ -14,6 +14,7 @@ from typing import Any
 
 from emotiondesk.data import LabelledData
 from emotiondesk.errors import InvalidInputError
+from emotiondesk.training.report import record_dev_figures
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ def train_use_head(
     options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit a :class:`~emotiondesk.models.use_head.UseHeadClassifier`, calibrate on dev, save."""
-    from emotiondesk.evaluation.evaluate import evaluate_data
     from emotiondesk.models._io import atomic_directory
     from emotiondesk.models.use_head import UseHeadClassifier
 
@@ -65,13 +65,5 @@ def train_use_head(
     with atomic_directory(out) as tmp:
         clf.save_pretrained(tmp)
     if dev is not None:
-        report = evaluate_data(dev, task=task, model=out)
-        summary["dev"] = {k: report[k] for k in ("n", "accuracy", "macro_f1", "per_class")}
-        clf.training_info_["dev"] = {
-            "source": dev.source,
-            "n": report["n"],
-            "accuracy": round(report["accuracy"], 4),
-            "macro_f1": round(report["macro_f1"], 4),
-        }
-        clf.save_pretrained(out)
+        record_dev_figures(clf, dev, task=task, out=out, summary=summary)
     return summary
