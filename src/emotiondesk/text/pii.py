@@ -190,13 +190,22 @@ _ID_GROUPED = re.compile(
 )
 # 13-19 digits, either contiguous or in groups separated by single spaces/dashes.
 _CARD = re.compile(r"(?<![0-9A-Za-z_+])(\d{13,19}|\d{4}(?:[ -]\d{3,6}){2,4})" + _NOT_ALNUM_AFTER)
+_CARD_CUE = re.compile(r"卡|card|visa|amex|american express", re.IGNORECASE)
+
+
+def _card_issuer_ok(digits: str) -> bool:
+    """Card numbers start with 2-6 (Mastercard, Amex/JCB/Diners, Visa, UnionPay/Discover);
+    only Visa issued 13-digit ones."""
+    return digits[0] in "23456" and (len(digits) != 13 or digits[0] == "4")
+
+
 # A +86 / 0086 phone written without separators looks like a card number.
 _CN_PHONE_DIGITS = re.compile(r"(?:00)?86(?:1[3-9]\d{9}|0\d{9,11})")
 # A mobile may touch letters ("stuff13812345678call me"), never another digit.
 _CN_MOBILE = re.compile(r"(?<![0-9+])(?:(?:\+|00)86[ .-]?)?1[3-9]\d(?:[ .-]?\d{4}){2}(?!\d)")
 _CN_LANDLINE = re.compile(
-    r"(?<![\d+])(?:(?:\+|00)86[ -]?)?(?:\(0\d{2,3}\)|0\d{2,3})[ -]?\d{7,8}(?:-\d{1,5})?"
-    + _NOT_ALNUM_AFTER
+    r"(?<![\d+])(?<!(?<!\d)\d{4}[ -])(?:(?:\+|00)86[ -]?)?(?:\(0\d{2,3}\)|0\d{2,3})[ -]?(?:\d{7,8}|\d{3,4}[ -]\d{4})"
+    r"(?:-\d{1,5})?(?![ -]?\d)" + _NOT_ALNUM_AFTER
 )
 # International: '+' then country code and 6-14 more digits, with spaces, dashes,
 # dots or a bracketed area code between groups.
@@ -308,12 +317,21 @@ def _iter_candidates(text: str) -> Iterator[_Candidate]:
             yield _Candidate("email", start, m.end(), strong=True)
     for pattern in (_ID18, _ID_GROUPED):
         for m in pattern.finditer(text):
-            if is_valid_cn_id(_digits(m.group(1)) + ("X" if m.group(1)[-1] in "Xx" else "")):
-                yield _Candidate("id_number", *m.span(1), strong=True)
+            number = _digits(m.group(1)) + ("X" if m.group(1)[-1] in "Xx" else "")
+            if not is_valid_cn_id(number):
+                continue
+            if (
+                len(number) == 15
+                and luhn_ok(number)
+                and _CARD_CUE.search(text, max(0, m.start() - 16), m.start())
+            ):
+                continue  # a 15-digit card (American Express) named as one
+            yield _Candidate("id_number", *m.span(1), strong=True)
     for m in _CARD.finditer(text):
         digits = _digits(m.group(1))
         if (
             13 <= len(digits) <= 19
+            and _card_issuer_ok(digits)
             and luhn_ok(digits)
             and len(set(digits)) > 1
             and not _CN_PHONE_DIGITS.fullmatch(digits)
