@@ -35,7 +35,7 @@ ZW = "\u200b"
 def cn_id(rng: random.Random) -> str:
     born = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 55))
     body = f"{rng.choice(REGIONS)}{born:%Y%m%d}{rng.randrange(1000):03d}"
-    return body + ID_CHECK[sum(int(c) * w for c, w in zip(body, ID_WEIGHTS)) % 11]
+    return body + ID_CHECK[sum(int(c) * w for c, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
 
 
 def luhn_complete(prefix: str) -> str:
@@ -395,7 +395,7 @@ def build(seed: int) -> list[dict]:
             ]
         )
         add(f"{cues[n % len(cues)]}{code} 还没到", [], "lookalike")
-    for n in range(20):
+    for _ in range(20):
         d = date(2020, 1, 1) + timedelta(days=rng.randrange(2000))
         price = rng.randrange(10, 99999) / 100
         text = rng.choice(
