@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -24,9 +25,11 @@ from emotiondesk.service.auth import KeyVerifier, check_bootstrap_key
 from emotiondesk.service.batching import MicroBatcher
 from emotiondesk.service.engine import ConversationEngine, resolve_engine, serialized
 from emotiondesk.service.fastpath import AnalyzeFastPath
+from emotiondesk.service.guard import GuardMiddleware
 from emotiondesk.service.handlers import install_handlers
 from emotiondesk.service.limits import BodySizeLimitMiddleware
 from emotiondesk.service.metrics import Metrics, MetricsMiddleware
+from emotiondesk.service.privacy import Privacy
 from emotiondesk.service.routes import analytics, analyze, conversations, feedback, health
 from emotiondesk.storage import make_engine, make_session_factory, redact_url, upgrade_database
 
@@ -64,6 +67,7 @@ def create_app(
         conversation_engine or resolve_engine(settings.conversation_engine, settings)
     )
     metrics = Metrics()
+    privacy = Privacy.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -127,6 +131,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.privacy = privacy
     app.state.metrics = metrics
     app.state.analyzer = None
     install_handlers(app)
@@ -138,9 +143,26 @@ def create_app(
     # Innermost first: the fast lane of /v1/analyze runs after the body-size
     # limit and inside the metrics middleware.
     app.add_middleware(AnalyzeFastPath, route=_route(analyze.router, "/v1/analyze", "POST"))
+    app.add_middleware(GuardMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    _agree_openapi_with_settings(app, settings)
     return app
+
+
+def _agree_openapi_with_settings(app: FastAPI, settings: Settings) -> None:
+    """The schema states the limits this service applies (not the schema's hard bounds)."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = base()
+            props = schema["components"]["schemas"]["AnalyzeRequest"]["properties"]
+            props["texts"]["maxItems"] = settings.max_texts
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _route(router: APIRouter, path: str, method: str) -> APIRoute:

@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from emotiondesk.service import analytics as svc
 from emotiondesk.service.deps import ReadKey, SessionDep, WriteKey
 from emotiondesk.service.routes.analyze import ERRORS
-from emotiondesk.service.schemas import AlertOut
+from emotiondesk.service.schemas import AlertOut, ApiDatetime
 from emotiondesk.storage import stats
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
@@ -30,8 +30,8 @@ Days = Annotated[
     int,
     Query(ge=0, le=3660, description="Period: the last N days up to the newest message (0 = all)."),
 ]
-Since = Annotated[datetime | None, Query(description="Start (ISO 8601); overrides days.")]
-Until = Annotated[datetime | None, Query(description="End, exclusive (ISO 8601).")]
+Since = Annotated[ApiDatetime | None, Query(description="Start (ISO 8601); overrides days.")]
+Until = Annotated[ApiDatetime | None, Query(description="End, exclusive (ISO 8601).")]
 Channel = Annotated[str | None, Query(max_length=64)]
 Ident = Annotated[str | None, Query(max_length=128)]
 
@@ -53,10 +53,12 @@ def _product_filters(
 
 
 def _agent_filters(
-    base: Annotated[stats.Filters, Depends(_product_filters)], agent_id: Ident = None
+    request: Request,
+    base: Annotated[stats.Filters, Depends(_product_filters)],
+    agent_id: Ident = None,
 ) -> stats.Filters:
     """The shared filters plus ``agent_id`` (the endpoints that can slice by agent)."""
-    return replace(base, agent_id=agent_id)
+    return replace(base, agent_id=request.app.state.privacy.filter_identifier(agent_id))
 
 
 #: Filters of the product views (aspects, topics): no agent.
@@ -159,7 +161,7 @@ def live(
     _key: ReadKey,
     session: SessionDep,
     after: Annotated[
-        datetime | None, Query(description="Only messages stored after this time.")
+        ApiDatetime | None, Query(description="Only messages stored after this time.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:

@@ -17,6 +17,7 @@ router = APIRouter(prefix="/v1", tags=["analysis"])
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody} for code in (401, 403, 413, 422, 429, 503)
 }
+ERRORS[400] = {"model": ErrorBody, "description": "A body that is not UTF-8 JSON."}
 
 
 def check_texts(texts: list[str], *, max_texts: int, max_chars: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -19,6 +18,7 @@ from emotiondesk.service.deps import (
 from emotiondesk.service.ingest import lookup_existing, store_message
 from emotiondesk.service.routes.analyze import ERRORS, check_texts
 from emotiondesk.service.schemas import (
+    ApiDatetime,
     ConversationCreate,
     ConversationDetail,
     ConversationOut,
@@ -39,17 +39,22 @@ ERRORS_404 = {**ERRORS, 404: ERRORS[422]}
     "", response_model=ConversationOut, status_code=status.HTTP_201_CREATED, responses=ERRORS
 )
 def create_conversation(
-    body: ConversationCreate, _key: WriteKey, session: SessionDep
+    body: ConversationCreate, request: Request, _key: WriteKey, session: SessionDep
 ) -> ConversationOut:
-    """Open a conversation (channel, customer, product / category, agent, metadata)."""
+    """Open a conversation (channel, customer, product / category, agent, metadata).
+
+    PII in the metadata (any string, at any depth) is masked before it is
+    stored; ``customer_id`` and ``agent_id`` are masked or pseudonymised.
+    """
+    privacy = request.app.state.privacy
     conv = repo.create_conversation(
         session,
-        channel=body.channel,
-        customer_id=body.customer_id,
-        product_id=body.product_id,
-        category=body.category,
-        agent_id=body.agent_id,
-        metadata=body.metadata,
+        channel=privacy.text(body.channel),
+        customer_id=privacy.identifier(body.customer_id),
+        product_id=privacy.text(body.product_id),
+        category=privacy.text(body.category),
+        agent_id=privacy.identifier(body.agent_id),
+        metadata=privacy.json(body.metadata),
     )
     session.commit()
     return ConversationOut.model_validate(conv)
@@ -57,6 +62,7 @@ def create_conversation(
 
 @router.get("", response_model=ConversationPage, responses=ERRORS)
 def list_conversations(
+    request: Request,
     _key: ReadKey,
     session: SessionDep,
     channel: Annotated[str | None, Query(max_length=64)] = None,
@@ -65,19 +71,20 @@ def list_conversations(
     category: Annotated[str | None, Query(max_length=128)] = None,
     agent_id: Annotated[str | None, Query(max_length=128)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: ApiDatetime | None = None,
+    created_before: ApiDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ConversationPage:
     """Conversations, newest first, filtered by any of the fields, one page at a time."""
+    privacy = request.app.state.privacy
     page = repo.list_conversations(
         session,
         channel=channel,
-        customer_id=customer_id,
+        customer_id=privacy.filter_identifier(customer_id),
         product_id=product_id,
         category=category,
-        agent_id=agent_id,
+        agent_id=privacy.filter_identifier(agent_id),
         status=status,
         created_after=created_after,
         created_before=created_before,
