@@ -65,6 +65,7 @@ from emotiondesk.training.data import (
     prepare_data,
     read_labelled,
 )
+from emotiondesk.training.heldout import drop_heldout_pairs
 from emotiondesk.training.losses import FGM, balanced_class_weights, make_loss
 
 logger = logging.getLogger(__name__)
@@ -221,6 +222,8 @@ def _load_task(
             seed=args.seed,
             drop_duplicates=False,
         )
+    # The customer-service turn set is for evaluation only: never train on its rows.
+    train_x, train_l = drop_heldout_pairs(train_x, train_l, source=str(spec.train))
     labels = label_set(train_l, spec.task)
     check_dev_labels(labels, dev_l, task=spec.task, dev_path=spec.dev)
     index = {label: i for i, label in enumerate(labels)}
