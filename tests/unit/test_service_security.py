@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from emotiondesk.service import create_app
+from emotiondesk.storage import repository as repo
 from emotiondesk.storage.tables import Conversation, Feedback
 from tests.unit.test_service import Service, make_settings
 
@@ -210,3 +211,100 @@ def test_openapi_agrees_with_behaviour(svc: Service) -> None:
         headers={**svc.h(), "Content-Type": "application/json"},
     )
     assert r.status_code in (400, 422)
+
+
+# -- rate limits shared by workers and restarts, failed-auth throttling ---------------------
+
+
+def test_rate_limit_is_shared_by_two_apps_on_one_database(tmp_path: Path, tiny_pack: Path) -> None:
+    """Two workers (two apps, one database) and a restart enforce one limit."""
+    settings = make_settings(tmp_path, tiny_pack)
+    with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
+        key = Service(a).key("analyze", rate_limit=10)  # burst of 5
+        h = {"X-API-Key": key}
+        codes = [
+            (a if i % 2 else b).post("/v1/analyze", json={"texts": ["hi"]}, headers=h).status_code
+            for i in range(10)
+        ]
+    assert codes.count(200) == 5 and codes.count(429) == 5, codes
+    with TestClient(create_app(settings)) as c:  # a restart: the bucket is still spent
+        r = c.post("/v1/analyze", json={"texts": ["hi"]}, headers=h)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+def test_failed_authentication_is_throttled_per_address(tmp_path: Path, tiny_pack: Path) -> None:
+    settings = make_settings(tmp_path, tiny_pack, auth_failures_per_minute=30)
+    with TestClient(create_app(settings)) as client:
+        svc = Service(client)
+        good = svc.key("read")
+        codes = [
+            client.get("/v1/conversations", headers={"X-API-Key": f"ed_random_{i}"}).status_code
+            for i in range(20)
+        ]
+        assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}, codes
+        r = client.post("/login", json={"api_key": "ed_guess"})
+        assert r.status_code == 429
+        # while throttled, a good key gets 429 too (or the answers would still tell which
+        # guess was right); another address is served
+        assert client.get("/v1/conversations", headers={"X-API-Key": good}).status_code == 429
+    with TestClient(create_app(settings), client=("10.0.0.2", 50000)) as other:
+        assert other.get("/v1/conversations", headers={"X-API-Key": good}).status_code == 200
+
+
+# -- dashboard session, CSRF, headers, /metrics ---------------------------------------------
+
+
+def test_session_cookie_is_signed_not_the_key(svc: Service) -> None:
+    from emotiondesk.service.deps import SESSION_COOKIE
+
+    key = svc.key("read", "write")
+    r = svc.client.post("/login", json={"api_key": key})
+    assert r.status_code == 200
+    cookie = svc.client.cookies.get(SESSION_COOKIE)
+    assert cookie and key not in cookie and repo.hash_key(key) in cookie
+    assert svc.client.get("/v1/conversations").status_code == 200
+    # cookie-authenticated POSTs need a same-site Origin (or Referer)
+    assert svc.client.post("/v1/conversations", json={}).status_code == 403
+    evil = svc.client.post("/v1/conversations", json={}, headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 403
+    ok = svc.client.post("/v1/conversations", json={}, headers={"Origin": "http://testserver"})
+    assert ok.status_code == 201
+    referer = {"Referer": "http://testserver/dashboard"}
+    assert svc.client.post("/v1/conversations", json={}, headers=referer).status_code == 201
+    # a forged token is no session
+    svc.client.cookies.clear()
+    svc.client.cookies.set(SESSION_COOKIE, cookie[:-4] + "0000")
+    assert svc.client.get("/v1/conversations").status_code == 401
+    assert (
+        svc.client.post(
+            "/login", json={"api_key": key}, headers={"Origin": "https://evil.example"}
+        ).status_code
+        == 403
+    )
+
+
+def test_security_headers_on_every_response(svc: Service) -> None:
+    for r in (
+        svc.client.get("/healthz"),
+        svc.client.get("/login"),
+        svc.client.post("/v1/analyze", json={"texts": ["hi"]}, headers=svc.h()),
+        svc.client.post("/v1/analyze", json={"texts": ["hi"]}, headers=svc.h()),  # fast lane
+        svc.client.get("/v1/conversations"),
+    ):
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+def test_metrics_needs_a_key_outside_dev(tmp_path: Path, tiny_pack: Path) -> None:
+    settings = make_settings(tmp_path, tiny_pack, dev=False, api_key="b" * 32)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"X-API-Key": "b" * 32}).status_code == 200
+        bearer = {"Authorization": "Bearer " + "b" * 32}
+        assert client.get("/metrics", headers=bearer).status_code == 200
+    open_settings = make_settings(
+        tmp_path, tiny_pack, dev=False, api_key="b" * 32, metrics_require_key=False
+    )
+    with TestClient(create_app(open_settings)) as client:
+        assert client.get("/metrics").status_code == 200

@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute, APIRouter
 from emotiondesk import __version__
 from emotiondesk.analyzer import Analyzer, load_analyzer
 from emotiondesk.config import Settings, get_settings
-from emotiondesk.service.auth import KeyVerifier, check_bootstrap_key
+from emotiondesk.service.auth import KeyVerifier, SessionSigner, check_bootstrap_key
 from emotiondesk.service.batching import MicroBatcher
 from emotiondesk.service.engine import ConversationEngine, resolve_engine, serialized
 from emotiondesk.service.fastpath import AnalyzeFastPath
@@ -32,6 +32,7 @@ from emotiondesk.service.metrics import Metrics, MetricsMiddleware
 from emotiondesk.service.privacy import Privacy
 from emotiondesk.service.routes import analytics, analyze, conversations, feedback, health
 from emotiondesk.storage import make_engine, make_session_factory, redact_url, upgrade_database
+from emotiondesk.storage import repository as repo
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,10 @@ def create_app(
             bootstrap_key=bootstrap,
             default_rate_limit=settings.rate_limit_per_minute,
             ttl=settings.api_key_cache_seconds,
+            auth_failures_per_minute=settings.auth_failures_per_minute,
         )
+        secret = await run_in_threadpool(_session_secret, sessions)
+        app.state.signer = SessionSigner(secret)
         app.state.conversation_engine = engine_fn
         model = analyzer
         if model is None:
@@ -163,6 +167,11 @@ def _agree_openapi_with_settings(app: FastAPI, settings: Settings) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _session_secret(sessions: Any) -> str:
+    with sessions() as session:
+        return repo.service_secret(session, name="dashboard_session")
 
 
 def _route(router: APIRouter, path: str, method: str) -> APIRoute:

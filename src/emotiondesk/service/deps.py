@@ -10,22 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Security
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from emotiondesk.analyzer import Analyzer
 from emotiondesk.config import Settings
-from emotiondesk.errors import AuthenticationError, ServiceUnavailableError
+from emotiondesk.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+)
 from emotiondesk.service.auth import KeyVerifier, Principal
 from emotiondesk.service.batching import MicroBatcher
 from emotiondesk.service.metrics import Metrics
+from emotiondesk.storage import repository as repo
 
-#: The dashboard's login cookie: it carries the API key the user signed in with
-#: (HttpOnly, SameSite=Strict), accepted like the X-API-Key header.
-SESSION_COOKIE = "emotiondesk_key"
+#: The dashboard's login cookie (HttpOnly, SameSite=Strict): a signed session token
+#: (the key's SHA-256 and an expiry, see auth.SessionSigner), never the key itself.
+#: Accepted like the X-API-Key header; unsafe methods also need a same-origin
+#: ``Origin`` (or ``Referer``) header.
+SESSION_COOKIE = "emotiondesk_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="An API key from `emotiondesk keys create`."
@@ -61,20 +69,86 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+def check_same_origin(request: Request) -> None:
+    """Refuse a cookie-authenticated unsafe request that does not come from this site (CSRF)."""
+    if request.method in _SAFE_METHODS:
+        return
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source or source == "null":
+        raise PermissionDeniedError(
+            "a request authenticated by the dashboard cookie needs an Origin header"
+        )
+    parts = urlsplit(source)
+    host = request.headers.get("host", "")
+    if (parts.scheme, parts.netloc) != (request.url.scheme, host):
+        raise PermissionDeniedError("cross-site request refused (Origin is not this site)")
+
+
+async def authenticate(request: Request, api_key: str | None) -> Principal | None:
+    """The principal of the ``X-API-Key`` header or of the dashboard session cookie.
+
+    ``None`` for an unknown or revoked key; failed attempts count against the
+    client address (``auth_failures_per_minute``), past which they get 429.
+    """
+    verifier: KeyVerifier = request.app.state.verifier
+    address = client_address(request)
+    verifier.refuse_throttled(address)
+    if api_key:
+        key_hash = repo.hash_key(api_key)
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise AuthenticationError("missing API key: send it in the X-API-Key header")
+        found = request.app.state.signer.verify(token)
+        if found is None:
+            await verifier.count_failure(address)
+            raise AuthenticationError("the dashboard session has expired: sign in again")
+        check_same_origin(request)
+        key_hash = found
+    principal = await verifier.verify_hash(key_hash)
+    if principal is None:
+        await verifier.count_failure(address)
+    return principal
+
+
+async def metrics_access(
+    request: Request, api_key: Annotated[str | None, Security(api_key_header)] = None
+) -> None:
+    """``/metrics`` needs a read key when ``metrics_require_key`` (default: outside dev mode).
+
+    The key may come as ``X-API-Key`` or as ``Authorization: Bearer <key>``
+    (what Prometheus' ``authorization`` setting sends).
+    """
+    settings: Settings = request.app.state.settings
+    required = settings.metrics_require_key
+    if required is None:
+        required = not settings.dev
+    if not required:
+        return
+    if not api_key:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            api_key = value.strip()
+    if not api_key:
+        raise AuthenticationError(
+            "/metrics needs an API key with the read scope (X-API-Key or Authorization: Bearer)"
+        )
+    principal = await authenticate(request, api_key)
+    await request.app.state.verifier.admit(principal, "read")
+
+
 def require(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency admitting keys with ``scope`` (or admin), within their rate limit."""
 
     async def dependency(
         request: Request, api_key: Annotated[str | None, Security(api_key_header)] = None
     ) -> Principal:
-        api_key = api_key or request.cookies.get(SESSION_COOKIE)
-        if not api_key:
-            raise AuthenticationError("missing API key: send it in the X-API-Key header")
-        verifier: KeyVerifier = request.app.state.verifier
-        hit, principal = verifier.cached(api_key)
-        if not hit:
-            principal = await run_in_threadpool(verifier.lookup, api_key)
-        principal = verifier.admit(principal, scope)
+        principal = await authenticate(request, api_key)
+        principal = await request.app.state.verifier.admit(principal, scope)
         request.state.principal = principal
         return principal
 
@@ -90,3 +164,4 @@ SessionDep = Annotated[Session, Depends(get_session)]
 AnalyzeKey = Annotated[Principal, Depends(require("analyze"))]
 WriteKey = Annotated[Principal, Depends(require("write"))]
 ReadKey = Annotated[Principal, Depends(require("read"))]
+MetricsAccess = Depends(metrics_access)

@@ -8,7 +8,8 @@ ASGI middleware answers the common case directly:
 
 - ``POST /v1/analyze`` with an ``application/json`` body that validates as
   :class:`AnalyzeRequest` and respects the size limits;
-- an API key (header or dashboard cookie) already verified in the key cache
+- an API key (the header; the dashboard cookie takes the route, which checks
+  the session's signature and origin) already verified in the key cache
   (see :class:`KeyVerifier`), having the ``analyze`` or ``admin`` scope;
 - the model loaded.
 
@@ -33,7 +34,6 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emotiondesk.errors import EmotionDeskError
-from emotiondesk.service.deps import SESSION_COOKIE
 from emotiondesk.service.handlers import handle_error
 from emotiondesk.service.routes.analyze import check_texts, encode_results
 from emotiondesk.service.schemas import AnalyzeRequest
@@ -61,16 +61,12 @@ class AnalyzeFastPath:
             await self.app(scope, receive, send)
             return
         api_key = content_type = None
-        has_cookie = False
         for name, value in scope["headers"]:
             if name == b"x-api-key":
                 if api_key is None:
                     api_key = value
-            elif name == b"content-type":
-                if content_type is None:
-                    content_type = value
-            elif name == b"cookie":
-                has_cookie = True
+            elif name == b"content-type" and content_type is None:
+                content_type = value
         body = await _read_body(receive)
         if body is None:  # the client went away
             return
@@ -79,7 +75,7 @@ class AnalyzeFastPath:
             content_type is None
             or content_type.split(b";", 1)[0].strip().lower() != b"application/json"
             or state.analyzer is None
-            or not (api_key or has_cookie)
+            or not api_key
         ):
             await self.app(scope, _replay(body, receive), send)
             return
@@ -104,10 +100,11 @@ class AnalyzeFastPath:
             # The FastAPI route answers it (422 with the usual details).
             await self.app(scope, _replay(body, receive), send)
             return
-        if raw_key:
-            api_key = raw_key.decode("latin-1")
-        else:
-            api_key = Request(scope).cookies.get(SESSION_COOKIE) or ""
+        if not raw_key:
+            # The dashboard's session cookie: the route checks its signature and origin.
+            await self.app(scope, _replay(body, receive), send)
+            return
+        api_key = raw_key.decode("latin-1")
         verifier = state.verifier
         hit, principal = verifier.cached(api_key) if api_key else (False, None)
         if not hit or principal is None or not principal.allows("analyze"):
@@ -117,7 +114,7 @@ class AnalyzeFastPath:
         if self.route is not None:
             scope["route"] = self.route
         try:
-            verifier.check_rate(principal)
+            await verifier.check_rate(principal)
             language = None if request.language == "auto" else request.language
             results = await state.batcher.analyze(request.texts, language=language)
             state.metrics.count_predictions(results)

@@ -7,12 +7,12 @@ from importlib.resources import files
 from typing import Annotated
 
 from fastapi import APIRouter, Body, FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from emotiondesk.errors import AuthenticationError, EmotionDeskError
-from emotiondesk.service.deps import SESSION_COOKIE
+from emotiondesk.service.deps import SESSION_COOKIE, check_same_origin, client_address
+from emotiondesk.storage import repository as repo
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,13 +24,10 @@ def _page(name: str) -> str:
     return files("emotiondesk.web").joinpath("static", name).read_text(encoding="utf-8")
 
 
-async def _principal(request: Request, key: str | None, scope: str = "read") -> object | None:
-    if not key:
+async def _principal(request: Request, key_hash: str | None, scope: str = "read") -> object | None:
+    if not key_hash:
         return None
-    verifier = request.app.state.verifier
-    hit, principal = verifier.cached(key)
-    if not hit:
-        principal = await run_in_threadpool(verifier.lookup, key)
+    principal = await request.app.state.verifier.verify_hash(key_hash)
     if principal is None:
         return None
     try:
@@ -54,13 +51,25 @@ async def login_page() -> HTMLResponse:
 async def login(
     request: Request, api_key: Annotated[str, Body(embed=True, min_length=1, max_length=256)]
 ) -> Response:
-    """Check the key (it needs the read scope) and set the session cookie."""
-    if await _principal(request, api_key.strip()) is None:
+    """Check the key (it needs the read scope) and set the session cookie.
+
+    The cookie holds a signed session token (the key's hash and an expiry),
+    never the key. A cross-site login is refused (Origin check), and failed
+    logins count against the client address like failed API calls.
+    """
+    if request.headers.get("origin") is not None:
+        check_same_origin(request)
+    verifier = request.app.state.verifier
+    address = client_address(request)
+    verifier.refuse_throttled(address)
+    key_hash = repo.hash_key(api_key.strip())
+    if await _principal(request, key_hash) is None:
+        await verifier.count_failure(address)
         raise AuthenticationError("unknown or revoked API key, or it lacks the read scope")
     resp = JSONResponse({"ok": True})
     resp.set_cookie(
         SESSION_COOKIE,
-        api_key.strip(),
+        request.app.state.signer.issue(key_hash, SESSION_MAX_AGE),
         max_age=SESSION_MAX_AGE,
         httponly=True,
         samesite="strict",
@@ -79,7 +88,9 @@ async def logout() -> RedirectResponse:
 
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(request: Request) -> Response:
-    if await _principal(request, request.cookies.get(SESSION_COOKIE)) is None:
+    token = request.cookies.get(SESSION_COOKIE)
+    key_hash = request.app.state.signer.verify(token) if token else None
+    if await _principal(request, key_hash) is None:
         return RedirectResponse("/login", status_code=303)
     return HTMLResponse(_page("dashboard.html"))
 
