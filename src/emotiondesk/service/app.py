@@ -72,6 +72,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from emotiondesk.service.logs import install_access_log_redaction
+
+        install_access_log_redaction()  # here, so every worker process has it
         db_engine = make_engine(
             settings.database_url.get_secret_value() if settings.database_url else None
         )
