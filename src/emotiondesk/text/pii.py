@@ -194,9 +194,17 @@ _CARD_CUE = re.compile(r"卡|card|visa|amex|american express", re.IGNORECASE)
 
 
 def _card_issuer_ok(digits: str) -> bool:
-    """Card numbers start with 2-6 (Mastercard, Amex/JCB/Diners, Visa, UnionPay/Discover);
-    only Visa issued 13-digit ones."""
-    return digits[0] in "23456" and (len(digits) != 13 or digits[0] == "4")
+    """The issuer ranges by length: 13 digits Visa (4); 14 Diners (3); 15 Amex (3);
+    16-19 Visa, Mastercard, JCB, UnionPay, Discover (3-6), and Mastercard's
+    2-series (2221-2720, 16 digits)."""
+    n, first = len(digits), digits[0]
+    if first == "2":
+        return n == 16 and 2221 <= int(digits[:4]) <= 2720
+    if n == 13:
+        return first == "4"
+    if n in (14, 15):
+        return first == "3"
+    return first in "3456"
 
 
 # A +86 / 0086 phone written without separators looks like a card number.
