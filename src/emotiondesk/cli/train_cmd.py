@@ -117,10 +117,18 @@ def train_command(
         if task not in ("polarity", "emotion"):
             raise InvalidInputError(f"--task must be polarity or emotion, not {task!r}")
         trainer = get_trainer(base)
-        cols = {"text_column": text_col, "label_column": label_col}
-        train_data = load_dataset(train, task=task, dataset=dataset, **cols)
+        train_data = load_dataset(
+            train, task=task, dataset=dataset, text_column=text_col, label_column=label_col
+        )
         if dev is not None:
-            dev_data = load_dataset(dev, task=task, dataset=dataset, drop_duplicates=False, **cols)
+            dev_data = load_dataset(
+                dev,
+                task=task,
+                dataset=dataset,
+                drop_duplicates=False,
+                text_column=text_col,
+                label_column=label_col,
+            )
         else:
             train_data, dev_data = train_data.split(0.1, seed=seed)
             dev_data.source = f"{train} (10% held out, seed {seed})"
