@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     #: Longest wait (ms) for more requests to join a batch.
     batch_max_wait_ms: float = Field(default=2.0, ge=0)
     #: The conversation engine run on every ingested message ("module:attribute").
-    conversation_engine: str = "emotiondesk.dialogue.hook:DialogueHook"
+    conversation_engine: str = "emotiondesk.usecases.conversation:DialogueHook"
 
     # -- conversation intelligence (dialogue/, policy/, replies/) ----------------------
     #: A YAML rule file for the service policy; empty means the shipped default rules.
