@@ -239,3 +239,78 @@ def test_training_refuses_rows_of_the_set(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     assert summary["n_train"] == 60
+
+
+# -- escalation on the set ----------------------------------------------------------------
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+esc = _load("cs_escalation")
+
+
+def test_escalation_groups_and_threshold_sweep() -> None:
+    T = cs.Turn
+    threat = T("en-1", "I'm filing a chargeback.", "en", "negative", "anger", "threat", "customer")
+    ask = T("en-2", "Where is my order?", "en", "neutral", "neutral", "polite_inquiry", "customer")
+    moan = T("en-3", "Too slow.", "en", "negative", "anger", "impatience", "customer")
+    thanks = T("en-4", "Thanks!", "en", "positive", "joy", "thanks", "customer")
+    assert [esc.expected(t) for t in (threat, ask, moan, thanks)] == [
+        "must",
+        "must_not",
+        "either",
+        "must_not",
+    ]
+    Out = esc.Outcome
+    outs = [
+        Out(threat, False, 0.5, (), ()),
+        Out(ask, True, 0.8, ("r",), ()),
+        Out(moan, True, 0.9, ("r",), ()),
+        Out(thanks, False, 0.1, (), ()),
+    ]
+    f = esc.figures(outs)
+    assert f["recall"] == 0.0 and f["false_escalation_rate"] == 0.5 and f["precision"] == 0.0
+    assert f["either_escalation_rate"] == 1.0
+    lowered = esc.figures(esc.at_threshold(outs, 0.5))
+    assert lowered["recall"] == 1.0 and lowered["precision"] == 0.5
+    assert [o.turn.id for o in esc.half(outs, "A")] == ["en-1", "en-3"]
+    s = esc.sweep(outs)
+    # half A holds the threat (risk 0.5) and no "must not" turn: the lowest threshold
+    # reaching it wins; half B is reported, not fitted
+    assert s["chosen_threshold"] == 0.5
+    assert s["B"]["chosen"]["all"]["false_escalation_rate"] == 0.5
+
+
+def test_escalation_end_to_end_on_a_pack(tiny_pack: Path, tmp_path: Path, capsys) -> None:
+    rows = [
+        ("zh-1", "再不处理我就打12315投诉你们", "zh", "negative", "anger", "threat", "customer"),
+        ("zh-2", "请问有没有红色的", "zh", "neutral", "neutral", "polite_inquiry", "customer"),
+        ("en-1", "I will sue you", "en", "negative", "anger", "threat", "customer"),
+        (
+            "en-2",
+            "Can you issue an invoice?",
+            "en",
+            "neutral",
+            "neutral",
+            "polite_inquiry",
+            "customer",
+        ),
+        ("en-3", "Sorry for the wait.", "en", "neutral", "neutral", "agent", "agent"),
+    ]
+    data = write_turns(tmp_path / "turns.csv", rows)
+    errs = tmp_path / "esc.csv"
+    args = ["--model", str(tiny_pack), "--data", str(data), "--json", "--errors", str(errs)]
+    assert esc.main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    # the legal-threat rule fires on 12315 and "sue", never on "issue"; agent turns are left out
+    assert result["overall"]["n"] == 4
+    assert result["overall"]["recall"] == 1.0
+    assert result["overall"]["false_escalation_rate"] == 0.0
+    assert result["errors_written"] == 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
@@ -18,22 +17,30 @@ from sqlalchemy.orm import Session
 
 from emotiondesk.analyzer import Analyzer
 from emotiondesk.config import Settings
-from emotiondesk.errors import (
-    AuthenticationError,
-    PermissionDeniedError,
-    ServiceUnavailableError,
-)
+from emotiondesk.errors import AuthenticationError, ServiceUnavailableError
 from emotiondesk.service.auth import KeyVerifier, Principal
 from emotiondesk.service.batching import MicroBatcher
 from emotiondesk.service.metrics import Metrics
 from emotiondesk.storage import repository as repo
+from emotiondesk.web.session import SESSION_COOKIE, check_same_origin, client_address
 
-#: The dashboard's login cookie (HttpOnly, SameSite=Strict): a signed session token
-#: (the key's SHA-256 and an expiry, see auth.SessionSigner), never the key itself.
-#: Accepted like the X-API-Key header; unsafe methods also need a same-origin
-#: ``Origin`` (or ``Referer``) header.
-SESSION_COOKIE = "emotiondesk_session"
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+__all__ = [
+    "SESSION_COOKIE",
+    "AnalyzeKey",
+    "AnalyzerDep",
+    "BatcherDep",
+    "MetricsDep",
+    "ReadKey",
+    "SessionDep",
+    "SettingsDep",
+    "WriteKey",
+    "get_analyzer",
+    "get_batcher",
+    "get_metrics",
+    "get_session",
+    "get_settings_dep",
+    "require",
+]
 
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="An API key from `emotiondesk keys create`."
@@ -67,25 +74,6 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
     finally:
         session.close()
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
-
-
-def check_same_origin(request: Request) -> None:
-    """Refuse a cookie-authenticated unsafe request that does not come from this site (CSRF)."""
-    if request.method in _SAFE_METHODS:
-        return
-    source = request.headers.get("origin") or request.headers.get("referer")
-    if not source or source == "null":
-        raise PermissionDeniedError(
-            "a request authenticated by the dashboard cookie needs an Origin header"
-        )
-    parts = urlsplit(source)
-    host = request.headers.get("host", "")
-    if (parts.scheme, parts.netloc) != (request.url.scheme, host):
-        raise PermissionDeniedError("cross-site request refused (Origin is not this site)")
 
 
 async def authenticate(request: Request, api_key: str | None) -> Principal | None:

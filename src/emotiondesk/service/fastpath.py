@@ -34,8 +34,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emotiondesk.errors import EmotionDeskError
+from emotiondesk.service.contract import check_texts, encode_results
 from emotiondesk.service.handlers import handle_error
-from emotiondesk.service.routes.analyze import check_texts, encode_results
 from emotiondesk.service.schemas import AnalyzeRequest
 
 PATH = "/v1/analyze"
