@@ -429,6 +429,15 @@ def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:
 # -- shared rate limits and secrets --------------------------------------------------------
 
 
+def _insert(session: Session, model: type[Any]) -> Any:
+    """An INSERT with ``on_conflict_do_*`` for the session's database (PostgreSQL or SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
 def take_tokens(
     session: Session, *, bucket: str, want: int, capacity: float, rate: float, now: float
 ) -> tuple[int, float]:
@@ -438,26 +447,22 @@ def take_tokens(
     second. One statement (an upsert that refills, takes and reads back), so
     concurrent workers never hand out the same token. Commits.
     """
-    t = RateBucket.__table__
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    elapsed = case((t.c.updated > now, 0.0), else_=now - t.c.updated)
-    raw = t.c.tokens + elapsed * rate
+    t = RateBucket
+    elapsed = case((t.updated > now, 0.0), else_=now - t.updated)
+    raw = t.tokens + elapsed * rate
     refill = case((raw > capacity, capacity), else_=raw)
     whole = func.floor(refill) if dialect == "postgresql" else cast(refill, Integer)
     grant = case((refill < want, whole), else_=want)
     first = min(want, int(capacity))
     stmt = (
-        dialect_insert(t)
+        _insert(session, RateBucket)
         .values(bucket=bucket, tokens=capacity - first, updated=now, granted=first)
         .on_conflict_do_update(
-            index_elements=[t.c.bucket],
+            index_elements=[RateBucket.bucket],
             set_={"tokens": refill - grant, "updated": now, "granted": grant},
         )
-        .returning(t.c.granted, t.c.tokens)
+        .returning(RateBucket.granted, RateBucket.tokens)
     )
     granted, left = session.execute(stmt).one()
     session.commit()
@@ -466,7 +471,8 @@ def take_tokens(
 
 def forget_idle_buckets(session: Session, *, before: float) -> int:
     """Delete buckets untouched since ``before`` (Unix seconds; full again by then). Commits."""
-    n = session.execute(delete(RateBucket).where(RateBucket.updated < before)).rowcount
+    result: Any = session.execute(delete(RateBucket).where(RateBucket.updated < before))
+    n = result.rowcount
     session.commit()
     return int(n or 0)
 
@@ -476,13 +482,8 @@ def service_secret(session: Session, *, name: str) -> str:
     row = session.get(ServiceSecret, name)
     if row is not None:
         return row.value
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     session.execute(
-        dialect_insert(ServiceSecret.__table__)
+        _insert(session, ServiceSecret)
         .values(name=name, value=secrets.token_urlsafe(32), created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["name"])
     )
