@@ -32,6 +32,7 @@ from emotiondesk.agentqa.scorer import (
     ReplyScore,
     Span,
     Turn,
+    score_stored_turn,
 )
 
 __all__ = [
@@ -55,4 +56,5 @@ __all__ = [
     "list_scenarios",
     "load_rubric",
     "load_scenario",
+    "score_stored_turn",
 ]

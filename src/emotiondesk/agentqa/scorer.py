@@ -407,3 +407,58 @@ def summarize(replies: Sequence[ReplyScore]) -> ConversationScore:
     for r in pooled:
         counts.setdefault(r.criterion, {PASS: 0, FAIL: 0, NA: 0})[r.verdict] += 1
     return ConversationScore(tuple(replies), weighted_score(pooled), counts)
+
+
+def _turn_from_record(record: Mapping[str, Any]) -> Turn:
+    analysis = record.get("analysis") or {}
+    sent_at = record.get("sent_at")
+    return Turn(
+        role=str(record.get("role") or "customer"),
+        text=str(record.get("text") or ""),
+        emotion=analysis.get("emotion"),
+        polarity=analysis.get("polarity"),
+        sent_at=sent_at if isinstance(sent_at, datetime) else None,
+    )
+
+
+def score_stored_turn(
+    scorer: AgentScorer,
+    *,
+    history: Sequence[Mapping[str, Any]],
+    turn: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """The scorecard of an agent ``turn`` after ``history`` as the service stores turns
+    (``seq, role, text, analysis, sent_at``); ``None`` for a customer turn.
+
+    The reply answers the customer turns since the agent's previous turn; it is
+    the agent's first reply when ``history`` reaches back to the first message
+    (``seq`` 1) and holds no agent turn.
+    """
+    if str(turn.get("role") or "").lower() not in AGENT_ROLES:
+        return None
+    text = str(turn.get("text") or "")
+    if not text.strip():
+        return None
+    pending: list[tuple[int, Turn]] = []
+    agent_before = False
+    for record in history:
+        t = _turn_from_record(record)
+        if t.role.lower() in CUSTOMER_ROLES:
+            if t.text.strip():
+                pending.append((int(record.get("seq") or 0), t))
+        else:
+            agent_before, pending = True, []
+    complete = not history or int(history[0].get("seq") or 1) <= 1
+    answered = merge_customer_turns(pending) if pending else None
+    analysis = turn.get("analysis") or {}
+    language = analysis.get("language") if analysis.get("language") in ("zh", "en") else None
+    sent_at = turn.get("sent_at")
+    card = scorer.score_reply(
+        text,
+        customer=answered,
+        first_reply=complete and not agent_before,
+        language=language,
+        reply_at=sent_at if isinstance(sent_at, datetime) else None,
+        index=int(turn.get("seq") or 0) or None,
+    )
+    return card.to_dict()

@@ -239,8 +239,10 @@ def recent_messages_feed(
                 "category": conv.category,
                 "product_id": conv.product_id,
                 "agent_id": conv.agent_id,
-                "risk": _risk(state),
-                "escalate": _escalate(state),
+                # the escalation risk and flags are the customer's: an agent message
+                # carries the conversation's state but is never shown as at risk
+                "risk": _risk(state) if msg.role == "customer" else None,
+                "escalate": _escalate(state) if msg.role == "customer" else False,
             }
         )
     return out
