@@ -185,6 +185,7 @@ def correlation(data: Path, use_model: bool) -> dict:
             continue
         rows = list(csv.DictReader(path.open(encoding="utf-8")))
         emotions: dict[str, tuple[str, str]] = {}
+        sentiment: dict[str, float] = {}
         if analyzer is not None:
             texts = sorted({r["text"] for r in rows if r[role_col] == customer_role and r["text"]})
             t0 = time.perf_counter()
@@ -192,6 +193,7 @@ def correlation(data: Path, use_model: bool) -> dict:
                 chunk = texts[start : start + 512]
                 for t, res in zip(chunk, analyzer.analyze(chunk), strict=True):
                     emotions[t] = (res.emotion, res.polarity)
+                    sentiment[t] = res.score
             print(
                 f"{name}: {len(texts)} customer turns read in {time.perf_counter() - t0:.0f}s",
                 file=sys.stderr,
@@ -199,7 +201,7 @@ def correlation(data: Path, use_model: bool) -> dict:
         dialogues: dict[str, list[dict]] = defaultdict(list)
         for r in rows:
             dialogues[r["dialogue_id"]].append(r)
-        scores, targets = [], []
+        scores, targets, baseline = [], [], []
         for turns in dialogues.values():
             conv = []
             for r in turns:
@@ -216,6 +218,8 @@ def correlation(data: Path, use_model: bool) -> dict:
                 continue
             scores.append(result.score)
             targets.append(float(turns[0][target]))
+            cust = [sentiment[t.text] for t in conv if t.role == "customer" and t.text in sentiment]
+            baseline.append(sum(cust) / len(cust) if cust else 0.5)
         rho, p = spearmanr(scores, targets)
         out[name] = {
             "dialogues": len(scores),
@@ -223,6 +227,10 @@ def correlation(data: Path, use_model: bool) -> dict:
             "p_value": float(f"{p:.2g}"),
             "mean_score": round(sum(scores) / len(scores), 1),
         }
+        if sentiment:
+            b_rho, b_p = spearmanr(baseline, targets)
+            out[name]["baseline_customer_sentiment_spearman"] = round(float(b_rho), 3)
+            out[name]["baseline_p_value"] = float(f"{b_p:.2g}")
     return out
 
 
