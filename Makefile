@@ -44,6 +44,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/dialogue_context.py --data $(DATA)
 	$(BIN)/python benchmarks/train_escalation.py --data $(DATA)
 	$(BIN)/python benchmarks/dialogue_speed.py
+	$(BIN)/python benchmarks/cs_turns.py
+	$(BIN)/python benchmarks/cs_escalation.py
 
 ## Retrain the shipped default pack from ../shared/data (USE_CACHE=DIR keeps the
 ## sentence embeddings on disk between runs; it must lie outside the repository).
