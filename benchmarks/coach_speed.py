@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
             t2 = time.perf_counter()
             score_ms.append(1000 * (t1 - t0))
             coach_ms.append(1000 * (t2 - t1))
-    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}"
+    )
     print(f"drafts: {len(items)} x {args.reps}")
     c, s = percentiles(coach_ms), percentiles(score_ms)
     print(f"coach (in process):  {c}")

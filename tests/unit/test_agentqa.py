@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,7 @@ def test_empty_reply_is_refused(scorer: AgentScorer):
 def test_rubric_file_errors(tmp_path: Path):
     bad = tmp_path / "rubric.yaml"
     bad.write_text("criteria:\n  - id: empathy\n    applies: sometimes\n    pass: {en: [x]}\n")
-    with pytest.raises(ConfigError, match="criterion 'empathy'.*sometimes"):
+    with pytest.raises(ConfigError, match=r"criterion 'empathy'.*sometimes"):
         load_rubric(bad)
     bad.write_text("criteria:\n  - id: empathy\n    pass: {en: ['(unclosed']}\n")
     with pytest.raises(ConfigError, match="bad pattern"):
@@ -272,14 +273,14 @@ def test_practice_cli_scripted(lang: str, good: list[str], bad: list[str]):
     steps, report = _run(lang, bad)
     assert report["outcome"] == "escalated"
     curve = report["emotion_curve"]
-    assert curve[-1] > curve[0] and all(b >= a for a, b in zip(curve, curve[1:], strict=False))
+    assert curve[-1] > curve[0] and all(b >= a for a, b in pairwise(curve))
     assert steps[0]["scorecard"]["failed"][:2] == ["greeting", "empathy"]
     assert "empathy" in report["weakest"]
 
     steps, report = _run(lang, good)
     assert report["outcome"] == "resolved"
     curve = report["emotion_curve"]
-    assert all(b < a for a, b in zip(curve, curve[1:], strict=False))
+    assert all(b < a for a, b in pairwise(curve))
     assert report["score"] >= 90
     assert steps[-1]["outcome"] == "resolved"
 

@@ -87,8 +87,8 @@ def practice_command(
     from emotiondesk.agentqa.practice import load_scenario
 
     if list_only:
-        items = [
-            {"id": s.id, "title": s.titles, "emotion": s.emotion, "languages": s.languages}
+        items: list[dict[str, Any]] = [
+            {"id": s.id, "title": dict(s.titles), "emotion": s.emotion, "languages": s.languages}
             for s in list_scenarios()
         ]
         if as_json:

@@ -100,9 +100,9 @@ def agent_quality(
     practice = _practice_by_agent(session, agent_id=agent_id, since=since, until=until)
     out = []
     for key in sorted(set(agents) | set(practice)):
-        a = agents.get(key)
+        found = agents.get(key)
         item: dict[str, Any] = {"agent_id": key, "practice": practice.get(key, _no_practice())}
-        if a is None:
+        if found is None:
             item.update(
                 replies=0,
                 conversations=0,
@@ -114,6 +114,7 @@ def agent_quality(
             )
             out.append(item)
             continue
+        a = found
         replies = a["replies"]
         criteria = {}
         for name, counts in a["criteria"].items():
