@@ -85,8 +85,8 @@ def run(
 ) -> list[Outcome]:
     """Process every customer turn as a first turn; agent turns are skipped."""
     from emotiondesk.analyzer import load_analyzer
-    from emotiondesk.dialogue.engine import ConversationEngine
     from emotiondesk.policy.rules import load_policy
+    from emotiondesk.usecases.conversation import ConversationEngine
 
     customer = [t for t in turns if t.speaker == "customer"]
     analyzer = load_analyzer(None if model == "default" else Path(model))

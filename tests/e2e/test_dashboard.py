@@ -53,8 +53,8 @@ def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def dash_server(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     from emotiondesk.analyzer import load_analyzer
-    from emotiondesk.importer import import_archive
     from emotiondesk.service.demo_reviews import generate_reviews, write_jsonl
+    from emotiondesk.usecases.import_archive import import_archive
 
     pack = SHIPPED_PACK if (SHIPPED_PACK / "pack.json").is_file() else tiny_pack
     tmp = tmp_path_factory.mktemp("e2e")

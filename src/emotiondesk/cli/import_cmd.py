@@ -88,8 +88,8 @@ def run_import(
 
     from emotiondesk.analyzer import load_analyzer
     from emotiondesk.errors import DataError
-    from emotiondesk.importer import count_rows, detect_format, import_archive
     from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
+    from emotiondesk.usecases.import_archive import count_rows, detect_format, import_archive
 
     if not file.is_file():
         raise DataError(f"{file}: no such file")
@@ -119,7 +119,7 @@ def run_import(
     finally:
         bar.close()
     if scan_surges and report.imported:
-        from emotiondesk.service.analytics import scan_surges as scan
+        from emotiondesk.usecases.analytics import scan_surges as scan
 
         with sessions() as session:
             report.surges = len(scan(session, by="category"))

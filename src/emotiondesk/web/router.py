@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 
 from emotiondesk.errors import AuthenticationError, EmotionDeskError
-from emotiondesk.service.deps import SESSION_COOKIE
+from emotiondesk.web.session import SESSION_COOKIE
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,9 +7,10 @@ and optionally ``timestamp``, ``channel``, ``product_id`` (or ``product``),
 appended to that conversation in file order; a row without one (a review) is
 a conversation of its own.
 
-Texts are PII-masked, then analysed in batches with the model pack, and
-stored with ``created_at`` = the archived timestamp (now, if absent), so that
-trends follow the archive's own time. Identifiers are derived from the
+Texts are PII-masked, then analysed in batches with the model pack (the
+first half of :mod:`~emotiondesk.usecases.ingest_message`, the same
+function), and stored in bulk with ``created_at`` = the archived timestamp
+(now, if absent), so that trends follow the archive's own time. Identifiers are derived from the
 source name and the row, so running the same import again (after an
 interruption, say) skips what is stored and continues: the import is
 resumable and idempotent. Rejected rows are counted by reason and can be
@@ -42,7 +43,7 @@ from emotiondesk.analyzer import Analyzer
 from emotiondesk.errors import DataError
 from emotiondesk.storage.repository import to_utc
 from emotiondesk.storage.tables import Conversation, Message, new_id
-from emotiondesk.text.pii import mask_pii_detailed
+from emotiondesk.usecases.ingest_message import mask_and_analyse
 
 logger = logging.getLogger(__name__)
 
@@ -373,8 +374,7 @@ def _flush(
         seen.update(conv_ids.values())
         if not todo:
             return
-        masked = [mask_pii_detailed(r.text) for r, _ in todo]
-        results = analyzer.analyze([m.text for m in masked])
+        prepared = mask_and_analyse([r.text for r, _ in todo], analyzer.analyze)
         wanted = sorted({cid[0] for _r, cid in todo})
         convs = {
             c.id: c
@@ -391,7 +391,7 @@ def _flush(
         new_convs: dict[str, dict[str, Any]] = {}
         touched: dict[str, tuple[int, datetime]] = {}
         messages: list[dict[str, Any]] = []
-        for (row, (conv_id, client_id)), m, res in zip(todo, masked, results, strict=True):
+        for (row, (conv_id, client_id)), (m, res) in zip(todo, prepared, strict=True):
             f = row.fields
             when = f["timestamp"] or now
             if conv_id not in convs and conv_id not in new_convs:
