@@ -129,7 +129,9 @@ def test_practice_sessions_are_stored(live: Live):
     pid = session["id"]
     curve = [session["report"]["emotion_curve"][0]]
     for _ in range(4):
-        step = live.http.post(f"/v1/practice/{pid}/replies", json={"text": "这很正常，你自己看说明。"})
+        step = live.http.post(
+            f"/v1/practice/{pid}/replies", json={"text": "这很正常，你自己看说明。"}
+        )
         assert step.status_code == 200, step.text
         curve = step.json()["report"]["emotion_curve"]
         if step.json()["outcome"] != "in_progress":
