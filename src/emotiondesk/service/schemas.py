@@ -162,10 +162,20 @@ class MessageOut(_Out):
     model_version: str | None
     sent_at: UtcDatetime | None
     created_at: UtcDatetime
+    scorecard: dict[str, Any] | None = Field(
+        default=None,
+        description="An agent message's rubric scorecard: score, criteria (verdict, evidence "
+        "span, the customer turn answered), failed.",
+    )
 
 
 class ConversationDetail(ConversationOut):
     messages: list[MessageOut]
+    quality: dict[str, Any] | None = Field(
+        default=None,
+        description="The conversation's 0-100 rubric score over its agent replies "
+        "(score, replies, by_criterion).",
+    )
 
 
 class ConversationPage(BaseModel):
@@ -236,3 +246,66 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+# -- agent quality (issue 12) --------------------------------------------------------------
+
+
+class CoachTurn(_In):
+    role: Literal["customer", "agent"]
+    text: str = Field(max_length=20_000)
+    emotion: str | None = Field(
+        default=None, description="The customer's emotion if known (else it is analysed)."
+    )
+
+
+class CoachIn(_In):
+    messages: list[CoachTurn] = Field(
+        default_factory=list, max_length=200, description="The conversation so far, oldest first."
+    )
+    draft: str = Field(min_length=1, max_length=20_000, description="The agent's draft reply.")
+    language: Literal["zh", "en"] | None = None
+
+
+class CoachOut(BaseModel):
+    score: float | None = Field(
+        description="The draft's 0-100 rubric score (N/A criteria left out)."
+    )
+    scorecard: dict[str, Any]
+    missing: list[dict[str, Any]] = Field(description="Criteria the draft fails, with advice.")
+    improved: str = Field(description="An improved draft (templates + FAQ, or the LLM).")
+    improved_score: float | None
+    improved_scorecard: dict[str, Any]
+    source: str = Field(description="template or llm")
+    faq_id: str | None = None
+    llm_error: str | None = None
+
+
+class PracticeIn(_In):
+    scenario: str = Field(max_length=200, examples=["late_delivery"])
+    language: Literal["zh", "en"] = "en"
+    difficulty: Literal["easy", "normal", "hard"] = "normal"
+    seed: int = Field(default=0, ge=0, le=1_000_000)
+    agent_id: str | None = Field(default=None, max_length=MAX_ID)
+
+
+class PracticeReplyIn(_In):
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class PracticeOut(BaseModel):
+    id: str
+    agent_id: str | None
+    scenario: str
+    language: str
+    difficulty: str
+    seed: int
+    outcome: str
+    score: float | None
+    turns: int
+    created_at: str | None
+    updated_at: str | None
+    report: dict[str, Any] = Field(
+        default_factory=dict, description="Rubric per turn, emotion curve, what to practise next."
+    )
+    customer: str | None = Field(default=None, description="The virtual customer's latest line.")

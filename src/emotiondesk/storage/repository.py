@@ -286,8 +286,12 @@ def add_message(
     model_version: str | None = None,
     sent_at: datetime | None = None,
     client_message_id: str | None = None,
+    scorecard: dict[str, Any] | None = None,
 ) -> Message:
     """Append a message to ``conversation`` and record the engine ``state`` on both.
+
+    ``scorecard`` is an agent message's rubric scorecard (its ``score`` is kept
+    in ``qa_score`` for the agent figures).
 
     ``text`` must already be masked. The conversation's ``message_count`` as
     loaded is the version the caller's ``state`` was computed from: the update
@@ -329,6 +333,8 @@ def add_message(
         pii=dict(pii or {}),
         model_version=model_version,
         sent_at=to_utc(sent_at),
+        scorecard=scorecard,
+        qa_score=(scorecard or {}).get("score"),
     )
     session.add(msg)
     session.flush()

@@ -31,6 +31,7 @@ from emotiondesk.service.schemas import (
     MessageOut,
 )
 from emotiondesk.storage import repository as repo
+from emotiondesk.usecases.agent_quality import conversation_quality
 from emotiondesk.usecases.ingest_message import ingest_message as ingest
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -178,9 +179,11 @@ def update_conversation(
 def get_conversation(
     conversation_id: str, _key: ReadKey, session: SessionDep
 ) -> ConversationDetail:
-    """One conversation with its messages (masked text and analysis), in order."""
+    """One conversation with its messages (masked text, analysis, agent scorecards), in order."""
     conv = repo.get_conversation(session, conversation_id=conversation_id, with_messages=True)
-    return ConversationDetail.model_validate(conv)
+    detail = ConversationDetail.model_validate(conv)
+    detail.quality = conversation_quality(conv.messages)
+    return detail
 
 
 @router.post(
@@ -221,6 +224,7 @@ async def ingest_message(
         client_message_id=body.client_message_id,
         store_raw_text=settings.store_raw_text,
         on_analysed=metrics.count_predictions,
+        quality=request.app.state.agent_quality,
     )
     if found.created:
         metrics.ingested.labels(body.role).inc()
