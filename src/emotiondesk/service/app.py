@@ -30,6 +30,7 @@ from emotiondesk.service.limits import BodySizeLimitMiddleware
 from emotiondesk.service.metrics import Metrics, MetricsMiddleware
 from emotiondesk.service.privacy import Privacy
 from emotiondesk.service.routes import analytics, analyze, conversations, feedback, health
+from emotiondesk.service.routes import quality as quality_routes
 from emotiondesk.storage import make_engine, make_session_factory, redact_url, upgrade_database
 from emotiondesk.storage import repository as repo
 from emotiondesk.usecases.conversation import ConversationHook, resolve_hook, serialized
@@ -70,6 +71,9 @@ def create_app(
     )
     metrics = Metrics()
     privacy = Privacy.from_settings(settings)
+    from emotiondesk.usecases.agent_quality import AgentQuality  # agent quality (issue 12)
+
+    quality = AgentQuality.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,6 +99,7 @@ def create_app(
         secret = await run_in_threadpool(_session_secret, sessions)
         app.state.signer = SessionSigner(secret)
         app.state.conversation_engine = engine_fn
+        app.state.agent_quality = quality
         model = analyzer
         if model is None:
             model = await run_in_threadpool(
@@ -146,7 +151,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.analyzer = None
     install_handlers(app)
-    for module in (analyze, conversations, feedback, health, analytics):
+    for module in (analyze, conversations, feedback, health, analytics, quality_routes):
         app.include_router(module.router)
     from emotiondesk.web import install_web  # the dashboard (issue 6)
 

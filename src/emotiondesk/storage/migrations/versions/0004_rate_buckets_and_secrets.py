@@ -5,8 +5,8 @@ that failed authentication, so every worker and every restart enforce one
 limit. ``service_secrets`` holds the key that signs dashboard sessions, shared
 by the workers.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003_agent_quality
 Create Date: 2026-11-29 06:20:00
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003_agent_quality"
 branch_labels = None
 depends_on = None
 
