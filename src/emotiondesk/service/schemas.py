@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS
 
@@ -90,6 +90,16 @@ class ConversationCreate(_In):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+ConversationStatus = Literal["open", "resolved", "closed"]
+
+
+class ConversationUpdate(_In):
+    """What a supervisor changes: the status (resolve, close, reopen) and the agent."""
+
+    status: ConversationStatus | None = Field(default=None, examples=["resolved"])
+    agent_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID)
+
+
 class ConversationOut(_Out):
     id: str
     channel: str | None
@@ -103,6 +113,23 @@ class ConversationOut(_Out):
     state: dict[str, Any] = Field(
         description="What the conversation engine says so far (trajectory, risk, decisions, ...)."
     )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="conversation (a live one) or review (a row of an imported archive)."
+    )
+    @property
+    def kind(self) -> str:
+        return "review" if (self.metadata or {}).get("imported") else "conversation"
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The current escalation risk (0..1), null before a customer turn."
+    )
+    @property
+    def risk(self) -> float | None:
+        r = (self.state or {}).get("risk")
+        value = r.get("value") if isinstance(r, dict) else r
+        return float(value) if isinstance(value, int | float) else None
+
     created_at: UtcDatetime
     updated_at: UtcDatetime
 
