@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     batch_max_size: int = Field(default=64, ge=1)
     #: Longest wait (ms) for more requests to join a batch.
     batch_max_wait_ms: float = Field(default=2.0, ge=0)
+    #: Answer well-formed ``POST /v1/analyze`` calls from an already verified key in a
+    #: pure ASGI fast lane (same answers, less CPU); off: every call goes through FastAPI.
+    analyze_fast_path: bool = True
     #: The conversation engine run on every ingested message ("module:attribute").
     conversation_engine: str = "emotiondesk.usecases.conversation:DialogueHook"
 
