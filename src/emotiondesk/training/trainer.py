@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from emotiondesk.errors import ConfigError, DataError
+from emotiondesk.models.probability import expected_calibration_error, fit_temperature, softmax
 from emotiondesk.models.transformer import (
     MultiTaskNet,
     TransformerClassifier,
@@ -57,7 +58,6 @@ from emotiondesk.models.transformer import (
     model_max_length,
 )
 from emotiondesk.training.args import TrainingArgs
-from emotiondesk.training.calibration import expected_calibration_error, fit_temperature
 from emotiondesk.training.data import (
     check_dev_labels,
     describe,
@@ -880,8 +880,6 @@ def _finish(
     report: dict[str, Any] = {}
     for k, ts in enumerate(tasks):
         logits = _dev_logits(net, ts, k, pad_id, torch.device("cpu"), args.batch_size * 2)
-        from emotiondesk.models.multitask import softmax
-
         before = expected_calibration_error(softmax(logits), ts.dev_y)
         t = fit_temperature(logits, ts.dev_y) if args.calibrate else 1.0
         after = expected_calibration_error(softmax(logits, t), ts.dev_y)
