@@ -4,7 +4,7 @@
         [--lang auto|row] [--errors FILE.csv] [--json]
     python benchmarks/cs_turns.py --write-heldout-hashes
 
-Reads ``benchmarks/data/cs_turns.csv`` (736 hand-written zh/en turns, see
+Reads ``benchmarks/data/cs_turns.csv`` (786 hand-written zh/en turns, see
 ``benchmarks/data/README.md``; a dev and evaluation set, never trained on) and
 scores a model pack (``default`` = the shipped one, or a directory with
 ``pack.json``) or one model directory (``config.json``; a multi-task model
