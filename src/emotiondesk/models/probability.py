@@ -33,7 +33,7 @@ TEMPERATURE_BOUNDS = (0.05, 20.0)
 
 
 def softmax(
-    logits: np.ndarray, temperature: float = 1.0, *, dtype: DTypeLike = np.float64
+    logits: np.ndarray, temperature: float = 1.0, *, dtype: DTypeLike | None = np.float64
 ) -> np.ndarray:
     """Row-wise softmax of ``logits / temperature`` (numerically stable).
 
