@@ -194,7 +194,7 @@ async function pageOverview(main, seq) {
   const q = `days=${state.days}&granularity=${state.granularity}`;
   const [data, convs] = await load(Promise.all([
     api(`/v1/analytics/overview?${q}`),
-    api("/v1/conversations?limit=15"),
+    api("/v1/conversations?kind=conversation&status=open&sort=risk&limit=10"),
   ]), seq);
   const k = data.kpis;
   const top = topNonNeutral(data.emotion_mix || {});
@@ -224,7 +224,7 @@ async function pageOverview(main, seq) {
       <section class="card"><h2>${t("emotion_mix")}</h2><div class="chartbox"><canvas id="chart-emotions"></canvas></div></section>
       <section class="card"><h2>${t("by_channel")}</h2><div class="chartbox"><canvas id="chart-channels"></canvas></div></section>
       <section class="card"><h2>${t("by_category")}</h2>${groupTable(data.by_category, t("category"))}</section>
-      <section class="card wide"><h2>${t("risk_queue")}</h2>${convTable(convs.items)}</section>
+      <section class="card wide"><h2>${t("risk_queue")} <small><a href="#/queue">${t("see_queue")} (${t("total_n", { n: convs.total })})</a></small></h2>${convTable(convs.items)}</section>
     </div>`;
   main.querySelector("#days").onchange = (e) => { state.days = Number(e.target.value); route(); };
   main.querySelector("#gran").onchange = (e) => { state.granularity = e.target.value; route(); };
@@ -304,6 +304,76 @@ function convTable(items) {
 function riskBar(r) {
   const color = r >= 0.7 ? "#D55E00" : r >= 0.4 ? "#E69F00" : "#009E73";
   return `<span class="risk" title="${t("risk")} ${r.toFixed(2)}"><span style="width:${(100 * r).toFixed(0)}%;background:${color}"></span></span> ${r.toFixed(2)}`;
+}
+
+const QUEUE_FILTERS = ["q", "channel", "product_id", "agent_id", "language", "escalated"];
+
+async function pageQueue(main, params, seq) {
+  const qs = new URLSearchParams({ kind: "conversation", status: params.get("status") || "open", sort: "risk", limit: "100" });
+  for (const f of QUEUE_FILTERS) if (params.get(f)) qs.set(f, params.get(f));
+  const [page, channels] = await load(Promise.all([
+    api(`/v1/conversations?${qs}`),
+    api(`/v1/analytics/breakdown?by=channel&days=0`),
+  ]), seq);
+  const v = (f) => esc(params.get(f) || "");
+  const chanOpts = [`<option value="">${t("all")}</option>`, ...channels.groups.filter((g) => g.key).map((g) => `<option ${g.key === params.get("channel") ? "selected" : ""}>${esc(g.key)}</option>`)].join("");
+  const langOpts = ["", "zh", "en", "other"].map((l) => `<option value="${l}" ${l === (params.get("language") || "") ? "selected" : ""}>${l ? t(`lang_${l}`) : t("all")}</option>`).join("");
+  const statusOpts = ["open", "resolved", "closed"].map((st) => `<option value="${st}" ${st === qs.get("status") ? "selected" : ""}>${t(`status_${st}`)}</option>`).join("");
+  main.innerHTML = `
+    <div class="toolbar"><h1>${t("risk_queue_short")}</h1><span class="n-note">${t("total_n", { n: page.total })}</span></div>
+    <form id="queue-filters" class="toolbar filters">
+      <label>${t("search")} <input name="q" value="${v("q")}" placeholder="${esc(t("search_hint"))}"></label>
+      <label>${t("status")} <select name="status">${statusOpts}</select></label>
+      <label>${t("channel")} <select name="channel">${chanOpts}</select></label>
+      <label>${t("product")} <input name="product_id" value="${v("product_id")}" size="12"></label>
+      <label>${t("agent")} <input name="agent_id" value="${v("agent_id")}" size="10"></label>
+      <label>${t("language_filter")} <select name="language">${langOpts}</select></label>
+      <label><input type="checkbox" name="escalated" value="true" ${params.get("escalated") === "true" ? "checked" : ""}> ${t("escalated_only")}</label>
+      <button type="submit">${t("apply")}</button>
+    </form>
+    <section class="card">${page.items.length ? queueTable(page.items) : `<p class="empty">${t("queue_empty")}</p>`}</section>`;
+  main.querySelector("#queue-filters").onsubmit = (ev) => {
+    ev.preventDefault();
+    const out = new URLSearchParams();
+    for (const [k, val] of new FormData(ev.target)) if (val) out.set(k, val);
+    location.hash = `#/queue?${out}`;
+  };
+  main.querySelectorAll("form.assign").forEach((form) => {
+    form.onsubmit = async (ev) => {
+      ev.preventDefault();
+      const agent = form.querySelector("input").value.trim();
+      if (!agent) return;
+      await api(`/v1/conversations/${encodeURIComponent(form.dataset.id)}`, { method: "PATCH", body: JSON.stringify({ agent_id: agent }) });
+      route();
+    };
+  });
+  main.querySelectorAll("button[data-status]").forEach((b) => {
+    b.onclick = async () => {
+      await api(`/v1/conversations/${encodeURIComponent(b.dataset.id)}`, { method: "PATCH", body: JSON.stringify({ status: b.dataset.status }) });
+      route();
+    };
+  });
+}
+
+function queueTable(items) {
+  return `<table class="queue stack"><thead><tr><th>${t("risk")}</th><th>${t("conversation")}</th><th>${t("customer")}</th><th>${t("channel")}</th><th>${t("product")}</th><th>${t("emotion")}</th><th>${t("agent")}</th><th>${t("updated")}</th><th></th></tr></thead><tbody>
+    ${items
+      .map((c) => {
+        const s = c.state || {};
+        const actions = c.status === "open"
+          ? `<button type="button" data-status="resolved" data-id="${esc(c.id)}">${t("resolve")}</button> <button type="button" class="secondary" data-status="closed" data-id="${esc(c.id)}">${t("close_conv")}</button>`
+          : `<button type="button" class="secondary" data-status="open" data-id="${esc(c.id)}">${t("reopen")}</button>`;
+        return `<tr data-conversation-id="${esc(c.id)}" data-risk="${c.risk ?? ""}">
+          <td data-label="${t("risk")}">${c.risk !== null && c.risk !== undefined ? riskBar(c.risk) : "–"}${s.escalated ? ` <span class="flag">${t("escalated")}</span>` : ""}</td>
+          <td data-label="${t("conversation")}"><a class="conv-link" href="#/conversation/${esc(c.id)}">${esc(c.id.slice(0, 8))}</a> (${c.message_count})</td>
+          <td data-label="${t("customer")}">${esc(c.customer_id ?? "–")}</td>
+          <td data-label="${t("channel")}">${esc(c.channel ?? "–")}</td><td data-label="${t("product")}">${esc(c.product_id ?? "–")}</td>
+          <td data-label="${t("emotion")}">${s.last_emotion ? emotionBadge(s.last_emotion) : "–"}</td>
+          <td data-label="${t("agent")}"><form class="assign" data-id="${esc(c.id)}"><input name="agent" value="${esc(c.agent_id ?? "")}" placeholder="${esc(t("assign_to"))}" size="10"> <button type="submit">${t("assign")}</button></form></td>
+          <td data-label="${t("updated")}">${fmtTime(c.updated_at)}</td>
+          <td>${actions}</td></tr>`;
+      })
+      .join("")}</tbody></table>`;
 }
 
 async function pageLive(main) {
@@ -543,7 +613,7 @@ function renderNav() {
   const cur = (location.hash || "#/overview").split(/[/?]/)[1];
   nav.innerHTML = `
     <a class="brand" href="#/overview">${t("brand")}</a>
-    ${["overview", "live", "products", "alerts"].map((p) => `<a class="${cur === p ? "active" : ""}" href="#/${p}" data-nav="${p}">${t(p)}</a>`).join("")}
+    ${["overview", "queue", "live", "products", "alerts"].map((p) => `<a class="${cur === p ? "active" : ""}" href="#/${p}" data-nav="${p}">${t(p)}</a>`).join("")}
     <span class="spacer"></span>
     <button id="lang" type="button">${t("language")}</button>
     <a href="/logout" id="logout">${t("logout")}</a>`;
@@ -569,6 +639,7 @@ async function route() {
   main.dataset.ready = "false";
   try {
     if (page === "live") await pageLive(main);
+    else if (page === "queue") await pageQueue(main, params, seq);
     else if (page === "conversation") await pageConversation(main, decodeURIComponent(arg || ""), seq);
     else if (page === "products") await pageProducts(main, params, seq);
     else if (page === "alerts") await pageAlerts(main, params, seq);
