@@ -166,7 +166,8 @@ def create_app(
     install_web(app)
     # Innermost first: the fast lane of /v1/analyze runs after the body-size
     # limit and inside the metrics middleware.
-    app.add_middleware(AnalyzeFastPath, route=_route(analyze.router, "/v1/analyze", "POST"))
+    if settings.analyze_fast_path:
+        app.add_middleware(AnalyzeFastPath, route=_route(analyze.router, "/v1/analyze", "POST"))
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
