@@ -263,11 +263,56 @@ class KeyVerifier:
             principal = await run_in_threadpool(self.lookup_hash, key_hash)
         return principal
 
-    async def admit(self, principal: Principal | None, scope: str) -> Principal:
+    async def authorize(
+        self,
+        key: str | None,
+        scope: str,
+        *,
+        cached_only: bool = False,
+        rate_limit: bool = True,
+    ) -> Principal | None:
+        """The one check of a request's API key: known, not revoked, has ``scope``
+        (or admin), within its rate limit (one token taken).
+
+        Used by the ``/v1/analyze`` fast path; the routes' dependencies
+        (``deps.authenticate``) also take the dashboard session and count failed
+        attempts per client address.
+
+        Args:
+            key: the key sent in the ``X-API-Key`` header (the dashboard's
+                signed session goes through :meth:`verify_hash`).
+            scope: the scope the request needs.
+            cached_only: answer only from the verified-key cache, and return None
+                (never raise) when that cannot admit the key: the fast path then
+                leaves the request to the route, which answers every error. A
+                rate limit that is spent still raises.
+            rate_limit: take a token from the key's rate limit.
+
+        Raises:
+            AuthenticationError: no key, or an unknown or revoked one.
+            PermissionDeniedError: the key lacks ``scope``.
+            RateLimitError: the key's rate limit is spent.
+        """
+        if not key:
+            if cached_only:
+                return None
+            raise AuthenticationError("missing API key: send it in the X-API-Key header")
+        hit, principal = self.cached(key)
+        if cached_only:
+            if not hit or principal is None or not principal.allows(scope):
+                return None
+        elif not hit:
+            principal = await run_in_threadpool(self.lookup, key)
+        return await self.admit(principal, scope, rate_limit=rate_limit)
+
+    async def admit(
+        self, principal: Principal | None, scope: str, *, rate_limit: bool = True
+    ) -> Principal:
         if principal is None:
             raise AuthenticationError("unknown or revoked API key")
         principal.require(scope)
-        await self.check_rate(principal)
+        if rate_limit:
+            await self.check_rate(principal)
         return principal
 
     async def check_rate(self, principal: Principal) -> None:

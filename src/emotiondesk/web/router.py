@@ -25,6 +25,7 @@ def _page(name: str) -> str:
 
 
 async def _principal(request: Request, key_hash: str | None, scope: str = "read") -> object | None:
+    """The principal of a key (by its hash) when it may read (no rate-limit token taken)."""
     if not key_hash:
         return None
     principal = await request.app.state.verifier.verify_hash(key_hash)
