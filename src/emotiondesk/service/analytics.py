@@ -214,6 +214,9 @@ def scan_surges(
             for alert in detector.update(key, hour, n=n, k=k):
                 found.append(alert)
     out = []
+    if store and found:
+        # one scan at a time stores (several service workers scan the same database)
+        repo.serialize(session, "emotiondesk:surge-scan")
     for alert in found:
         ex = stats.message_texts(
             session,
