@@ -37,7 +37,6 @@ from tests.integration.test_service_http import (
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
-
 @pytest.fixture(scope="module")
 def pack_dir(tiny_pack: Path) -> Path:
     """The shipped fast pack (n-gram models: quick to load in every worker)."""
