@@ -73,8 +73,8 @@ def workers(
     pg_url: str, pack_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     from emotiondesk.analyzer import load_analyzer
-    from emotiondesk.importer import import_archive
     from emotiondesk.service.demo_reviews import generate_reviews, write_jsonl
+    from emotiondesk.usecases.import_archive import import_archive
 
     # a review archive with a negative surge, for the surge scans
     engine = make_engine(pg_url)

@@ -9,8 +9,8 @@ import pytest
 
 from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
 from emotiondesk.storage import repository as repo
-from emotiondesk.storage.live import LiveTail
 from emotiondesk.storage.tables import Message
+from emotiondesk.usecases.live import LiveTail
 
 T0 = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
 

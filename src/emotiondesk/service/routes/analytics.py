@@ -13,19 +13,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from emotiondesk.service import analytics as svc
+from emotiondesk.service.contract import ERRORS, ERRORS_404
 from emotiondesk.service.deps import ReadKey, SessionDep, WriteKey
-from emotiondesk.service.routes.analyze import ERRORS
 from emotiondesk.service.schemas import AlertOut
 from emotiondesk.storage import stats
-from emotiondesk.storage.live import LiveTail
+from emotiondesk.usecases import analytics as svc
+from emotiondesk.usecases.live import LiveTail
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
 Granularity = Literal["hour", "day", "week"]
 Slice = Literal["channel", "category", "product_id", "agent_id", "language"]
-ERRORS_404 = {**ERRORS, 404: ERRORS[422]}
-
 
 Days = Annotated[
     int,
@@ -165,7 +163,7 @@ def live(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """The newest messages with their conversation's emotion, risk and escalation flags."""
-    return {"messages": stats.recent_messages_feed(session, after=after, limit=limit)}
+    return {"messages": svc.recent_messages_feed(session, after=after, limit=limit)}
 
 
 @router.get("/analytics/live/stream", responses=ERRORS)

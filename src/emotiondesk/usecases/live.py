@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from emotiondesk.storage.repository import to_utc
-from emotiondesk.storage.stats import recent_messages_feed
 from emotiondesk.storage.tables import Message
+from emotiondesk.usecases.analytics import recent_messages_feed
 
 #: How far back each poll looks for messages committed out of order (seconds).
 LAG_S = 10.0
