@@ -131,6 +131,7 @@ def topics(
 
 @router.post("/analytics/surges/scan", responses=ERRORS)
 def scan_surges(
+    request: Request,
     _key: WriteKey,
     session: SessionDep,
     by: Literal["category", "product_id", "channel"] = "category",
@@ -140,6 +141,9 @@ def scan_surges(
 ) -> dict[str, Any]:
     """Test the last hours against a rolling baseline; store each new surge as one alert."""
     found = svc.scan_surges(session, by=by, days=days, sensitivity=sensitivity, method=method)
+    for surge in found:
+        if surge.get("new"):
+            request.app.state.notify_alert(svc.surge_alert(surge))
     return {"surges": found}
 
 
