@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -218,6 +219,9 @@ def scan_surges(
             for alert in detector.update(key, hour, n=n, k=k):
                 found.append(alert)
     out = []
+    if store and found:
+        # one scan at a time stores (several service workers scan the same database)
+        repo.serialize(session, "emotiondesk:surge-scan")
     for alert in found:
         ex = stats.message_texts(
             session,
@@ -336,15 +340,20 @@ def _surge_title(details: dict[str, Any], by: str, key: str) -> str:
 
 
 def recent_messages_feed(
-    session: Session, *, after: datetime | None = None, limit: int = 50
+    session: Session,
+    *,
+    after: datetime | None = None,
+    limit: int = 50,
+    ids: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Messages stored after ``after`` (oldest first), with their conversation's flags.
 
     The live feed of the dashboard: each message with its slices and the risk
     and escalation its turn stored (read by :class:`StoredTurnState`).
+    ``ids``: those messages only (:class:`~emotiondesk.usecases.live.LiveTail`).
     """
     out = []
-    for msg, conv in stats.recent_messages(session, after=after, limit=limit):
+    for msg, conv in stats.recent_messages(session, after=after, limit=limit, ids=ids):
         flags = StoredTurnState.from_state(msg.state, role=msg.role)
         out.append(
             {
