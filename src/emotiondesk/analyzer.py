@@ -112,7 +112,8 @@ class Analyzer:
         version: the pack version, reported with every result.
         max_chars: longest text read (whole, in chunks); longer ones keep head and tail.
         signals: the lexical signals read on top of the models (``None``: none).
-        chunk_chars, chunk_overlap: the chunks a long text is read in.
+        chunk_chars, chunk_overlap: the chunks a long text is read in (``chunk_chars``
+            0: one piece).
     """
 
     def __init__(
@@ -288,7 +289,11 @@ class Analyzer:
         owners: list[list[int]] = []
         spans: list[list[tuple[int, int]]] = []
         for text, lang in zip(normed, langs, strict=True):
-            text_spans = chunk_spans(text, size=self.chunk_chars, overlap=self.chunk_overlap)
+            text_spans = (
+                chunk_spans(text, size=self.chunk_chars, overlap=self.chunk_overlap)
+                if self.chunk_chars > 0
+                else [(0, len(text))]
+            )
             owners.append(list(range(len(units), len(units) + len(text_spans))))
             spans.append(text_spans)
             units.extend(text[s:e] for s, e in text_spans)
@@ -351,8 +356,9 @@ def load_analyzer(
             for the shipped pack (or ``EMOTIONDESK_MODEL_DIR``).
         max_chars: longest text read (default: settings, 20,000).
         signals: the lexical signals read on top of the models: ``True`` for
-            the shipped lexicon (or ``EMOTIONDESK_SIGNALS_FILE``), a path to a
-            lexicon file of the same format, ``False``/``None`` for none.
+            the shipped lexicon (or ``EMOTIONDESK_SIGNALS_FILE``; none when
+            ``EMOTIONDESK_SIGNALS=false``), a path to a lexicon file of the
+            same format, ``False``/``None`` for none.
     """
     from emotiondesk.config import get_settings
     from emotiondesk.models.ngram import share_lookups
@@ -378,7 +384,8 @@ def load_analyzer(
         fallback_language=spec.fallback_language,
         version=f"{spec.name}-{spec.version}",
         max_chars=max_chars if max_chars is not None else get_settings().max_chars,
-        signals=_signals(signals, get_settings().signals_file),
+        signals=_signals(signals if get_settings().signals else False, get_settings().signals_file),
+        chunk_chars=get_settings().chunk_chars,
     )
 
 

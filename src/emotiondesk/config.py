@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     #: Longest text analysed (read whole, in overlapping chunks); longer ones keep
     #: their head and tail.
     max_chars: int = 20_000
+    #: Long texts are read in chunks of this many characters (0: one piece, the
+    #: head and tail of ``max_chars``, as before issue 18).
+    chunk_chars: int = Field(default=400, ge=0)
+    #: Read the lexical signals (emoji, threats, sarcasm, ...) on top of the models.
+    signals: bool = True
     #: A signal lexicon (YAML, the format of ``text/data/signals.yaml``) read on top
     #: of the models instead of the shipped one.
     signals_file: str | None = None
