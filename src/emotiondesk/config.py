@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     #: Long texts are read in chunks of this many characters (0: one piece, the
     #: head and tail of ``max_chars``, as before issue 18).
     chunk_chars: int = Field(default=400, ge=0)
+    #: Read romanised Chinese (pinyin) with the Chinese models.
+    pinyin: bool = True
     #: Read the lexical signals (emoji, threats, sarcasm, ...) on top of the models.
     signals: bool = True
     #: A signal lexicon (YAML, the format of ``text/data/signals.yaml``) read on top

@@ -56,7 +56,7 @@ class Signal:
 
     id: str
     language: str
-    polarity: str
+    polarity: str | None
     emotion: str | None
     strength: float
     contains: tuple[str, ...] = ()
@@ -127,7 +127,7 @@ class SignalLexicon:
         sig = Signal(
             id=str(s["id"]),
             language=str(s.get("language", "any")),
-            polarity=str(s["polarity"]),
+            polarity=str(s["polarity"]) if s.get("polarity") is not None else None,
             emotion=str(s["emotion"]) if s.get("emotion") is not None else None,
             strength=float(s["strength"]),
             contains=tuple(str(x).lower() for x in s.get("contains", ())),
@@ -137,7 +137,7 @@ class SignalLexicon:
             question=bool(s.get("question", False)),
             shouting=bool(s.get("shouting", False)),
         )
-        self._check(sig.polarity, sig.emotion or "neutral", f"signal {sig.id!r}")
+        self._check(sig.polarity or "neutral", sig.emotion or "neutral", f"signal {sig.id!r}")
         if not 0.0 <= sig.strength <= 1.0:
             raise InvalidInputError(f"invalid signal lexicon {self.source}: strength of {sig.id!r}")
         return sig
@@ -239,7 +239,8 @@ def apply_signals(
     if used and used[0] == "emoji_only":
         return pol, emo, used
     for sig in lexicon.match(text, language):
-        pol = _pull(pol, POLARITY_LABELS, sig.polarity, sig.strength)
+        if sig.polarity is not None:
+            pol = _pull(pol, POLARITY_LABELS, sig.polarity, sig.strength)
         if sig.emotion is not None:
             emo = _pull(emo, EMOTION_LABELS, sig.emotion, sig.strength)
         used.append(sig.id)
