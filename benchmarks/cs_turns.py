@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -147,9 +149,18 @@ def predict(model: str, turns: Sequence[Turn], *, lang: str = "auto") -> Predict
     start = time.perf_counter()
     if path is None or (path / PACK_FILE).is_file():
         analyzer = load_analyzer(path)
-        normed, detected, _ = analyzer.preprocess(texts)
-        langs = detected if lang == "auto" else [t.lang for t in turns]
-        pol, emo = analyzer.forward(normed, langs)
+        # the analyzer's whole reading (chunks, pinyin, lexical signals), as `analyze`
+        if lang == "auto":
+            reading = analyzer.read_texts(texts)
+            pol, emo, langs = reading.polarity, reading.emotion, reading.languages
+        else:
+            langs = [t.lang for t in turns]
+            pol = np.zeros((len(texts), len(POLARITY_LABELS)))
+            emo = np.zeros((len(texts), len(EMOTION_LABELS)))
+            for row_lang in sorted(set(langs)):
+                idx = [i for i, x in enumerate(langs) if x == row_lang]
+                reading = analyzer.read_texts([texts[i] for i in idx], language=row_lang)
+                pol[idx], emo[idx] = reading.polarity, reading.emotion
         p_lab, p_conf = _argmax(pol, POLARITY_LABELS)
         e_lab, e_conf = _argmax(emo, EMOTION_LABELS)
         return Predictions(

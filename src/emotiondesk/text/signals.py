@@ -65,6 +65,8 @@ class Signal:
     excludes: tuple[str, ...] = ()
     question: bool = False
     shouting: bool = False
+    #: fire only while the models read each of these polarities below the bound
+    model_below: tuple[tuple[str, float], ...] = ()
 
 
 def _is_shouting(text: str) -> bool:
@@ -136,7 +138,10 @@ class SignalLexicon:
             excludes=(str(s["excludes"]),) if s.get("excludes") else (),
             question=bool(s.get("question", False)),
             shouting=bool(s.get("shouting", False)),
+            model_below=tuple((str(k), float(v)) for k, v in (s.get("model_below") or {}).items()),
         )
+        for label, _ in sig.model_below:
+            self._check(label, "neutral", f"signal {sig.id!r} model_below")
         self._check(sig.polarity or "neutral", sig.emotion or "neutral", f"signal {sig.id!r}")
         if not 0.0 <= sig.strength <= 1.0:
             raise InvalidInputError(f"invalid signal lexicon {self.source}: strength of {sig.id!r}")
@@ -239,6 +244,8 @@ def apply_signals(
     if used and used[0] == "emoji_only":
         return pol, emo, used
     for sig in lexicon.match(text, language):
+        if any(pol[POLARITY_LABELS.index(lab)] >= bound for lab, bound in sig.model_below):
+            continue
         if sig.polarity is not None:
             pol = _pull(pol, POLARITY_LABELS, sig.polarity, sig.strength)
         if sig.emotion is not None:
