@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     catalog_file: Path | None = None
     #: Turns of context kept per conversation (bounded work per turn).
     dialogue_window: int = 8
+    #: The agent-quality rubric (YAML); empty means the shipped zh + en rubric.
+    rubric_file: Path | None = None
     #: Optional LLM reply backend (any OpenAI-compatible endpoint); off by default.
     llm_enabled: bool = False
     llm_base_url: str = ""

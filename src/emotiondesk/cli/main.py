@@ -12,6 +12,7 @@ from emotiondesk.cli.evaluate_cmd import evaluate_command
 from emotiondesk.cli.import_cmd import import_command
 from emotiondesk.cli.keys_cmd import keys_app
 from emotiondesk.cli.models_cmd import models_app
+from emotiondesk.cli.practice import practice_command
 from emotiondesk.cli.robustness_cmd import robustness_command
 from emotiondesk.cli.serve import demo_command, serve_command
 from emotiondesk.cli.train_cmd import train_command
@@ -40,6 +41,8 @@ app.add_typer(keys_app, name="keys")
 app.command("import")(import_command)
 # conversation intelligence (issue 5)
 app.command("chat")(chat_command)
+# agent quality (issue 12)
+app.command("practice")(practice_command)
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from emotiondesk.service.handlers import install_handlers
 from emotiondesk.service.limits import BodySizeLimitMiddleware
 from emotiondesk.service.metrics import Metrics, MetricsMiddleware
 from emotiondesk.service.routes import analytics, analyze, conversations, feedback, health
+from emotiondesk.service.routes import quality as quality_routes
 from emotiondesk.storage import make_engine, make_session_factory, redact_url, upgrade_database
 from emotiondesk.usecases.conversation import ConversationHook, resolve_hook, serialized
 
@@ -64,6 +65,9 @@ def create_app(
         conversation_engine or resolve_hook(settings.conversation_engine, settings)
     )
     metrics = Metrics()
+    from emotiondesk.usecases.agent_quality import AgentQuality  # agent quality (issue 12)
+
+    quality = AgentQuality.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +87,7 @@ def create_app(
             ttl=settings.api_key_cache_seconds,
         )
         app.state.conversation_engine = engine_fn
+        app.state.agent_quality = quality
         model = analyzer
         if model is None:
             model = await run_in_threadpool(
@@ -125,12 +130,15 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs and /redoc are served by the web package from local assets (no CDN)
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.analyzer = None
     install_handlers(app)
-    for module in (analyze, conversations, feedback, health, analytics):
+    for module in (analyze, conversations, feedback, health, analytics, quality_routes):
         app.include_router(module.router)
     from emotiondesk.web import install_web  # the dashboard (issue 6)
 

@@ -287,7 +287,7 @@ def recent_messages_feed(
     """
     out = []
     for msg, conv in stats.recent_messages(session, after=after, limit=limit):
-        flags = StoredTurnState.from_state(msg.state)
+        flags = StoredTurnState.from_state(msg.state, role=msg.role)
         out.append(
             {
                 "id": msg.id,

@@ -528,7 +528,17 @@ class StoredTurnState:
     escalate: bool = False
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any] | None) -> StoredTurnState:
+    def from_state(
+        cls, state: Mapping[str, Any] | None, *, role: str = "customer"
+    ) -> StoredTurnState:
+        """The turn's figures; an agent turn has none of its own.
+
+        An agent message's stored state carries the conversation's state over
+        (the customer's risk, the escalated flag), but the risk is the
+        customer's: the agent's message is never shown as at risk or escalating.
+        """
+        if role != "customer":
+            return cls()
         state = state or {}
         value = state.get("risk")
         if isinstance(value, Mapping):
