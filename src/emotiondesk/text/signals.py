@@ -103,9 +103,11 @@ class SignalLexicon:
             self.emoticons: dict[str, tuple[str, str]] = {
                 str(k): (str(v[0]), str(v[1])) for k, v in (raw.get("emoticons") or {}).items()
             }
-            self.facts: dict[str, tuple[str, ...]] = {
-                lang: tuple(str(x).lower() for x in words)
-                for lang, words in (raw.get("complaint_facts") or {}).items()
+            self.lists: dict[str, dict[str, tuple[str, ...]]] = {
+                name: {
+                    lang: tuple(str(x).lower() for x in words) for lang, words in by_lang.items()
+                }
+                for name, by_lang in (raw.get("word_lists") or {}).items()
             }
             self.signals = [self._signal(s) for s in raw.get("signals") or []]
         except (KeyError, TypeError, IndexError, ValueError, re.error) as exc:
@@ -168,8 +170,10 @@ class SignalLexicon:
         """Whether ``text`` has words or digits once emoticons and tags are removed."""
         return bool(_WORD_RE.search(self.strip_symbols(text)))
 
-    def _facts(self, low: str, language: str) -> bool:
-        return any(f in low for f in self.facts.get(language, ()))
+    def _has(self, name: str, low: str, language: str) -> bool:
+        if name not in self.lists:
+            raise InvalidInputError(f"invalid signal lexicon {self.source}: no word list {name!r}")
+        return any(w in low for w in self.lists[name].get(language, ()))
 
     def match(self, text: str, language: str) -> list[Signal]:
         """The phrase signals that fire on ``text`` (language ``zh`` or ``en``)."""
@@ -193,9 +197,9 @@ class SignalLexicon:
                 )
             ) or not (sig.contains or sig.patterns or sig.requires):
                 continue
-            if any(not self._facts(low, language) for _ in sig.requires):
+            if any(not self._has(name, low, language) for name in sig.requires):
                 continue
-            if any(self._facts(low, language) for _ in sig.excludes):
+            if any(self._has(name, low, language) for name in sig.excludes):
                 continue
             fired.append(sig)
             seen.add(sig.id)
