@@ -103,6 +103,18 @@ class Settings(BaseSettings):
     #: ``low`` | ``medium`` | ``high``: the scan's sensitivity (alpha 1e-4, 1e-3, 1e-2).
     surge_sensitivity: Literal["low", "medium", "high"] = "medium"
 
+    # -- alert notifications (service/notify.py) -----------------------------------------
+    #: POST every new alert to this URL (empty: no notifications).
+    alert_webhook_url: str = ""
+    #: The message shape: generic JSON, or a WeCom / DingTalk / Slack robot's.
+    alert_webhook_format: Literal["generic", "wecom", "dingtalk", "slack"] = "generic"
+    #: Sign each request with this secret (HMAC-SHA256; DingTalk's own signature too).
+    alert_webhook_secret: SecretStr = SecretStr("")
+    #: Retries of a failed delivery (connection errors, 429, 5xx), with backoff.
+    alert_webhook_retries: int = Field(default=3, ge=0, le=10)
+    #: The dashboard's public base URL, for links in the messages (optional).
+    public_url: str = ""
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
