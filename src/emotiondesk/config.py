@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # -- conversation intelligence (dialogue/, policy/, replies/) ----------------------
     #: A YAML rule file for the service policy; empty means the shipped default rules.
     policy_file: Path | None = None
+    #: A YAML file with the numbers of the escalation-risk rules (the shape of
+    #: ``dialogue/risk_rules.yaml``; keys left out keep the shipped values).
+    risk_file: Path | None = None
     #: An FAQ knowledge base (YAML or CSV); empty means the shipped sample shop FAQ.
     faq_file: Path | None = None
     #: A product catalog (YAML or CSV) for ``recommend``; empty means the shipped sample.
