@@ -226,7 +226,10 @@ def test_products_and_alerts_pages(page, dash_server: Server) -> None:  # type: 
     if acks.count():
         n = acks.count()
         acks.first.click()
-        page.wait_for_function(f"document.querySelectorAll('button.ack').length === {n - 1}")
+        # a locator wait, not wait_for_function: the page's CSP forbids evaluating strings
+        from playwright.sync_api import expect
+
+        expect(page.locator("button.ack")).to_have_count(n - 1)
 
 
 def login(browser, dash_server: Server, **context):  # type: ignore[no-untyped-def]

@@ -294,6 +294,10 @@ def test_security_headers_on_every_response(svc: Service) -> None:
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["x-frame-options"] == "DENY"
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert "unsafe-inline'" not in r.headers["content-security-policy"].split("style-src")[0]
+    # the API docs page (static Swagger UI) alone may run its inline bootstrap script
+    docs = svc.client.get("/docs").headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-inline'" in docs
 
 
 def test_metrics_needs_a_key_outside_dev(tmp_path: Path, tiny_pack: Path) -> None:

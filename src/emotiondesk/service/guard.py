@@ -38,6 +38,13 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"content-security-policy", CSP.encode()),
     (b"referrer-policy", b"no-referrer"),
 ]
+#: The API docs pages (Swagger UI, ReDoc: static, no user data) start their bundle
+#: with an inline script; they alone may run inline scripts.
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+DOCS_HEADERS: list[tuple[bytes, bytes]] = [
+    (name, value.replace(b"script-src 'self'", b"script-src 'self' 'unsafe-inline'"))
+    for name, value in SECURITY_HEADERS
+]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # A \u escape of NUL or of a surrogate, not itself escaped (an even run of backslashes before it).
 _SUSPECT_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
@@ -133,12 +140,13 @@ class GuardMiddleware:
                     await _send_json(send, 422, "invalid_request", why)
                     return
         started = False
+        extra = DOCS_HEADERS if scope.get("path") in DOCS_PATHS else SECURITY_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         try:
