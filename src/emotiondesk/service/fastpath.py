@@ -15,9 +15,9 @@ ASGI middleware answers the common case directly:
 It then applies the key's rate limit (429 with ``Retry-After``, through the
 service's one exception handler), runs the texts through the micro-batcher and
 answers with the same JSON body as the FastAPI route. Anything else (a first
-request with a key, a missing or wrong key, a bad body, another content type)
-is passed, body included, to the FastAPI route unchanged, which produces
-every error response exactly as before. Nothing is consumed (no rate-limit
+request with a key, a missing or wrong key, a bad body, another content type,
+a request with ``"explain": true``) is passed, body included, to the FastAPI
+route unchanged, which produces every error response exactly as before. Nothing is consumed (no rate-limit
 token) before the fast lane knows it answers the request itself.
 
 The metrics middleware still sees the request under the ``/v1/analyze`` route
@@ -102,6 +102,10 @@ class AnalyzeFastPath:
             )
         except (ValidationError, EmotionDeskError):
             # The FastAPI route answers it (422 with the usual details).
+            await self.app(scope, _replay(body, receive), send)
+            return
+        if request.explain:
+            # Explanations are computed by the route (the analyze use case).
             await self.app(scope, _replay(body, receive), send)
             return
         if raw_key:

@@ -47,6 +47,10 @@ class AnalyzeRequest(_In):
     language: Literal["auto", "zh", "en"] = Field(
         default="auto", description="'auto' detects per text; 'zh' or 'en' forces the models."
     )
+    explain: bool = Field(
+        default=False,
+        description="Add each result's 'evidence': the spans that drove polarity and emotion.",
+    )
 
 
 class Analysis(_Out):
@@ -74,8 +78,35 @@ class Analysis(_Out):
     )
 
 
+class EvidenceSpan(BaseModel):
+    text: str
+    start: int = Field(description="Character offset into the text as given.")
+    end: int
+    weight: float = Field(
+        description="Signed: towards (+) or against (-) the label; logit units (linear) "
+        "or the drop in the label's probability when erased (occlusion)."
+    )
+
+
+class TaskEvidence(BaseModel):
+    label: str
+    method: Literal["linear", "occlusion", "none"]
+    spans: list[EvidenceSpan]
+
+
+class Evidence(BaseModel):
+    polarity: TaskEvidence
+    emotion: TaskEvidence
+
+
+class ExplainedAnalysis(Analysis):
+    evidence: Evidence | None = Field(
+        default=None, description="Only with 'explain': true: why the message reads so."
+    )
+
+
 class AnalyzeResponse(BaseModel):
-    results: list[Analysis]
+    results: list[ExplainedAnalysis]
 
 
 # -- conversations -------------------------------------------------------------------------
