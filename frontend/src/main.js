@@ -1,6 +1,7 @@
 // The emotiondesk dashboard: a small hash-routed app over /v1/... (cookie session).
 import { Chart, registerables } from "chart.js";
 import { STRINGS } from "./i18n.js";
+import { QSTR, conversationQualityKpi, pageAgents, pagePractice, scorecardHtml } from "./quality.js";
 
 Chart.register(...registerables);
 Chart.defaults.animation = false;
@@ -189,6 +190,8 @@ async function load(promise, seq) {
   if (seq !== routeSeq) throw new Stale();
   return out;
 }
+// what the agent-quality pages (quality.js) use from here
+const qctx = { api, esc, load, chart, fmtTime, lang: () => lang };
 
 async function pageOverview(main, seq) {
   const q = `days=${state.days}&granularity=${state.granularity}`;
@@ -417,6 +420,7 @@ async function pageConversation(main, id, seq) {
       <div class="kpi"><div class="v">${esc(c.agent_id ?? "–")}</div><div class="l">${t("agent")}</div></div>
       <div class="kpi" data-kpi="risk" title="${esc(t("risk_tip"))}"><div class="v">${risk !== undefined && risk !== null ? riskBar(risk) : "–"}</div><div class="l"><abbr title="${esc(t("risk_tip"))}">${t("risk")}</abbr>${s.escalated ? ` · <span class="flag">${t("escalated")}</span>` : ""}</div></div>
       <div class="kpi" data-kpi="predicted_satisfaction" title="${esc(t("predicted_satisfaction_tip"))}"><div class="v">${s.satisfaction !== undefined && s.satisfaction !== null ? `${Number(s.satisfaction).toFixed(1)} / 5` : "–"}</div><div class="l"><abbr title="${esc(t("predicted_satisfaction_tip"))}">${t("predicted_satisfaction")}</abbr></div></div>
+      ${conversationQualityKpi(qctx, c.quality)}
     </div>
     <p class="trend" data-trend="${esc((s.trajectory && s.trajectory.trend) || "")}">${t("trend")}: <b>${esc(trendText(s.trajectory))}</b></p>
     <section class="card"><h2>${t("timeline_title")}</h2><div class="chartbox short"><canvas id="chart-timeline"></canvas></div></section>
@@ -506,6 +510,7 @@ function turnHtml(m) {
     <header><span class="who">${t("turn")} ${m.seq} · ${esc(t("role_" + m.role))}</span> ${emotionBadge(m.emotion)} ${polarityBadge(m.polarity)}
       <span class="score">${m.score !== null ? m.score.toFixed(2) : ""}</span> <time>${fmtTime(m.sent_at || m.created_at)}</time></header>
     <p class="text">${esc(m.text)}</p>
+    ${m.role === "agent" ? scorecardHtml(qctx, m.scorecard) : ""}
     ${isCustomer && decisions ? `<div class="decisions"><h3>${t("decisions")}</h3><ul>${decisions}</ul></div>` : ""}
     ${isCustomer && suggestions ? `<div class="suggestions"><h3>${t("suggestions")}</h3><ul>${suggestions}</ul></div>` : ""}
     <form class="correct" data-message-id="${esc(m.id)}"><span>${t("correct")}:</span>
@@ -614,6 +619,7 @@ function renderNav() {
   nav.innerHTML = `
     <a class="brand" href="#/overview">${t("brand")}</a>
     ${["overview", "queue", "live", "products", "alerts"].map((p) => `<a class="${cur === p ? "active" : ""}" href="#/${p}" data-nav="${p}">${t(p)}</a>`).join("")}
+    ${["agents", "practice"].map((p) => `<a class="${cur === p ? "active" : ""}" href="#/${p}" data-nav="${p}">${QSTR[lang][p]}</a>`).join("")}
     <span class="spacer"></span>
     <button id="lang" type="button">${t("language")}</button>
     <a href="/logout" id="logout">${t("logout")}</a>`;
@@ -643,6 +649,8 @@ async function route() {
     else if (page === "conversation") await pageConversation(main, decodeURIComponent(arg || ""), seq);
     else if (page === "products") await pageProducts(main, params, seq);
     else if (page === "alerts") await pageAlerts(main, params, seq);
+    else if (page === "agents") await pageAgents(main, decodeURIComponent(arg || ""), seq, qctx);
+    else if (page === "practice") await pagePractice(main, seq, qctx);
     else await pageOverview(main, seq);
   } catch (err) {
     if (err instanceof Stale || seq !== routeSeq) return;

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -390,6 +391,17 @@ def list_feedback(
 
 
 # -- alerts --------------------------------------------------------------------------------
+
+
+def serialize(session: Session, name: str) -> None:
+    """Hold a lock named ``name`` until this transaction ends, across processes.
+
+    On PostgreSQL a transaction-scoped advisory lock, so that check-then-insert
+    sections (a surge scan's "is this episode stored?") run one at a time
+    across service workers; SQLite lets one writer at a time anyway.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sql_text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
 def create_alert(

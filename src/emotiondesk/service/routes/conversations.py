@@ -228,6 +228,12 @@ async def ingest_message(
     )
     if found.created:
         metrics.ingested.labels(body.role).inc()
+        # the policy's alerts of this turn go out by webhook (queued: never waits)
+        for item in (found.message.state or {}).get("alerts") or []:
+            if isinstance(item, dict):
+                request.app.state.notify_alert(
+                    item | {"conversation_id": conversation_id, "message_id": found.message.id}
+                )
     if not found.created:
         response.status_code = status.HTTP_200_OK
     return IngestResponse(
