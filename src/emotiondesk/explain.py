@@ -178,27 +178,28 @@ def linear_char_scores(model: NgramClassifier, text: str, label_index: int) -> n
                 gram = _WORD_MARK + " ".join(w for w, _, _ in words[i : i + n])
                 occurrences.append((gram, words[i][1], words[i + n - 1][2]))
     vocab = featurizer.vocabulary
-    ids = [vocab.get(g, -1) for g, _, _ in occurrences]
-    tf: dict[int, int] = {}
-    for j in ids:
-        if j >= 0:
-            tf[j] = tf.get(j, 0) + 1
+    ids = np.fromiter(
+        (vocab.get(g, -1) for g, _, _ in occurrences), dtype=np.int64, count=len(occurrences)
+    )
     scores = np.zeros(len(text), dtype=np.float64)
-    if not tf:
+    known = ids >= 0
+    if not known.any():
         return scores
-    cols = np.fromiter(tf, dtype=np.int64, count=len(tf))
-    counts = np.fromiter(tf.values(), dtype=np.float64, count=len(tf))
+    cols, inverse, counts_int = np.unique(ids[known], return_inverse=True, return_counts=True)
+    counts = counts_int.astype(np.float64)
     # Computed as the featurizer does: float32 TF-IDF, L2-normalised.
     values = ((1.0 + np.log(counts.astype(np.float32))) * featurizer.idf[cols]).astype(np.float32)
     norm = float(np.sqrt(np.sum(values.astype(np.float64) ** 2))) or 1.0
     coef = model.coef_[cols].astype(np.float64)
     centred = coef[:, label_index] - coef.mean(axis=1)
-    per_occurrence = dict(
-        zip(cols.tolist(), (values / norm * centred / counts).tolist(), strict=True)
-    )
-    for (_, start, end), j in zip(occurrences, ids, strict=True):
-        if j >= 0:
-            scores[start:end] += per_occurrence[j] / (end - start)
+    per_occurrence = (values / norm * centred / counts)[inverse]
+    bounds = np.array([(a, b) for _, a, b in occurrences], dtype=np.int64)[known]
+    per_char = per_occurrence / (bounds[:, 1] - bounds[:, 0])
+    # Spread each occurrence over its characters: a difference array, then a running sum.
+    diff = np.zeros(len(text) + 1, dtype=np.float64)
+    np.add.at(diff, bounds[:, 0], per_char)
+    np.add.at(diff, bounds[:, 1], -per_char)
+    scores[:] = np.cumsum(diff[:-1])
     return scores
 
 
