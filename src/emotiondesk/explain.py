@@ -38,6 +38,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -151,6 +152,56 @@ def group_units(words: Sequence[tuple[int, int]], limit: int) -> list[tuple[int,
 # -- linear (n-gram) --------------------------------------------------------------------
 
 
+_PREPROCESSED: dict[tuple[Any, ...], tuple[str, str]] = {}
+
+
+def _preprocess(featurizer: Any, text: str) -> str:
+    """``featurizer.preprocess(text)``, remembered for the next model with the same settings."""
+    key = featurizer._settings_key()
+    last = _PREPROCESSED.get(key)
+    if last is not None and last[0] == text:
+        return last[1]
+    out: str = featurizer.preprocess(text)
+    _PREPROCESSED[key] = (text, out)
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _occurrences(settings: tuple[Any, ...], text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The n-grams of a preprocessed text as the featurizer makes them, with their offsets.
+
+    Cached per featurizer setting, so a language's polarity and emotion models
+    split a message once.
+    """
+    char_range, word_range = settings[0], settings[1]
+    grams: list[str] = []
+    starts: list[np.ndarray] = []
+    ends: list[np.ndarray] = []
+    if char_range:
+        for n in range(char_range[0], char_range[1] + 1):
+            if n == 1:
+                idx = np.array([i for i, ch in enumerate(text) if ch != " "], dtype=np.int64)
+                grams.extend(text.replace(" ", ""))
+                starts.append(idx)
+                ends.append(idx + 1)
+            else:
+                k = max(len(text) - n + 1, 0)
+                grams += [text[i : i + n] for i in range(k)]
+                idx = np.arange(k, dtype=np.int64)
+                starts.append(idx)
+                ends.append(idx + n)
+    if word_range:
+        words = [(m.group(0), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+        for n in range(word_range[0], word_range[1] + 1):
+            k = max(len(words) - n + 1, 0)
+            grams.extend(_WORD_MARK + " ".join(w for w, _, _ in words[i : i + n]) for i in range(k))
+            starts.append(np.array([words[i][1] for i in range(k)], dtype=np.int64))
+            ends.append(np.array([words[i + n - 1][2] for i in range(k)], dtype=np.int64))
+    if not starts:
+        return grams, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return grams, np.concatenate(starts), np.concatenate(ends)
+
+
 def linear_char_scores(model: NgramClassifier, text: str, label_index: int) -> np.ndarray | None:
     """Per character of the normalised ``text``: its share of the label's centred logit.
 
@@ -159,28 +210,12 @@ def linear_char_scores(model: NgramClassifier, text: str, label_index: int) -> n
     preprocessing changes the text's length (then occlusion is used).
     """
     featurizer = model.featurizer_
-    mt = featurizer.preprocess(text)
+    mt = _preprocess(featurizer, text)
     if len(mt) != len(text):
         return None
-    occurrences: list[tuple[str, int, int]] = []
-    if featurizer.char_ngram_range:
-        lo, hi = featurizer.char_ngram_range
-        for n in range(lo, hi + 1):
-            if n == 1:
-                occurrences += [(ch, i, i + 1) for i, ch in enumerate(mt) if ch != " "]
-            else:
-                occurrences += [(mt[i : i + n], i, i + n) for i in range(len(mt) - n + 1)]
-    if featurizer.word_ngram_range:
-        lo, hi = featurizer.word_ngram_range
-        words = [(m.group(0), m.start(), m.end()) for m in _WORD_RE.finditer(mt)]
-        for n in range(lo, hi + 1):
-            for i in range(len(words) - n + 1):
-                gram = _WORD_MARK + " ".join(w for w, _, _ in words[i : i + n])
-                occurrences.append((gram, words[i][1], words[i + n - 1][2]))
+    grams, starts, ends = _occurrences(featurizer._settings_key(), mt)
     vocab = featurizer.vocabulary
-    ids = np.fromiter(
-        (vocab.get(g, -1) for g, _, _ in occurrences), dtype=np.int64, count=len(occurrences)
-    )
+    ids = np.fromiter(map(vocab.get, grams, repeat(-1)), dtype=np.int64, count=len(grams))
     scores = np.zeros(len(text), dtype=np.float64)
     known = ids >= 0
     if not known.any():
@@ -193,12 +228,13 @@ def linear_char_scores(model: NgramClassifier, text: str, label_index: int) -> n
     coef = model.coef_[cols].astype(np.float64)
     centred = coef[:, label_index] - coef.mean(axis=1)
     per_occurrence = (values / norm * centred / counts)[inverse]
-    bounds = np.array([(a, b) for _, a, b in occurrences], dtype=np.int64)[known]
-    per_char = per_occurrence / (bounds[:, 1] - bounds[:, 0])
+    lo, hi = starts[known], ends[known]
+    per_char = per_occurrence / (hi - lo)
     # Spread each occurrence over its characters: a difference array, then a running sum.
-    diff = np.zeros(len(text) + 1, dtype=np.float64)
-    np.add.at(diff, bounds[:, 0], per_char)
-    np.add.at(diff, bounds[:, 1], -per_char)
+    size = len(text) + 1
+    diff = np.bincount(lo, weights=per_char, minlength=size) - np.bincount(
+        hi, weights=per_char, minlength=size
+    )
     scores[:] = np.cumsum(diff[:-1])
     return scores
 
