@@ -144,3 +144,23 @@ def test_usecase_adds_evidence_only_when_asked(analyzer: Analyzer) -> None:
     rows = analyze_messages(analyzer, ["物流太慢了"], explain=True)
     assert set(rows[0]) == set(plain[0]) | {"evidence"}
     assert rows[0]["evidence"]["polarity"]["spans"]
+
+
+def test_evidence_holds_the_aspects_and_says_when_they_disagree(analyzer: Analyzer) -> None:
+    text = "包装很严实，没有破损。"
+    [row] = analyze_messages(analyzer, [text], explain=True)
+    [packaging] = row["evidence"]["aspects"]
+    assert packaging["aspect"] == "packaging" and packaging["negated"] is True
+    assert packaging["polarity"] != "negative"
+    negated = [o for o in packaging["opinions"] if o["negated"]]
+    assert text[negated[0]["start"] : negated[0]["end"]] == "没有破损"
+    note = row["evidence"]["note"]
+    # The note is set exactly when the message's polarity contradicts the aspects.
+    assert (note is not None) == (row["polarity"] == "negative")
+    [mixed] = analyze_messages(
+        analyzer, ["The battery is great but delivery was a joke"], explain=True
+    )
+    polarities = {a["aspect"]: a["polarity"] for a in mixed["evidence"]["aspects"]}
+    assert polarities == {"battery": "positive", "logistics": "negative"}
+    if mixed["polarity"] != "neutral":
+        assert mixed["evidence"]["note"].startswith("mixed")

@@ -94,9 +94,31 @@ class TaskEvidence(BaseModel):
     spans: list[EvidenceSpan]
 
 
+class OpinionSpanOut(BaseModel):
+    text: str
+    start: int
+    end: int
+    polarity: str
+    negated: bool
+
+
+class AspectOpinion(BaseModel):
+    aspect: str
+    term: str
+    start: int = Field(description="The aspect term's offset in the text (-1: implicit).")
+    end: int
+    polarity: str
+    negated: bool
+    opinions: list[OpinionSpanOut]
+
+
 class Evidence(BaseModel):
     polarity: TaskEvidence
     emotion: TaskEvidence
+    aspects: list[AspectOpinion] = Field(default_factory=list)
+    note: str | None = Field(
+        default=None, description="Set when the message's polarity and its aspects disagree."
+    )
 
 
 class ExplainedAnalysis(Analysis):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from emotiondesk.analytics.aspects import AspectMention, extract_aspects
 from emotiondesk.analyzer import AnalysisResult, Analyzer
 from emotiondesk.explain import Evidence, explain
 
@@ -25,15 +26,50 @@ def explain_results(analyzer: Analyzer, results: Sequence[AnalysisResult]) -> li
     return explain(analyzer, results)
 
 
+def agreement(polarity: str, aspects: Sequence[AspectMention]) -> str | None:
+    """A note when the message's polarity and its aspects disagree (``None`` when they agree)."""
+    positive = sorted({m.aspect for m in aspects if m.polarity == "positive"})
+    negative = sorted({m.aspect for m in aspects if m.polarity == "negative"})
+    if polarity == "negative" and positive and not negative:
+        return f"the message reads negative, but its aspects read positive: {', '.join(positive)}"
+    if polarity == "positive" and negative and not positive:
+        return f"the message reads positive, but its aspects read negative: {', '.join(negative)}"
+    if polarity != "neutral" and positive and negative:
+        return f"mixed: positive about {', '.join(positive)}, negative about {', '.join(negative)}"
+    return None
+
+
 def to_rows(
     results: Sequence[AnalysisResult], evidence: Sequence[Evidence] | None = None
 ) -> list[dict[str, Any]]:
-    """The results' JSON (the ``analyze --json`` fields), with ``evidence`` when given."""
+    """The results' JSON (the ``analyze --json`` fields), with ``evidence`` when given.
+
+    The evidence also holds the message's ``aspects`` (each with its opinion
+    spans, polarity and negation; :func:`extract_aspects`) and a ``note`` when
+    the message's polarity and its aspects disagree.
+    """
     rows = [r.to_dict() for r in results]
     if evidence is not None:
-        for row, ev in zip(rows, evidence, strict=True):
-            row["evidence"] = ev.to_dict()
+        mentions = extract_aspects([r.text for r in results])
+        for row, ev, found, r in zip(rows, evidence, mentions, results, strict=True):
+            row["evidence"] = {
+                **ev.to_dict(),
+                "aspects": [_aspect(m) for m in found],
+                "note": agreement(r.polarity, found),
+            }
     return rows
+
+
+def _aspect(m: AspectMention) -> dict[str, Any]:
+    return {
+        "aspect": m.aspect,
+        "term": m.term,
+        "start": m.start,
+        "end": m.end,
+        "polarity": m.polarity,
+        "negated": m.negated,
+        "opinions": [o.to_dict() for o in m.opinion_spans],
+    }
 
 
 def analyze_messages(
