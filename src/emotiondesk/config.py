@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     #: Longest text analysed (read whole, in overlapping chunks); longer ones keep
     #: their head and tail.
     max_chars: int = 20_000
+    #: Long texts are read in chunks of this many characters (0: one piece, the
+    #: head and tail of ``max_chars``, as before issue 18).
+    chunk_chars: int = Field(default=400, ge=0)
+    #: Read romanised Chinese (pinyin) with the Chinese models.
+    pinyin: bool = True
+    #: Read the lexical signals (emoji, threats, sarcasm, ...) on top of the models.
+    signals: bool = True
     #: A signal lexicon (YAML, the format of ``text/data/signals.yaml``) read on top
     #: of the models instead of the shipped one.
     signals_file: str | None = None
@@ -78,6 +85,9 @@ class Settings(BaseSettings):
     # -- conversation intelligence (dialogue/, policy/, replies/) ----------------------
     #: A YAML rule file for the service policy; empty means the shipped default rules.
     policy_file: Path | None = None
+    #: A YAML file with the numbers of the escalation-risk rules (the shape of
+    #: ``dialogue/risk_rules.yaml``; keys left out keep the shipped values).
+    risk_file: Path | None = None
     #: An FAQ knowledge base (YAML or CSV); empty means the shipped sample shop FAQ.
     faq_file: Path | None = None
     #: A product catalog (YAML or CSV) for ``recommend``; empty means the shipped sample.
