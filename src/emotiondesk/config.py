@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = Field(default=10.0, ge=0)
     #: Requests per minute per API key (a key's own limit overrides it); 0 disables.
     rate_limit_per_minute: int = Field(default=1200, ge=0)
+    #: Failed authentications (unknown key) per minute per client address before 429.
+    auth_failures_per_minute: int = Field(default=30, ge=0)
+    #: Require an API key (read scope) for ``/metrics``; unset: on outside ``dev`` mode.
+    metrics_require_key: bool | None = None
+    #: Store ``customer_id`` / ``agent_id`` as a keyed hash (``pseudonym_key``) instead
+    #: of the value: still joinable (the same id, the same pseudonym; filters by the
+    #: raw id work), never readable. Off: PII inside them is masked like any text.
+    pseudonymize_ids: bool = False
+    #: The secret of the keyed hash (HMAC-SHA256); keep it stable, or pseudonyms change.
+    pseudonym_key: SecretStr | None = None
     #: Largest request body accepted (bytes): larger ones get 413.
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     #: Most texts in one /v1/analyze call.
