@@ -256,7 +256,7 @@ def score_file_ray(
             },
             batch_size=batch_size,
             batch_format="pyarrow",
-            concurrency=workers,
+            compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=cpus,
         )
         if ofmt == "parquet":
