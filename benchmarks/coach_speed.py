@@ -73,12 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"coach (in process):  {c}")
     print(f"scorer alone:        {s}  (coach / scorer p50 = {c['p50'] / s['p50']:.1f}x)")
     if args.http:
-        http_ms = time_http(items, args.reps)
-        print(f"POST /v1/coach (HTTP, loopback): {percentiles(http_ms)}")
+        analysed, given = time_http(items, args.reps)
+        print(f"POST /v1/coach, customer turn analysed by the pack: {percentiles(analysed)}")
+        print(f"POST /v1/coach, customer emotion given:            {percentiles(given)}")
     return 0
 
 
-def time_http(items: list[tuple[str, str, str]], reps: int) -> list[float]:
+def time_http(items: list[tuple[str, str, str]], reps: int) -> tuple[list[float], list[float]]:
+    """Latencies of ``POST /v1/coach`` without and with the customer's emotion in the request."""
     import socket
     import tempfile
     import threading
@@ -109,23 +111,30 @@ def time_http(items: list[tuple[str, str, str]], reps: int) -> list[float]:
         thread.start()
         while not server.started:
             time.sleep(0.05)
-        out = []
+        analysed: list[float] = []
+        given: list[float] = []
         try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}) as c:
-                for i, (customer, _emotion, draft) in enumerate(items * (reps + 1)):
-                    body = {"messages": [{"role": "customer", "text": customer}], "draft": draft}
-                    t0 = time.perf_counter()
-                    r = c.post("/v1/coach", json=body)
-                    dt = 1000 * (time.perf_counter() - t0)
-                    if r.status_code != 200:
-                        print(r.status_code, r.text, file=sys.stderr)
-                        raise SystemExit(1)
-                    if i >= len(items):  # the first pass warms up
-                        out.append(dt)
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=300
+            ) as c:
+                for i, (customer, emotion, draft) in enumerate(items * (reps + 1)):
+                    for out, turn in (
+                        (analysed, {"role": "customer", "text": customer}),
+                        (given, {"role": "customer", "text": customer, "emotion": emotion}),
+                    ):
+                        body = {"messages": [turn], "draft": draft}
+                        t0 = time.perf_counter()
+                        r = c.post("/v1/coach", json=body)
+                        dt = 1000 * (time.perf_counter() - t0)
+                        if r.status_code != 200:
+                            print(r.status_code, r.text, file=sys.stderr)
+                            raise SystemExit(1)
+                        if i >= len(items):  # the first pass warms up
+                            out.append(dt)
         finally:
             server.should_exit = True
             thread.join(timeout=15)
-    return out
+    return analysed, given
 
 
 if __name__ == "__main__":

@@ -148,3 +148,18 @@ def test_practice_sessions_are_stored(live: Live):
     missing = live.http.post("/v1/practice", json={"scenario": "alien_invasion"})
     assert missing.status_code == 422
     assert live.http.get("/v1/practice/doesnotexist").status_code == 404
+
+
+def test_response_time_from_the_timestamps(live: Live):
+    cid = live.conversation(channel="web", agent_id="agent-10")
+    r = live.http.post(
+        f"/v1/conversations/{cid}/messages",
+        json={"role": "customer", "text": ANGRY, "timestamp": "2026-11-29T10:00:00Z"},
+    )
+    assert r.status_code == 201
+    slow = live.http.post(
+        f"/v1/conversations/{cid}/messages",
+        json={"role": "agent", "text": GOOD, "timestamp": "2026-11-29T10:05:00+00:00"},
+    ).json()["message"]["scorecard"]
+    timing = _criteria(slow)["response_time"]
+    assert timing["verdict"] == "fail" and "300 s" in timing["note"]

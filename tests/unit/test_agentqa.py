@@ -103,6 +103,43 @@ def test_response_time_needs_both_timestamps(scorer: AgentScorer):
     assert untimed.result("response_time").verdict == NA
 
 
+def test_stored_turns_with_naive_and_aware_timestamps(scorer: AgentScorer):
+    from datetime import UTC, datetime
+
+    from emotiondesk.agentqa import score_stored_turn
+
+    history = [
+        {
+            "seq": 1,
+            "role": "customer",
+            "text": "Where is my parcel? It is a week late!",
+            "analysis": {"emotion": "anger", "polarity": "negative", "language": "en"},
+            "sent_at": datetime(2026, 1, 1, 10, 0, 0),  # naive, as SQLite returns it
+        }
+    ]
+    turn = {
+        "seq": 2,
+        "role": "agent",
+        "text": "I'm sorry, I understand. I'll send a replacement today.",
+        "analysis": {"language": "en"},
+        "sent_at": datetime(2026, 1, 1, 10, 0, 30, tzinfo=UTC),
+    }
+    card = score_stored_turn(scorer, history=history, turn=turn)
+    assert card is not None and card["answered"]["turn"] == 1
+    verdicts = {c["criterion"]: c["verdict"] for c in card["criteria"]}
+    assert verdicts["response_time"] == "pass" and verdicts["greeting"] == "fail"
+    assert score_stored_turn(scorer, history=history, turn={**turn, "role": "customer"}) is None
+
+
+def test_stored_turn_state_of_an_agent_message_has_no_risk():
+    from emotiondesk.usecases.conversation import StoredTurnState
+
+    state = {"risk": {"value": 0.71, "carried_over": True}, "escalated": True}
+    assert StoredTurnState.from_state(state, role="agent") == StoredTurnState()
+    assert StoredTurnState.from_state(state, role="customer").risk == 0.71
+    assert StoredTurnState.from_state(state).escalate is True
+
+
 def test_conversation_score_and_turns(scorer: AgentScorer):
     conv = scorer.score_conversation(
         [

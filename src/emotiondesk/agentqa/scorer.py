@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from emotiondesk.agentqa.rubric import Criterion, Rubric, load_rubric
@@ -46,6 +46,11 @@ class Span:
 
     def to_dict(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "text": self.text}
+
+
+def _aware(ts: datetime) -> datetime:
+    """A naive timestamp (SQLite gives them back so) is UTC."""
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def _span(text: str, where: tuple[int, int] | None) -> Span | None:
@@ -309,7 +314,7 @@ class AgentScorer:
             return CriterionResult(c.id, NA, c.weight)
         if c.applies == "timed":
             assert customer is not None and customer.sent_at is not None and reply_at is not None
-            seconds = (reply_at - customer.sent_at).total_seconds()
+            seconds = (_aware(reply_at) - _aware(customer.sent_at)).total_seconds()
             limit = c.max_seconds or 60.0
             return CriterionResult(
                 c.id,

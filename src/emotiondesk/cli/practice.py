@@ -85,6 +85,8 @@ def practice_command(
     """Practise with a virtual customer whose anger follows the rubric scores of your replies."""
     from emotiondesk.agentqa import AgentScorer, PracticeSession, list_scenarios, load_rubric
     from emotiondesk.agentqa.practice import load_scenario
+    from emotiondesk.config import get_settings
+    from emotiondesk.replies.llm import LLMBackend
 
     if list_only:
         items: list[dict[str, Any]] = [
@@ -106,6 +108,7 @@ def practice_command(
             difficulty=difficulty,
             seed=seed,
             scorer=AgentScorer(load_rubric(rubric)),
+            llm=LLMBackend.from_settings(get_settings()),  # varies the lines when configured
         )
     console = Console()
     interactive = sys.stdin.isatty()
