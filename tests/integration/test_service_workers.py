@@ -262,4 +262,6 @@ def test_a_revoked_key_is_refused_by_every_worker(workers: Server) -> None:
         repo.revoke_api_key(s, key_id=key_id)
         s.commit()
     time.sleep(1.5)  # EMOTIONDESK_API_KEY_CACHE_SECONDS=1
-    assert set(statuses(40)) == {401}
+    after = statuses(40)
+    # refused everywhere: 401, or 429 once the failed attempts are throttled
+    assert 401 in after and set(after) <= {401, 429}, after
