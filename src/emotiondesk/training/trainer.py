@@ -260,6 +260,8 @@ def _merge_lora(net: MultiTaskNet) -> None:
 def _param_groups(net: nn.Module, args: TrainingArgs) -> list[dict[str, Any]]:
     decay, no_decay, head = [], [], []
     for name, p in net.named_parameters():
+        if args.freeze_embeddings and "word_embeddings" in name:
+            p.requires_grad_(False)
         if not p.requires_grad:
             continue
         if name.startswith("heads."):
