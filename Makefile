@@ -7,17 +7,31 @@ DATA ?= ../shared/data
 
 .PHONY: bench-analytics screenshots setup run analyze test test-fast lint typecheck bench models clean
 
-$(STAMP): pyproject.toml
+# Two environments in one venv: `make run` needs only the service (the serve extra:
+# no torch, no training stack); `make test` and the other targets need the dev extra.
+SERVE_STAMP := $(VENV)/.installed-serve
+
+$(VENV)/bin/python:
+	@echo "== creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	$(BIN)/python -m pip install --upgrade pip --progress-bar on
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "== installing emotiondesk with the dev extra (training stack, test tools)"
+	$(BIN)/python -m pip install --progress-bar on -e ".[dev]"
+	touch $(STAMP) $(SERVE_STAMP)
+
+$(SERVE_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "== installing emotiondesk with the serve extra (what the demo needs)"
+	$(BIN)/python -m pip install --progress-bar on -e ".[serve]"
+	touch $(SERVE_STAMP)
 
 setup: $(STAMP)
 
 ## The main job on the embedded defaults: the service and dashboard on SQLite with the
 ## shipped pack, seeded with sample conversations and a review archive (Ctrl-C stops).
-run: $(STAMP)
+## Installs only the serve extra (a dev install, if present, serves as well).
+run: $(SERVE_STAMP)
 	$(BIN)/emotiondesk demo
 
 ## Analyse the sample messages with the shipped pack and print the results.
@@ -44,6 +58,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/dialogue_context.py --data $(DATA)
 	$(BIN)/python benchmarks/train_escalation.py --data $(DATA)
 	$(BIN)/python benchmarks/dialogue_speed.py
+	$(BIN)/python benchmarks/cs_turns.py
+	$(BIN)/python benchmarks/cs_escalation.py
 
 ## Retrain the shipped default pack from ../shared/data (USE_CACHE=DIR keeps the
 ## sentence embeddings on disk between runs; it must lie outside the repository).

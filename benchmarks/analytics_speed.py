@@ -49,8 +49,8 @@ TEXTS = [
 
 def bench_import(data: Path) -> dict | None:
     from emotiondesk.analyzer import load_analyzer
-    from emotiondesk.importer import import_archive
     from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
+    from emotiondesk.usecases.import_archive import import_archive
 
     path = data / "online_shopping_10_cats" / "train.csv"
     if not path.is_file():

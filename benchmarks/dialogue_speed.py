@@ -1,7 +1,7 @@
 """Per-turn processing time of the conversation engine (analysis + context + risk + policy + replies).
 
 Plays scripted zh and en service conversations through
-:class:`~emotiondesk.dialogue.ConversationEngine` in-process, one turn at a
+:class:`~emotiondesk.usecases.conversation.ConversationEngine` in-process, one turn at a
 time (as the service does), with the analyzer called inside each turn, and
 reports p50 / p95 / max milliseconds per customer turn. A 5,000-turn
 conversation checks that work per turn stays bounded (p95 of its first and
@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from emotiondesk.analyzer import load_analyzer
-from emotiondesk.dialogue import ConversationEngine
+from emotiondesk.usecases.conversation import ConversationEngine
 
 SCRIPTS = {
     "zh": [

@@ -2,7 +2,7 @@
 
 Reads ``uss_satisfaction_en/{train,dev}.csv`` from ``--data`` (default
 ``../shared/data``; skipped when absent). Every dialogue is played through the
-:class:`~emotiondesk.dialogue.ConversationEngine` (user = customer, system =
+:class:`~emotiondesk.usecases.conversation.ConversationEngine` (user = customer, system =
 agent; each turn analysed by the model pack) to get the features the engine
 computes live at each user turn. Positive = a user turn rated 1-2.
 
@@ -31,8 +31,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import mean_absolute_error, precision_recall_curve, roc_auc_score
 
 from emotiondesk.analyzer import load_analyzer
-from emotiondesk.dialogue import ConversationEngine, EscalationModel
+from emotiondesk.dialogue import EscalationModel
 from emotiondesk.dialogue.risk import FEATURES
+from emotiondesk.usecases.conversation import ConversationEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_FILE = ROOT / "src" / "emotiondesk" / "dialogue" / "escalation_model.json"

@@ -51,6 +51,7 @@ REPO_DATA = ROOT / "benchmarks" / "data"
 from emotiondesk.data import LabelledData, load_dataset  # noqa: E402
 from emotiondesk.evaluation.evaluate import evaluate_data  # noqa: E402
 from emotiondesk.models.ngram import NgramClassifier  # noqa: E402
+from emotiondesk.training.heldout import drop_heldout  # noqa: E402
 
 logger = logging.getLogger("train_pack")
 
@@ -87,6 +88,8 @@ class Source:
             label_column=self.label_column,
             row_filter=row_filter,
         )
+        # The customer-service turn set (benchmarks/data/cs_turns.csv) is never trained on.
+        data = drop_heldout(data)
         if self.max_rows is not None and len(data) > self.max_rows:
             _, data = data.split(self.max_rows / len(data), seed=42)
         return data

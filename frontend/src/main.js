@@ -55,6 +55,105 @@ async function api(path, options = {}) {
   return body;
 }
 
+// A figure with its definition (tooltip) and, for rates, the count it rests on.
+function kpi(id, value, label, tip, n, cls = "") {
+  return `<div class="kpi ${cls}" data-kpi="${id}" title="${esc(tip)}"><div class="v">${value}</div>
+    <div class="l"><abbr title="${esc(tip)}">${label}</abbr>${n !== undefined && n !== null ? ` <span class="n">${t("n_of", { n })}</span>` : ""}</div></div>`;
+}
+
+// The most frequent emotion besides neutral, from an emotion mix (shares).
+function topNonNeutral(mix) {
+  let best = null;
+  for (const e of EMOTIONS) if (e !== "neutral" && (mix[e] || 0) > 0 && (best === null || mix[e] > mix[best])) best = e;
+  return best;
+}
+
+function level(score) {
+  if (score === null || score === undefined) return null;
+  if (score < 0.2) return "very_negative";
+  if (score < 0.4) return "negative";
+  if (score <= 0.6) return "neutral";
+  if (score <= 0.8) return "positive";
+  return "very_positive";
+}
+
+// A trend reads with its level: "stable" at 0.02 is "stable, very negative now".
+export function trendText(traj) {
+  if (!traj || !traj.trend) return "–";
+  const score = traj.current_score;
+  const lv = level(score);
+  const vars = { trend: t(`trend_${traj.trend}`), level: lv ? t(`level_${lv}`) : "–", score: score !== undefined && score !== null ? score.toFixed(2) : "–" };
+  const still = traj.trend === "improving" && (lv === "negative" || lv === "very_negative");
+  return t(still ? "trend_sentence_still" : "trend_sentence", vars);
+}
+
+function joinList(items) {
+  if (items.length <= 1) return items.join("");
+  return items.slice(0, -1).join(t("list_sep")) + t("and") + items[items.length - 1];
+}
+
+// One sentence per rule that fired: what was seen, and what is done about it.
+export function decisionLines(decisions, st, m) {
+  const byRule = new Map();
+  for (const d of decisions || []) {
+    if (!byRule.has(d.rule)) byRule.set(d.rule, []);
+    byRule.get(d.rule).push(d);
+  }
+  const risk = st.risk && typeof st.risk === "object" ? st.risk.value : st.risk;
+  const traj = st.trajectory || {};
+  const emotion = (st.in_context && st.in_context.emotion) || m.emotion;
+  const lines = [];
+  for (const [rule, ds] of byRule) {
+    const actions = joinList(
+      ds.map((d) => {
+        const key = `act_${d.action}`;
+        const has = STRINGS.en[key] !== undefined;
+        const value = (d.params && d.params.value) || "";
+        const tag = STRINGS.en[`tag_${value}`] !== undefined ? t(`tag_${value}`) : value;
+        return t(has ? key : "act_other", { action: d.action, value: tag });
+      }),
+    );
+    const key = STRINGS.en[`rule_${rule}`] !== undefined ? `rule_${rule}` : "rule_other";
+    const text = t(key, {
+      actions,
+      rule,
+      risk: risk !== undefined && risk !== null ? Number(risk).toFixed(2) : "–",
+      tier: (st.dialogue && st.dialogue.tier) || "",
+      n: traj.consecutive_negative ?? "",
+      emotion: emo(emotion),
+      score: m.score !== null && m.score !== undefined ? m.score.toFixed(2) : "–",
+    });
+    const detail = [...new Set(ds.map((d) => d.reason))].join("\n");
+    lines.push({ rule, text, detail, actions: ds.map((d) => d.action) });
+  }
+  return lines;
+}
+
+function severityBadge(sev) {
+  const key = `sev_${sev}`;
+  return `<span class="badge outline" data-severity="${esc(sev)}">${esc(STRINGS.en[key] !== undefined ? t(key) : sev)}</span>`;
+}
+
+export function alertTitle(a) {
+  const d = a.details || {};
+  if (a.kind === "negative_surge" && d.key !== undefined) {
+    const scopeKey = `scope_${d.scope}`;
+    return t("surge_title", {
+      scope: STRINGS.en[scopeKey] !== undefined ? t(scopeKey) : d.scope,
+      key: d.key,
+      count: d.count,
+      total: d.total,
+      share: pct(d.share),
+      baseline: pct(d.baseline_share),
+    });
+  }
+  if (d.rule && STRINGS.en[`alert_title_${d.rule}`] !== undefined) return t(`alert_title_${d.rule}`);
+  if (d.rule && STRINGS.en[`rule_${d.rule}`] !== undefined) {
+    return t(`rule_${d.rule}`, { actions: t("act_alert"), risk: d.risk !== undefined ? Number(d.risk).toFixed(2) : "–", tier: "", n: "", emotion: "", score: "–", rule: d.rule });
+  }
+  return a.title;
+}
+
 function emotionBadge(e) {
   return `<span class="badge" style="background:${EMOTION_COLORS[e] || "#777"}" data-emotion="${esc(e)}">${esc(emo(e))}</span>`;
 }
@@ -98,6 +197,7 @@ async function pageOverview(main, seq) {
     api("/v1/conversations?limit=15"),
   ]), seq);
   const k = data.kpis;
+  const top = topNonNeutral(data.emotion_mix || {});
   const dayOpts = [7, 30, 90, 365, 0]
     .map((d) => `<option value="${d}" ${d === state.days ? "selected" : ""}>${d ? t("last_days", { n: d }) : t("all_time")}</option>`)
     .join("");
@@ -111,12 +211,12 @@ async function pageOverview(main, seq) {
       <label>${t("granularity")} <select id="gran">${granOpts}</select></label>
     </div>
     <div class="kpis">
-      <div class="kpi" data-kpi="messages"><div class="v">${k.messages}</div><div class="l">${t("messages")}</div></div>
-      <div class="kpi" data-kpi="conversations"><div class="v">${k.conversations}</div><div class="l">${t("conversations")}</div></div>
-      <div class="kpi" data-kpi="satisfaction"><div class="v">${pct(k.satisfaction)}</div><div class="l">${t("satisfaction")}</div></div>
-      <div class="kpi neg" data-kpi="share_negative"><div class="v">${pct(k.share_negative)}</div><div class="l">${t("share_negative")}</div></div>
-      <div class="kpi" data-kpi="top_emotion"><div class="v">${emotionBadge(k.top_emotion)}</div><div class="l">${t("top_emotion")}</div></div>
-      <div class="kpi" data-kpi="open_alerts"><div class="v"><a href="#/alerts">${k.open_alerts}</a></div><div class="l">${t("open_alerts")}</div></div>
+      ${kpi("messages", k.messages, t("messages"), t("messages_tip"))}
+      ${kpi("conversations", k.conversations, t("conversations"), t("conversations_tip"))}
+      ${kpi("satisfaction", pct(k.satisfaction), t("mean_sentiment"), t("mean_sentiment_tip"), k.messages)}
+      ${kpi("share_negative", pct(k.share_negative), t("share_negative"), t("share_negative_tip"), k.messages, "neg")}
+      ${kpi("top_emotion", top ? `${emotionBadge(top)} <small>${pct(data.emotion_mix[top])}</small>` : "–", t("top_emotion_nn"), t("top_emotion_tip"), k.messages)}
+      ${kpi("open_alerts", `<a href="#/alerts">${k.open_alerts}</a>`, t("open_alerts"), t("open_alerts_tip"))}
     </div>
     ${k.messages ? "" : `<p class="empty">${t("no_data")}</p>`}
     <div class="grid2">
@@ -124,7 +224,7 @@ async function pageOverview(main, seq) {
       <section class="card"><h2>${t("emotion_mix")}</h2><div class="chartbox"><canvas id="chart-emotions"></canvas></div></section>
       <section class="card"><h2>${t("by_channel")}</h2><div class="chartbox"><canvas id="chart-channels"></canvas></div></section>
       <section class="card"><h2>${t("by_category")}</h2>${groupTable(data.by_category, t("category"))}</section>
-      <section class="card wide"><h2>${t("recent_conversations")}</h2>${convTable(convs.items)}</section>
+      <section class="card wide"><h2>${t("risk_queue")}</h2>${convTable(convs.items)}</section>
     </div>`;
   main.querySelector("#days").onchange = (e) => { state.days = Number(e.target.value); route(); };
   main.querySelector("#gran").onchange = (e) => { state.granularity = e.target.value; route(); };
@@ -137,7 +237,7 @@ async function pageOverview(main, seq) {
     data: {
       labels,
       datasets: [
-        { label: t("satisfaction"), data: data.trend.map((p) => p.satisfaction), borderColor: "#0072B2", backgroundColor: "#0072B2", yAxisID: "y", tension: 0.2 },
+        { label: t("mean_sentiment"), data: data.trend.map((p) => p.satisfaction), borderColor: "#0072B2", backgroundColor: "#0072B2", yAxisID: "y", tension: 0.2 },
         { label: t("share_negative"), data: data.trend.map((p) => p.share_negative), borderColor: "#D55E00", backgroundColor: "#D55E00", yAxisID: "y", borderDash: [5, 3], tension: 0.2 },
         { type: "bar", label: t("n"), data: data.trend.map((p) => p.n), backgroundColor: "rgba(120,120,120,0.25)", yAxisID: "y1" },
       ],
@@ -161,19 +261,23 @@ async function pageOverview(main, seq) {
   chart(main.querySelector("#chart-channels"), {
     type: "bar",
     data: {
-      labels: data.by_channel.map((g) => g.key ?? "–"),
+      labels: data.by_channel.map((g) => `${g.key ?? "–"} (${t("n_of", { n: g.n })})`),
       datasets: [
         { label: t("share_negative"), data: data.by_channel.map((g) => g.share_negative), backgroundColor: "#D55E00" },
         { label: t("share_positive"), data: data.by_channel.map((g) => g.share_positive), backgroundColor: "#009E73" },
       ],
     },
-    options: { maintainAspectRatio: false, scales: { y: { min: 0, max: 1, ticks: { callback: (v) => `${Math.round(v * 100)}%` } } } },
+    options: {
+      maintainAspectRatio: false,
+      scales: { y: { min: 0, max: 1, ticks: { callback: (v) => `${Math.round(v * 100)}%` } } },
+      plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${pct(c.raw)} (${t("of_messages", { n: data.by_channel[c.dataIndex].n })})` } } },
+    },
   });
 }
 
 function groupTable(groups, keyLabel, link) {
   if (!groups.length) return `<p class="empty">–</p>`;
-  return `<table><thead><tr><th>${keyLabel}</th><th>${t("n")}</th><th>${t("satisfaction")}</th><th>${t("share_negative")}</th></tr></thead><tbody>
+  return `<table><thead><tr><th>${keyLabel}</th><th>${t("n")}</th><th><abbr title="${esc(t("mean_sentiment_tip"))}">${t("mean_sentiment")}</abbr></th><th><abbr title="${esc(t("share_negative_tip"))}">${t("share_negative")}</abbr></th></tr></thead><tbody>
     ${groups
       .map(
         (g) => `<tr><td>${link ? link(g.key) : esc(g.key ?? "–")}</td><td>${g.n}</td><td>${pct(g.satisfaction)}</td>
@@ -184,15 +288,15 @@ function groupTable(groups, keyLabel, link) {
 
 function convTable(items) {
   if (!items.length) return `<p class="empty">–</p>`;
-  return `<table class="convs"><thead><tr><th>${t("conversation")}</th><th>${t("channel")}</th><th>${t("product")}</th><th>${t("emotion")}</th><th>${t("risk")}</th><th>${t("updated")}</th></tr></thead><tbody>
+  return `<table class="convs stack"><thead><tr><th>${t("conversation")}</th><th>${t("channel")}</th><th>${t("product")}</th><th>${t("emotion")}</th><th>${t("risk")}</th><th>${t("updated")}</th></tr></thead><tbody>
     ${items
       .map((c) => {
         const s = c.state || {};
         const risk = s.risk && typeof s.risk === "object" ? s.risk.value : s.risk;
-        return `<tr><td><a class="conv-link" href="#/conversation/${esc(c.id)}">${esc(c.id.slice(0, 8))}</a> (${c.message_count})</td>
-          <td>${esc(c.channel ?? "–")}</td><td>${esc(c.product_id ?? "–")}</td><td>${s.last_emotion ? emotionBadge(s.last_emotion) : "–"}</td>
-          <td>${risk !== undefined && risk !== null ? riskBar(risk) : "–"}${s.escalated ? ` <span class="flag">${t("escalated")}</span>` : ""}</td>
-          <td>${fmtTime(c.updated_at)}</td></tr>`;
+        return `<tr data-conversation-id="${esc(c.id)}"><td data-label="${t("conversation")}"><a class="conv-link" href="#/conversation/${esc(c.id)}">${esc(c.id.slice(0, 8))}</a> (${c.message_count})</td>
+          <td data-label="${t("channel")}">${esc(c.channel ?? "–")}</td><td data-label="${t("product")}">${esc(c.product_id ?? "–")}</td><td data-label="${t("emotion")}">${s.last_emotion ? emotionBadge(s.last_emotion) : "–"}</td>
+          <td data-label="${t("risk")}">${risk !== undefined && risk !== null ? riskBar(risk) : "–"}${s.escalated ? ` <span class="flag">${t("escalated")}</span>` : ""}</td>
+          <td data-label="${t("updated")}">${fmtTime(c.updated_at)}</td></tr>`;
       })
       .join("")}</tbody></table>`;
 }
@@ -205,7 +309,7 @@ function riskBar(r) {
 async function pageLive(main) {
   main.innerHTML = `
     <div class="toolbar"><h1>${t("live_title")}</h1><span id="live-status" class="status">…</span></div>
-    <section class="card"><table class="live"><thead><tr><th></th><th>${t("conversation")}</th><th>${t("channel")}</th>
+    <section class="card"><table class="live stack"><thead><tr><th></th><th>${t("conversation")}</th><th>${t("channel")}</th>
       <th>${t("customer")}/${t("agent")}</th><th></th><th>${t("emotion")}</th><th>${t("polarity")}</th><th>${t("risk")}</th></tr></thead>
       <tbody id="live-rows"><tr class="placeholder"><td colspan="8">${t("waiting")}</td></tr></tbody></table></section>`;
   const rows = main.querySelector("#live-rows");
@@ -221,10 +325,10 @@ async function pageLive(main) {
     rows.querySelector(".placeholder")?.remove();
     const tr = el(`<tr class="live-row ${m.polarity === "negative" ? "negrow" : ""}" data-message-id="${esc(m.id)}">
       <td>${fmtTime(m.created_at)}</td>
-      <td><a href="#/conversation/${esc(m.conversation_id)}">${esc(m.conversation_id.slice(0, 8))}</a></td>
-      <td>${esc(m.channel ?? "–")}</td><td>${esc(t("role_" + m.role))}</td><td class="text">${esc(m.text)}</td>
-      <td>${emotionBadge(m.emotion)}</td><td>${polarityBadge(m.polarity)}</td>
-      <td>${m.risk !== null && m.risk !== undefined ? riskBar(m.risk) : "–"}${m.escalate ? ` <span class="flag">${t("escalate")}</span>` : ""}</td></tr>`);
+      <td><a href="#/conversation/${esc(m.conversation_id)}">${esc(m.conversation_id.slice(0, 8))}</a><span class="narrow-only"> · ${esc(m.channel ?? "–")} · ${esc(t("role_" + m.role))}</span></td>
+      <td class="wide-only">${esc(m.channel ?? "–")}</td><td class="wide-only">${esc(t("role_" + m.role))}</td><td class="text">${esc(m.text)}</td>
+      <td>${emotionBadge(m.emotion)}<span class="narrow-only"> ${polarityBadge(m.polarity)}</span></td><td class="wide-only">${polarityBadge(m.polarity)}</td>
+      <td data-label="${t("risk")}">${m.risk !== null && m.risk !== undefined ? riskBar(m.risk) : "–"}${m.escalate ? ` <span class="flag">${t("escalate")}</span>` : ""}</td></tr>`);
     rows.prepend(tr);
     while (rows.children.length > 200) rows.lastElementChild.remove();
   });
@@ -241,29 +345,61 @@ async function pageConversation(main, id, seq) {
       <div class="kpi"><div class="v">${esc(c.customer_id ?? "–")}</div><div class="l">${t("customer")}</div></div>
       <div class="kpi"><div class="v">${esc(c.product_id ?? "–")}</div><div class="l">${t("product")}</div></div>
       <div class="kpi"><div class="v">${esc(c.agent_id ?? "–")}</div><div class="l">${t("agent")}</div></div>
-      <div class="kpi"><div class="v">${risk !== undefined && risk !== null ? riskBar(risk) : "–"}</div><div class="l">${t("risk")}${s.escalated ? ` · <span class="flag">${t("escalated")}</span>` : ""}</div></div>
-      <div class="kpi"><div class="v">${s.satisfaction !== undefined && s.satisfaction !== null ? `${Number(s.satisfaction).toFixed(1)} / 5` : "–"}</div><div class="l">${t("predicted_satisfaction")}</div></div>
+      <div class="kpi" data-kpi="risk" title="${esc(t("risk_tip"))}"><div class="v">${risk !== undefined && risk !== null ? riskBar(risk) : "–"}</div><div class="l"><abbr title="${esc(t("risk_tip"))}">${t("risk")}</abbr>${s.escalated ? ` · <span class="flag">${t("escalated")}</span>` : ""}</div></div>
+      <div class="kpi" data-kpi="predicted_satisfaction" title="${esc(t("predicted_satisfaction_tip"))}"><div class="v">${s.satisfaction !== undefined && s.satisfaction !== null ? `${Number(s.satisfaction).toFixed(1)} / 5` : "–"}</div><div class="l"><abbr title="${esc(t("predicted_satisfaction_tip"))}">${t("predicted_satisfaction")}</abbr></div></div>
     </div>
-    <section class="card"><h2>${t("timeline")}</h2><div class="chartbox short"><canvas id="chart-timeline"></canvas></div></section>
+    <p class="trend" data-trend="${esc((s.trajectory && s.trajectory.trend) || "")}">${t("trend")}: <b>${esc(trendText(s.trajectory))}</b></p>
+    <section class="card"><h2>${t("timeline_title")}</h2><div class="chartbox short"><canvas id="chart-timeline"></canvas></div></section>
     <section class="turns">${c.messages.map(turnHtml).join("")}</section>`;
-  const cust = c.messages.filter((m) => m.role === "customer");
+  // x: every turn in order; the customer's sentiment score (0..1) and risk per
+  // customer turn; agent turns are shaded columns.
+  const msgs = c.messages;
+  const custRisk = (m) => {
+    const r = m.state && m.state.risk;
+    return r && typeof r === "object" ? r.value : r ?? null;
+  };
   chart(main.querySelector("#chart-timeline"), {
     type: "line",
     data: {
-      labels: cust.map((m) => `${t("turn")} ${m.seq}`),
-      datasets: [{
-        label: t("satisfaction"),
-        data: cust.map((m) => m.score),
-        borderColor: "#0072B2",
-        pointBackgroundColor: cust.map((m) => EMOTION_COLORS[m.emotion] || "#777"),
-        pointRadius: 7,
-        tension: 0.2,
-      }],
+      labels: msgs.map((m) => `${t("turn")} ${m.seq}`),
+      datasets: [
+        {
+          label: t("score"),
+          data: msgs.map((m) => (m.role === "customer" ? m.score : null)),
+          spanGaps: true,
+          borderColor: "#0072B2",
+          pointBackgroundColor: msgs.map((m) => EMOTION_COLORS[m.emotion] || "#777"),
+          pointRadius: msgs.map((m) => (m.role === "customer" ? 7 : 0)),
+          tension: 0.2,
+        },
+        {
+          label: t("risk"),
+          data: msgs.map((m) => (m.role === "customer" ? custRisk(m) : null)),
+          spanGaps: true,
+          borderColor: "#D55E00",
+          borderDash: [5, 3],
+          pointRadius: msgs.map((m) => (m.role === "customer" ? 3 : 0)),
+          tension: 0.2,
+        },
+        {
+          type: "bar",
+          label: t("agent_turn"),
+          data: msgs.map((m) => (m.role === "agent" ? 1 : null)),
+          backgroundColor: "rgba(0,114,178,0.10)",
+          barPercentage: 1,
+          categoryPercentage: 1,
+        },
+      ],
     },
     options: {
       maintainAspectRatio: false,
       scales: { y: { min: 0, max: 1 } },
-      plugins: { tooltip: { callbacks: { afterLabel: (ctx) => emo(cust[ctx.dataIndex].emotion) } } },
+      plugins: {
+        tooltip: {
+          filter: (ctx) => ctx.dataset.type !== "bar",
+          callbacks: { afterLabel: (ctx) => (ctx.datasetIndex === 0 ? emo(msgs[ctx.dataIndex].emotion) : "") },
+        },
+      },
     },
   });
   main.querySelectorAll("form.correct").forEach((form) => {
@@ -289,7 +425,9 @@ async function pageConversation(main, id, seq) {
 
 function turnHtml(m) {
   const st = m.state || {};
-  const decisions = (st.decisions || []).map((d) => `<li><b>${esc(d.action)}</b> — ${esc(d.reason || d.rule || "")}</li>`).join("");
+  const decisions = decisionLines(st.decisions, st, m)
+    .map((d) => `<li data-rule="${esc(d.rule)}">${esc(d.text)}<details><summary>${t("details")}</summary><code>${esc(d.rule)}: ${esc(d.actions.join(", "))}\n${esc(d.detail)}</code></details></li>`)
+    .join("");
   const suggestions = (st.suggestions || []).map((s) => `<li>${esc(typeof s === "string" ? s : s.text || JSON.stringify(s))}</li>`).join("");
   const isCustomer = m.role === "customer";
   const polOpts = ["", "negative", "neutral", "positive"].map((p) => `<option value="${p}">${p ? t(p) : "—"}</option>`).join("");
@@ -368,10 +506,12 @@ async function pageAlerts(main, params, seq) {
       <a class="tab ${tab === "ack" ? "active" : ""}" href="#/alerts?tab=ack">${t("acknowledged")} (${all.filter((a) => a.acknowledged_at).length})</a>
       <button id="scan">${t("scan_surges")}</button><span id="scan-result"></span></div>
     <section class="alerts">${items.length ? items.map(alertHtml).join("") : `<p class="empty">${t("no_alerts")}</p>`}</section>`;
+  const scanned = params.get("scanned");
+  if (scanned !== null) main.querySelector("#scan-result").textContent = Number(scanned) ? t("scan_done", { n: scanned }) : t("scan_none");
   main.querySelector("#scan").onclick = async () => {
     const r = await api("/v1/analytics/surges/scan", { method: "POST" });
-    main.querySelector("#scan-result").textContent = t("scan_done", { n: r.surges.length });
-    setTimeout(route, 800);
+    // the result stays on the page (in the address) after the list is redrawn
+    location.hash = `#/alerts?tab=${tab}&scanned=${r.surges.length}`;
   };
   main.querySelectorAll("button.ack").forEach((b) => {
     b.onclick = async () => {
@@ -385,14 +525,14 @@ function alertHtml(a) {
   const d = a.details || {};
   const surge = a.kind === "negative_surge";
   return `<article class="alert sev-${esc(a.severity)}" data-alert-id="${a.id}">
-    <header><b>${esc(a.title)}</b> <span class="badge outline">${esc(a.kind)}</span> <span class="badge outline">${esc(a.severity)}</span>
+    <header><b title="${esc(a.title)}">${esc(alertTitle(a))}</b> <span class="badge outline" data-kind="${esc(a.kind)}">${esc(STRINGS.en[`kind_${a.kind}`] !== undefined ? t(`kind_${a.kind}`) : a.kind)}</span> ${severityBadge(a.severity)}
       <time>${fmtTime(a.created_at)}</time>
       ${a.conversation_id ? `<a href="#/conversation/${esc(a.conversation_id)}">${t("conversation")} ${esc(a.conversation_id.slice(0, 8))}</a>` : ""}
       ${a.acknowledged_at ? "" : `<button class="ack" data-id="${a.id}">${t("acknowledge")}</button>`}</header>
-    ${surge ? `<p class="evidence">${t("evidence")}: ${esc(d.scope)} <b>${esc(d.key)}</b>, ${fmtTime(d.bucket)} — ${d.count}/${d.total} ${t("negative")} (${pct(d.share)}),
+    ${surge ? `<p class="evidence">${t("evidence")}: ${esc(STRINGS.en[`scope_${d.scope}`] !== undefined ? t(`scope_${d.scope}`) : d.scope)} <b>${esc(d.key)}</b>, ${fmtTime(d.bucket)} — ${d.count}/${d.total} ${t("negative")} (${pct(d.share)}),
       ${t("baseline")} ${pct(d.baseline_share)}, p = ${Number(d.p_value).toExponential(1)}</p>
       ${(d.examples || []).length ? `<ul class="examples">${d.examples.map((e) => `<li>${esc(e)}</li>`).join("")}</ul>` : ""}`
-      : d.reason ? `<p class="evidence">${esc(d.reason)}</p>` : ""}
+      : d.reason ? `<details class="evidence"><summary>${t("details")}</summary><code>${esc(d.reason)}</code></details>` : ""}
   </article>`;
 }
 
@@ -459,8 +599,8 @@ function loginPage() {
       });
       if (resp.ok) window.location.href = "/dashboard";
       else {
-        const body = await resp.json().catch(() => ({}));
-        box.querySelector("#login-error").textContent = `${t("login_failed")}: ${body?.error?.message || resp.status}`;
+        const msg = resp.status === 401 ? t("login_bad_key") : resp.status === 429 ? t("login_too_many") : `HTTP ${resp.status}`;
+        box.querySelector("#login-error").textContent = `${t("login_failed")}: ${msg}`;
       }
     };
   };

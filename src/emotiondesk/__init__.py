@@ -9,10 +9,9 @@ Example:
 
 from __future__ import annotations
 
+from emotiondesk._version import __version__
 from emotiondesk.analyzer import AnalysisResult, Analyzer, load_analyzer
 from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS
-
-__version__ = "0.1.0"
 
 __all__ = [
     "EMOTION_LABELS",

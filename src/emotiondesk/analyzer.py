@@ -23,10 +23,22 @@ from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS, POLARITY_VALUES
 from emotiondesk.models.base import TextClassifier, load_model
 from emotiondesk.pack import LANGUAGES, default_pack_dir, read_pack
 from emotiondesk.text import DEFAULT_MAX_CHARS, detect_language, prepare
+from emotiondesk.text.chunks import chunk_spans
+from emotiondesk.text.pinyin import is_pinyin, read_pinyin
+from emotiondesk.text.signals import SignalLexicon, apply_signals, load_signals
 
 logger = logging.getLogger(__name__)
 
 _POLARITY_VALUES = np.array([POLARITY_VALUES[label] for label in POLARITY_LABELS])
+_NEG = POLARITY_LABELS.index("negative")
+
+#: Long texts are read in chunks of this many characters, overlapping by CHUNK_OVERLAP.
+CHUNK_CHARS = 400
+CHUNK_OVERLAP = 80
+#: A chunk that reads negative with at least this probability decides a long text.
+DECIDING_NEGATIVE = 0.5
+#: A pinyin message whose reading is unsure keeps this share of the models' probabilities.
+UNSURE_PINYIN_WEIGHT = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +49,12 @@ class AnalysisResult:
     neutral, 1 very positive). ``polarity_scores`` and ``emotion_scores``
     hold calibrated probabilities over the full canonical schemes.
     ``truncated`` says the text was longer than the analyzer reads.
+    ``decided_by`` (texts read in several chunks): ``{"chunk", "chunks",
+    "start", "end"}``, the chunk whose reading decided (character offsets in
+    the normalised text; ``chunk`` is ``None`` when no chunk read negative
+    and the chunks were averaged). ``signals``: the lexical signals that
+    adjusted the models' reading (``emoji``, ``threat``, ``sarcasm``, ...).
+    ``read_as``: a romanised (pinyin) message as read in Chinese characters.
     """
 
     text: str
@@ -48,6 +66,9 @@ class AnalysisResult:
     emotion_scores: dict[str, float]
     truncated: bool = False
     model: str = ""
+    decided_by: dict[str, int | None] | None = None
+    signals: tuple[str, ...] = ()
+    read_as: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the ``analyze --json`` and ``/v1/analyze`` shape)."""
@@ -63,6 +84,9 @@ class AnalysisResult:
             "emotion_scores": dict(self.emotion_scores),
             "truncated": self.truncated,
             "model": self.model,
+            "decided_by": dict(self.decided_by) if self.decided_by is not None else None,
+            "signals": list(self.signals),
+            "read_as": self.read_as,
         }
 
 
@@ -86,7 +110,9 @@ class Analyzer:
         models: ``{language: {"polarity": clf, "emotion": clf}}``.
         fallback_language: where texts of other languages (or none) go.
         version: the pack version, reported with every result.
-        max_chars: longest text read; longer ones keep head and tail.
+        max_chars: longest text read (whole, in chunks); longer ones keep head and tail.
+        signals: the lexical signals read on top of the models (``None``: none).
+        chunk_chars, chunk_overlap: the chunks a long text is read in.
     """
 
     def __init__(
@@ -96,6 +122,9 @@ class Analyzer:
         fallback_language: str = "en",
         version: str = "",
         max_chars: int = DEFAULT_MAX_CHARS,
+        signals: SignalLexicon | None = None,
+        chunk_chars: int = CHUNK_CHARS,
+        chunk_overlap: int = CHUNK_OVERLAP,
     ) -> None:
         if fallback_language not in models:
             raise ModelError(f"fallback language {fallback_language!r} has no models")
@@ -107,6 +136,9 @@ class Analyzer:
         self.fallback_language = fallback_language
         self.version = version
         self.max_chars = max_chars
+        self.signals = signals
+        self.chunk_chars = chunk_chars
+        self.chunk_overlap = chunk_overlap
 
     @property
     def languages(self) -> list[str]:
@@ -161,12 +193,15 @@ class Analyzer:
         truncated: Sequence[bool],
         pol: np.ndarray,
         emo: np.ndarray,
+        extras: Sequence[tuple[dict[str, int | None] | None, tuple[str, ...], str | None]]
+        | None = None,
     ) -> list[AnalysisResult]:
         scores = pol @ _POLARITY_VALUES
         pol_idx = pol.argmax(axis=1)
         emo_idx = emo.argmax(axis=1)
         results = []
         for i, text in enumerate(texts):
+            decided_by, signals, read_as = extras[i] if extras is not None else (None, (), None)
             results.append(
                 AnalysisResult(
                     text=text,
@@ -184,6 +219,9 @@ class Analyzer:
                     },
                     truncated=truncated[i],
                     model=self.version,
+                    decided_by=decided_by,
+                    signals=signals,
+                    read_as=read_as,
                 )
             )
         return results
@@ -212,8 +250,78 @@ class Analyzer:
         normed, langs, truncated = self.preprocess(texts)
         if language is not None:
             langs = [language] * len(langs)
-        pol, emo = self.forward(normed, langs)
-        return self.postprocess(texts, langs, truncated, pol, emo)
+        read_as: list[str | None] = [None] * len(normed)
+        unsure: list[int] = []
+        if language is None and "zh" in self.models:
+            # Romanised Chinese: read it in characters with the Chinese models.
+            for i, (text, lang) in enumerate(zip(normed, langs, strict=True)):
+                if lang != "zh" and text and text.isascii() and is_pinyin(text):
+                    reading = read_pinyin(text)
+                    langs[i], read_as[i] = "zh", reading.text
+                    if not reading.reliable:
+                        unsure.append(i)
+        model_texts = [r if r is not None else t for r, t in zip(read_as, normed, strict=True)]
+        pol, emo, decided, used = self.read(model_texts, langs)
+        for i in unsure:
+            # Not sure of the reading: say so with a low confidence.
+            pol[i] = UNSURE_PINYIN_WEIGHT * pol[i] + (1 - UNSURE_PINYIN_WEIGHT) / pol.shape[1]
+            emo[i] = UNSURE_PINYIN_WEIGHT * emo[i] + (1 - UNSURE_PINYIN_WEIGHT) / emo.shape[1]
+            used[i] = (*used[i], "pinyin_unsure")
+        extras = [(decided[i], used[i], read_as[i]) for i in range(len(normed))]
+        return self.postprocess(texts, langs, truncated, pol, emo, extras)
+
+    def read(
+        self, normed: Sequence[str], langs: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, list[dict[str, int | None] | None], list[tuple[str, ...]]]:
+        """Read whole texts: chunks of long ones, signals, and the chunks' aggregate.
+
+        A text longer than ``chunk_chars`` is read in overlapping chunks; the
+        chunk that reads most negative decides when it reads negative (one
+        angry paragraph in a long, friendly message is not averaged away),
+        otherwise the chunks' probabilities are averaged.
+
+        Returns polarity and emotion probabilities, ``decided_by`` and the
+        signals used, per text.
+        """
+        units: list[str] = []
+        unit_langs: list[str] = []
+        owners: list[list[int]] = []
+        spans: list[list[tuple[int, int]]] = []
+        for text, lang in zip(normed, langs, strict=True):
+            text_spans = chunk_spans(text, size=self.chunk_chars, overlap=self.chunk_overlap)
+            owners.append(list(range(len(units), len(units) + len(text_spans))))
+            spans.append(text_spans)
+            units.extend(text[s:e] for s, e in text_spans)
+            unit_langs.extend([lang] * len(text_spans))
+        upol, uemo = self.forward(units, unit_langs)
+        unit_signals: list[tuple[str, ...]] = [()] * len(units)
+        if self.signals is not None:
+            for k, unit in enumerate(units):
+                if unit:
+                    upol[k], uemo[k], fired = apply_signals(
+                        self.signals, unit, self.route(unit_langs[k]), upol[k], uemo[k]
+                    )
+                    unit_signals[k] = tuple(fired)
+        n = len(normed)
+        pol = np.zeros((n, upol.shape[1]))
+        emo = np.zeros((n, uemo.shape[1]))
+        decided: list[dict[str, int | None] | None] = [None] * n
+        used: list[tuple[str, ...]] = [()] * n
+        for i, ks in enumerate(owners):
+            if len(ks) == 1:
+                pol[i], emo[i], used[i] = upol[ks[0]], uemo[ks[0]], unit_signals[ks[0]]
+                continue
+            j = int(np.argmax(upol[ks, _NEG]))
+            k = ks[j]
+            start, end = spans[i][j]
+            if upol[k, _NEG] >= DECIDING_NEGATIVE and int(np.argmax(upol[k])) == _NEG:
+                pol[i], emo[i], used[i] = upol[k], uemo[k], unit_signals[k]
+                decided[i] = {"chunk": j, "chunks": len(ks), "start": start, "end": end}
+            else:
+                pol[i], emo[i] = upol[ks].mean(axis=0), uemo[ks].mean(axis=0)
+                used[i] = tuple(dict.fromkeys(s for kk in ks for s in unit_signals[kk]))
+                decided[i] = {"chunk": None, "chunks": len(ks), "start": 0, "end": len(normed[i])}
+        return pol, emo, decided, used
 
 
 def open_model(directory: str | Path, *, prefer_onnx: bool = True) -> TextClassifier:
@@ -230,13 +338,21 @@ def task_head(model: TextClassifier, task: str) -> TextClassifier:
     return for_task(task) if callable(for_task) else model  # type: ignore[no-any-return]
 
 
-def load_analyzer(pack: str | Path | None = None, *, max_chars: int | None = None) -> Analyzer:
+def load_analyzer(
+    pack: str | Path | None = None,
+    *,
+    max_chars: int | None = None,
+    signals: str | Path | bool | None = True,
+) -> Analyzer:
     """Load an analyzer from a model pack (default: the shipped pack).
 
     Args:
         pack: a pack directory (with ``pack.json``); ``None`` or ``"default"``
             for the shipped pack (or ``EMOTIONDESK_MODEL_DIR``).
-        max_chars: longest text read (default: settings, 2000).
+        max_chars: longest text read (default: settings, 20,000).
+        signals: the lexical signals read on top of the models: ``True`` for
+            the shipped lexicon (or ``EMOTIONDESK_SIGNALS_FILE``), a path to a
+            lexicon file of the same format, ``False``/``None`` for none.
     """
     from emotiondesk.config import get_settings
     from emotiondesk.models.ngram import share_lookups
@@ -262,4 +378,13 @@ def load_analyzer(pack: str | Path | None = None, *, max_chars: int | None = Non
         fallback_language=spec.fallback_language,
         version=f"{spec.name}-{spec.version}",
         max_chars=max_chars if max_chars is not None else get_settings().max_chars,
+        signals=_signals(signals, get_settings().signals_file),
     )
+
+
+def _signals(choice: str | Path | bool | None, configured: str | None) -> SignalLexicon | None:
+    if choice is None or choice is False:
+        return None
+    if choice is True:
+        return load_signals(configured)
+    return load_signals(choice)

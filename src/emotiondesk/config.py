@@ -22,8 +22,12 @@ class Settings(BaseSettings):
 
     #: A model pack directory (with ``pack.json``); empty means the shipped pack.
     model_dir: Path | None = None
-    #: Longest text analysed; longer ones keep their head and tail.
-    max_chars: int = 2000
+    #: Longest text analysed (read whole, in overlapping chunks); longer ones keep
+    #: their head and tail.
+    max_chars: int = 20_000
+    #: A signal lexicon (YAML, the format of ``text/data/signals.yaml``) read on top
+    #: of the models instead of the shipped one.
+    signals_file: str | None = None
     #: BLAS threads of the USE sentence encoder (``use_head`` models of the pack).
     use_threads: int = Field(default=1, ge=1)
 
@@ -60,7 +64,7 @@ class Settings(BaseSettings):
     #: Longest wait (ms) for more requests to join a batch.
     batch_max_wait_ms: float = Field(default=2.0, ge=0)
     #: The conversation engine run on every ingested message ("module:attribute").
-    conversation_engine: str = "emotiondesk.dialogue.hook:DialogueHook"
+    conversation_engine: str = "emotiondesk.usecases.conversation:DialogueHook"
 
     # -- conversation intelligence (dialogue/, policy/, replies/) ----------------------
     #: A YAML rule file for the service policy; empty means the shipped default rules.

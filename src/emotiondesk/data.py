@@ -207,17 +207,21 @@ def load_dataset(
         LabelError: a label the map does not know (the message names the row).
     """
     columns, records, first_row = read_records(path)
+    if not columns:
+        raise DataError(f"{path} is empty: no header row and no records", code="empty_file")
     if text_column not in columns:
-        found = ", ".join(repr(c) for c in columns[:10]) or "none"
+        found = ", ".join(repr(c) for c in columns[:10])
         raise DataError(
             f"{path} has no {text_column!r} column (found: {found}); "
-            f"rename the text column to {text_column!r} or pass the column name",
+            f"name the text column with --text-col, e.g. --text-col {columns[0]!r}",
             code="missing_column",
         )
     has_label = label_column in columns
     if require_labels and not has_label:
+        found = ", ".join(repr(c) for c in columns[:10])
         raise DataError(
-            f"{path} has no {label_column!r} column: add one with the {task} labels",
+            f"{path} has no {label_column!r} column (found: {found}): name the column of "
+            f"the {task} labels with --label-col, or add one",
             code="missing_column",
         )
     extra_cols = [c for c in columns if c not in (text_column, label_column)]

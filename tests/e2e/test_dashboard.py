@@ -53,8 +53,8 @@ def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def dash_server(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     from emotiondesk.analyzer import load_analyzer
-    from emotiondesk.importer import import_archive
     from emotiondesk.service.demo_reviews import generate_reviews, write_jsonl
+    from emotiondesk.usecases.import_archive import import_archive
 
     pack = SHIPPED_PACK if (SHIPPED_PACK / "pack.json").is_file() else tiny_pack
     tmp = tmp_path_factory.mktemp("e2e")
@@ -218,3 +218,132 @@ def test_products_and_alerts_pages(page, dash_server: Server) -> None:  # type: 
         n = acks.count()
         acks.first.click()
         page.wait_for_function(f"document.querySelectorAll('button.ack').length === {n - 1}")
+
+
+def login(browser, dash_server: Server, **context):  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(**context)
+    pg = ctx.new_page()
+    pg.set_default_timeout(20_000)
+    pg.goto(f"{dash_server.base}/login")
+    pg.fill("#api_key", ADMIN_KEY)
+    pg.click("#login-form button[type=submit]")
+    pg.wait_for_url("**/dashboard")
+    return ctx, pg
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 1, "is_mobile": True}
+
+
+def test_every_page_fits_a_phone(browser, dash_server: Server, conversation) -> None:  # type: ignore[no-untyped-def]
+    """At 390 x 844 nothing is wider than the screen and the whole nav is on it."""
+    ctx, pg = login(browser, dash_server, locale="zh-CN", **PHONE)
+    try:
+        pages = {
+            "overview": "#/overview",
+            "live": "#/live",
+            "products": "#/products",
+            "alerts": "#/alerts",
+            "conversation": f"#/conversation/{conversation['id']}",
+        }
+        for name, hash_ in pages.items():
+            pg.goto(f"{dash_server.base}/dashboard{hash_}")
+            pg.wait_for_selector(f"#main[data-ready=true][data-page={name}]")
+            if name == "live":
+                pg.wait_for_selector("#live-status.ok")
+            width = pg.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{name}: the page is {width} px wide"
+            for sel in ("a[data-nav=alerts]", "#lang", "#logout", "#main h1"):
+                box = pg.locator(sel).bounding_box()
+                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (
+                    name,
+                    sel,
+                    box,
+                )
+            shot(pg, f"phone-{name}")
+        # the live view on a phone: text, emotion and risk all on screen
+        with dash_server.client() as http:
+            r = http.post(
+                f"/v1/conversations/{conversation['id']}/messages",
+                json={"role": "customer", "text": "还没到，太慢了，我要投诉！"},
+            )
+            mid = r.json()["message"]["id"]
+        pg.goto(f"{dash_server.base}/dashboard#/live")
+        row = pg.wait_for_selector(f"tr.live-row[data-message-id='{mid}']", timeout=15_000)
+        for sel in ("td.text", "[data-emotion]", ".risk"):
+            box = row.query_selector(sel).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (sel, box)
+        shot(pg, "phone-live")
+    finally:
+        ctx.close()
+    ctx = browser.new_context(**PHONE)
+    try:
+        pg = ctx.new_page()
+        pg.goto(f"{dash_server.base}/login")
+        assert pg.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(pg, "phone-login")
+    finally:
+        ctx.close()
+
+
+def test_chinese_conversation_reads_as_sentences(
+    browser, dash_server: Server, conversation
+) -> None:  # type: ignore[no-untyped-def]
+    ctx, pg = login(browser, dash_server, locale="zh-CN", viewport={"width": 1366, "height": 900})
+    try:
+        pg.goto(f"{dash_server.base}/dashboard#/conversation/{conversation['id']}")
+        pg.wait_for_selector("#main[data-ready=true][data-page=conversation]")
+        if pg.locator("nav a[data-nav=overview]").inner_text() != "总览":
+            pg.click("#lang")
+            pg.wait_for_selector("#main[data-ready=true] nav, #main[data-ready=true]")
+        pg.wait_for_selector("#chart-timeline[data-rendered=true]")
+        first = pg.locator(f"article.turn[data-message-id='{conversation['messages'][0]['id']}']")
+        lines = first.locator(".decisions li")
+        assert lines.count() >= 1
+        text = first.locator(".decisions").inner_text()
+        # one sentence per rule; raw identifiers only behind the toggle
+        assert "已转高级客服" in text, text
+        assert "escalate_to_senior" not in text and "[" not in text
+        assert lines.count() == len(
+            {d["rule"] for d in conversation["messages"][0]["state"]["decisions"]}
+        )
+        first.locator(".decisions details summary").first.click()
+        assert "escalate_to_senior" in first.locator(".decisions").inner_text()
+        trend = pg.locator("p.trend").inner_text()
+        assert any(w in trend for w in ("负面", "中性", "正面")), trend
+        # the timeline: the customer's score per turn, agent turns marked
+        assert int(pg.get_attribute("#chart-timeline", "data-points")) >= 4
+        shot(pg, "conversation-zh")
+        pg.goto(f"{dash_server.base}/dashboard#/alerts")
+        pg.wait_for_selector("#main[data-ready=true][data-page=alerts]")
+        body = pg.locator("#main").inner_text()
+        for english in ("negative_surge", "policy", "warning", "customer at high risk"):
+            assert english not in body, english
+    finally:
+        ctx.close()
+
+
+def test_api_docs_work_offline(browser, dash_server: Server) -> None:  # type: ignore[no-untyped-def]
+    """/docs and /redoc load every asset from the service itself (no CDN)."""
+    ctx = browser.new_context()
+    outside: list[str] = []
+
+    def guard(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.url.startswith(dash_server.base):
+            route.continue_()
+        else:
+            outside.append(f"{route.request.resource_type} {route.request.url}")
+            route.abort()
+
+    ctx.route("**/*", guard)
+    try:
+        pg = ctx.new_page()
+        pg.goto(f"{dash_server.base}/docs")
+        pg.wait_for_selector(".swagger-ui .info .title:has-text('emotiondesk')", timeout=20_000)
+        assert pg.locator(".opblock").count() > 5
+        pg.goto(f"{dash_server.base}/redoc")
+        pg.wait_for_selector("h1:has-text('emotiondesk')", timeout=20_000)
+        assert httpx.get(f"{dash_server.base}/favicon.ico").status_code == 200
+        # only ReDoc's "powered by" logo is asked of the internet: decoration, not content
+        assert [u for u in outside if not u.startswith("image ")] == [], outside
+    finally:
+        ctx.close()

@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 from emotiondesk.analyzer import load_analyzer
 from emotiondesk.cli.main import app as cli_app
 from emotiondesk.errors import DataError
-from emotiondesk.importer import import_archive, parse_timestamp
 from emotiondesk.service import create_app
 from emotiondesk.service.demo_reviews import generate_reviews, write_jsonl
 from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
 from emotiondesk.storage import repository as repo
 from emotiondesk.storage.tables import Message
+from emotiondesk.usecases.import_archive import import_archive, parse_timestamp
 from tests.unit.test_service import make_settings
 
 END = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -227,7 +227,7 @@ def test_dashboard_login_cookie(client: TestClient) -> None:
 
 
 def test_surge_monitor_scans_categories_and_products(client: TestClient) -> None:
-    from emotiondesk.service.analytics import SurgeMonitor
+    from emotiondesk.service.monitor import SurgeMonitor
 
     sessions = client.app.state.sessions  # type: ignore[attr-defined]
     monitor = SurgeMonitor(sessions, minutes=0, sensitivity="high")

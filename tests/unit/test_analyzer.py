@@ -21,6 +21,9 @@ FIELDS = {
     "emotion_scores",
     "truncated",
     "model",
+    "decided_by",
+    "signals",
+    "read_as",
 }
 
 

@@ -44,7 +44,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_missing_text_column(tmp_path: Path) -> None:
     f = write(tmp_path / "d.csv", "review,label\ngood,positive\n")
-    with pytest.raises(DataError, match=r"no .text. column.*rename"):
+    with pytest.raises(DataError, match=r"no .text. column.*--text-col .review."):
         load_dataset(f, task="polarity")
 
 

@@ -9,7 +9,6 @@ import pytest
 from emotiondesk.analyzer import AnalysisResult
 from emotiondesk.dialogue import (
     ContextParams,
-    ConversationEngine,
     ConversationState,
     EscalationModel,
     read_in_context,
@@ -18,6 +17,7 @@ from emotiondesk.dialogue.context import ContextTurn, is_short
 from emotiondesk.dialogue.cues import explicit_requests, is_closing
 from emotiondesk.errors import InvalidInputError, ModelError
 from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS
+from emotiondesk.usecases.conversation import ConversationEngine
 
 
 def result(

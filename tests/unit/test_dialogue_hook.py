@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from emotiondesk.dialogue.engine import ConversationEngine
-from emotiondesk.dialogue.hook import DialogueHook
+from emotiondesk.usecases.conversation import ConversationEngine, DialogueHook
 from tests.unit.test_dialogue import result
 
 SCRIPT = [

@@ -39,6 +39,14 @@ def actions(result):
         ("trend: worsening", {"trend": "worsening"}, {"trend": "stable"}),
         ("keywords: [退款, refund]", {"text": "我要退款"}, {"text": "我要发票"}),
         ("keywords: {all: [late, refund]}", {"text": "Late! Refund me"}, {"text": "late"}),
+        # Latin keywords match whole words: "sue" is not in "issue", 12315 not in 123156
+        (
+            "keywords: [sue, 12315]",
+            {"text": "I will sue you"},
+            {"text": "Can you issue an invoice?"},
+        ),
+        ("keywords: [sue, 12315]", {"text": "我要打12315"}, {"text": "订单号123156"}),
+        ("keywords: [legal action]", {"text": "Legal action next"}, {"text": "illegal actions"}),
         ("language: zh", {"language": "zh"}, {"language": "en"}),
         ("channel: [app, web]", {"channel": "app"}, {"channel": "phone"}),
         ("tier: vip", {"tier": "vip"}, {"tier": None}),

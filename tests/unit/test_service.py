@@ -341,22 +341,3 @@ def test_service_does_not_import_training_or_torch() -> None:
     }
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
-
-
-def test_basic_engine_is_incremental() -> None:
-    from emotiondesk.service.engine import basic_engine
-
-    state: dict = {}
-    history: list[dict] = []
-    for i, (role, score) in enumerate(
-        [("customer", 0.2), ("agent", 0.5), ("customer", 0.6), ("customer", 1.0)]
-    ):
-        turn = {
-            "seq": i + 1,
-            "role": role,
-            "analysis": {"score": score, "polarity": "neutral", "emotion": "neutral"},
-        }
-        state = basic_engine(conversation={"state": state}, history=history[-1:], turn=turn)
-        history.append(turn)
-    assert state["turns"] == 4 and state["customer_turns"] == 3
-    assert (state["score_first"], state["score_last"], state["score_mean"]) == (0.2, 1.0, 0.6)

@@ -92,7 +92,7 @@ def chat_command(
     """Play the customer: see each turn's emotion, risk, decisions and suggested replies."""
     from emotiondesk.analyzer import load_analyzer
     from emotiondesk.config import get_settings
-    from emotiondesk.dialogue import ConversationEngine
+    from emotiondesk.usecases.conversation import ConversationEngine
 
     with user_errors():
         if lang not in ("auto", "zh", "en"):

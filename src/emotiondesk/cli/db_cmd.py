@@ -14,7 +14,8 @@ UrlOpt = Annotated[
     str | None,
     typer.Option(
         "--url",
-        help="SQLAlchemy URL (default: EMOTIONDESK_DATABASE_URL, else SQLite in the user data dir).",
+        help="A SQLite file path or a SQLAlchemy URL (default: EMOTIONDESK_DATABASE_URL, "
+        "else the SQLite file in the user data dir that every command uses).",
     ),
 ]
 
@@ -22,13 +23,13 @@ UrlOpt = Annotated[
 @db_app.command("upgrade")
 def upgrade_command(url: UrlOpt = None, revision: Annotated[str, typer.Option()] = "head") -> None:
     """Apply the shipped migrations (creates the database on first use)."""
-    from emotiondesk.storage import make_engine, redact_url, upgrade_database
+    from emotiondesk.storage import describe_database, make_engine, upgrade_database
 
     with user_errors():
         engine = make_engine(url)
         rev = upgrade_database(engine, revision)
         engine.dispose()
-    err_console.print(f"database {redact_url(str(engine.url))} is at revision {rev}")
+    err_console.print(f"database {describe_database(url)} is at revision {rev}", highlight=False)
 
 
 @db_app.command("current")

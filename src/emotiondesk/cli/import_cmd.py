@@ -27,11 +27,21 @@ def import_command(
         str | None, typer.Option(help="Channel for rows that have none (e.g. reviews).")
     ] = None,
     category: Annotated[str | None, typer.Option(help="Category for rows that have none.")] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column",
+            help="FIELD=COLUMN where the file names a field otherwise, e.g. --column "
+            "text=评论内容 --column timestamp=下单时间 (repeatable; fields: text, timestamp, "
+            "channel, product_id, category, conversation_id, role, customer_id, agent_id, rating).",
+        ),
+    ] = None,
     database: Annotated[
         str | None,
         typer.Option(
             "--database",
-            help="Database URL (default: EMOTIONDESK_DATABASE_URL or the SQLite file).",
+            help="A SQLite file path or a database URL (default: EMOTIONDESK_DATABASE_URL, "
+            "else the SQLite file in the user data dir that demo and serve use).",
         ),
     ] = None,
     model: Annotated[
@@ -59,6 +69,7 @@ def import_command(
             source=source,
             channel=channel,
             category=category,
+            columns=column,
             database=database,
             model=model,
             batch_size=batch_size,
@@ -76,6 +87,7 @@ def run_import(
     source: str | None,
     channel: str | None,
     category: str | None,
+    columns: list[str] | None,
     database: str | None,
     model: str,
     batch_size: int,
@@ -88,12 +100,28 @@ def run_import(
 
     from emotiondesk.analyzer import load_analyzer
     from emotiondesk.errors import DataError
-    from emotiondesk.importer import count_rows, detect_format, import_archive
-    from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
+    from emotiondesk.storage import (
+        describe_database,
+        make_engine,
+        make_session_factory,
+        upgrade_database,
+    )
+    from emotiondesk.usecases.import_archive import (
+        count_rows,
+        detect_format,
+        import_archive,
+        parse_column_map,
+    )
 
     if not file.is_file():
         raise DataError(f"{file}: no such file")
+    if file.stat().st_size == 0:
+        raise DataError(f"{file}: the file is empty")
     kind = detect_format(file, fmt)
+    mapping = parse_column_map(columns)
+    where = describe_database(database)
+    if not json_out:
+        err_console.print(f"importing {file} into {where}", highlight=False)
     engine = make_engine(database)
     upgrade_database(engine)
     sessions = make_session_factory(engine)
@@ -115,22 +143,24 @@ def run_import(
             limit=limit,
             progress=bar.update,
             rejects_to=rejects,
+            columns=mapping,
         )
     finally:
         bar.close()
     if scan_surges and report.imported:
-        from emotiondesk.service.analytics import scan_surges as scan
+        from emotiondesk.usecases.analytics import scan_surges as scan
 
         with sessions() as session:
             report.surges = len(scan(session, by="category"))
     engine.dispose()
     if json_out:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "database": where})
     else:
         err_console.print(
             f"{report.rows} rows: {report.imported} imported, {report.already_stored} already stored, "
             f"{report.rejected} rejected; {report.conversations} conversations; "
-            f"{report.rows_per_second:.0f} rows/s; {report.surges} negative surge(s) found",
+            f"{report.rows_per_second:.0f} rows/s; {report.surges} negative surge(s) found; "
+            f"database: {where}",
             highlight=False,
         )
         for reason, n in report.reasons.most_common():

@@ -51,7 +51,13 @@ def create_command(
     if as_json:
         print_json({"id": row.id, "name": row.name, "scopes": row.scopes, "key": key})
         return
-    err_console.print(f"created key #{row.id} {row.name!r} with scopes {', '.join(row.scopes)}")
+    from emotiondesk.storage import describe_database
+
+    err_console.print(
+        f"created key #{row.id} {row.name!r} with scopes {', '.join(row.scopes)} "
+        f"in {describe_database(url)}",
+        highlight=False,
+    )
     err_console.print("store it now: it cannot be shown again")
     print(key)
 

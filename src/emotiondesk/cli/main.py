@@ -12,6 +12,7 @@ from emotiondesk.cli.evaluate_cmd import evaluate_command
 from emotiondesk.cli.import_cmd import import_command
 from emotiondesk.cli.keys_cmd import keys_app
 from emotiondesk.cli.models_cmd import models_app
+from emotiondesk.cli.robustness_cmd import robustness_command
 from emotiondesk.cli.serve import demo_command, serve_command
 from emotiondesk.cli.train_cmd import train_command
 
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 app.command("analyze")(analyze_command)
 app.command("evaluate")(evaluate_command)
+app.command("robustness")(robustness_command)
 app.command("train")(train_command)
 app.add_typer(models_app, name="models")
 # deep models (issue 3)

@@ -46,16 +46,29 @@ def serve_command(
 
 def demo_command(
     port: Annotated[int, typer.Option(help="Port (default 8000).")] = 8000,
-    db: Annotated[
-        Path | None,
-        typer.Option(help="SQLite file (default: demo.db in the user data dir; reset)."),
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            "--db",
+            help="A SQLite file path or a database URL (default: EMOTIONDESK_DATABASE_URL, "
+            "else emotiondesk.db in the user data dir: the database every command uses).",
+        ),
     ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Delete the SQLite database file first.")
+    ] = False,
     model: Annotated[
         str, typer.Option("--model", help="'default' or a pack directory.")
     ] = "default",
 ) -> None:
-    """Start the service on SQLite with a dev key and sample conversations (zh and en)."""
+    """Start the service with a dev key, sample conversations (zh and en) and reviews."""
     from emotiondesk.service.demo import run_demo
 
     with user_errors():
-        run_demo(port=port, db=db, model=None if model == "default" else Path(model))
+        run_demo(
+            port=port,
+            database=database,
+            fresh=fresh,
+            model=None if model == "default" else Path(model),
+        )

@@ -98,6 +98,12 @@ def train_command(
         list[str] | None,
         typer.Option("--set", help="transformer: any TrainingArgs field, KEY=VALUE (repeatable)."),
     ] = None,
+    text_col: Annotated[
+        str, typer.Option("--text-col", help="The column holding the texts.")
+    ] = "text",
+    label_col: Annotated[
+        str, typer.Option("--label-col", help="The column holding the labels.")
+    ] = "label",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the training summary as JSON.")
     ] = False,
@@ -111,9 +117,18 @@ def train_command(
         if task not in ("polarity", "emotion"):
             raise InvalidInputError(f"--task must be polarity or emotion, not {task!r}")
         trainer = get_trainer(base)
-        train_data = load_dataset(train, task=task, dataset=dataset)
+        train_data = load_dataset(
+            train, task=task, dataset=dataset, text_column=text_col, label_column=label_col
+        )
         if dev is not None:
-            dev_data = load_dataset(dev, task=task, dataset=dataset, drop_duplicates=False)
+            dev_data = load_dataset(
+                dev,
+                task=task,
+                dataset=dataset,
+                drop_duplicates=False,
+                text_column=text_col,
+                label_column=label_col,
+            )
         else:
             train_data, dev_data = train_data.split(0.1, seed=seed)
             dev_data.source = f"{train} (10% held out, seed {seed})"

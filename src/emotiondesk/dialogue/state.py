@@ -91,7 +91,7 @@ class Trajectory:
 class ConversationState:
     """Everything the engine remembers about one conversation.
 
-    Mutated in place by :meth:`emotiondesk.dialogue.ConversationEngine.process`.
+    Mutated in place by :meth:`emotiondesk.usecases.conversation.ConversationEngine.process`.
     """
 
     conversation_id: str | None = None

@@ -108,12 +108,10 @@ def report_from_proba(
     if binary and task != "polarity":
         raise InvalidInputError("--binary only applies to --task polarity")
     name = model_name
+    pred = predicted_labels(proba, task=task, binary=binary)
     if binary:
-        neg, pos = labels.index("negative"), labels.index("positive")
-        pred = ["positive" if p[pos] > p[neg] else "negative" for p in proba]
         eval_labels = ["negative", "positive"]
     else:
-        pred = [labels[i] for i in proba.argmax(axis=1)]
         present = set(data.labels) | set(pred)
         eval_labels = [label for label in labels if label in present]
     report = classification_report(data.labels, pred, eval_labels).to_dict()
@@ -136,11 +134,16 @@ def evaluate_file(
     binary: bool = False,
     dataset: str | None = None,
     progress: Progress | None = None,
+    text_column: str = "text",
+    label_column: str = "label",
+    predictions: str | Path | None = None,
 ) -> dict[str, Any]:
     """Read ``path`` (``text,label``) and evaluate ``model`` on it.
 
     Labels are canonical names, or ``0/1`` with ``binary``; ``dataset`` names
     another label map. Duplicates are kept (an evaluation file is scored as given).
+    ``predictions``: write one row per input row (see :func:`write_predictions`)
+    there, and the misclassified rows next to it (``<stem>.errors<suffix>``).
     """
     if binary and task != "polarity":
         raise InvalidInputError("--binary only applies to --task polarity")
@@ -149,7 +152,75 @@ def evaluate_file(
         task=task,
         dataset=dataset or ("binary" if binary else "canonical"),
         drop_duplicates=False,
+        text_column=text_column,
+        label_column=label_column,
     )
-    result = evaluate_data(data, task=task, model=model, binary=binary, progress=progress)
+    proba, name = predict_scheme_proba(model, data.texts, task=task, progress=progress)
+    result = report_from_proba(data, proba, task=task, binary=binary, model_name=name)
     result["dropped"] = {k: v for k, v in data.report.items() if k not in ("read", "kept") and v}
+    if predictions is not None:
+        result.update(write_predictions(data, proba, predictions, task=task, binary=binary))
     return result
+
+
+def predicted_labels(proba: np.ndarray, *, task: str, binary: bool = False) -> list[str]:
+    """The label each row of ``proba`` (over ``task``'s canonical labels) predicts."""
+    labels = list(scheme(task))
+    if binary:
+        neg, pos = labels.index("negative"), labels.index("positive")
+        return ["positive" if p[pos] > p[neg] else "negative" for p in proba]
+    return [labels[i] for i in proba.argmax(axis=1)]
+
+
+def write_predictions(
+    data: LabelledData,
+    proba: np.ndarray,
+    out: str | Path,
+    *,
+    task: str,
+    binary: bool = False,
+) -> dict[str, Any]:
+    """Write per-row predictions to ``out`` and the misclassified rows beside it.
+
+    Columns: ``row`` (the row number in the input file), ``text``, ``label``,
+    ``predicted``, ``correct``, ``confidence`` (the predicted label's probability),
+    one ``p_<label>`` column per label, then the input's other columns. CSV, or
+    JSONL when ``out`` ends in ``.jsonl``. The errors file is ``<stem>.errors<suffix>``
+    (the misclassified rows, the most confident mistakes first). Returns the two paths and the error count.
+    """
+    import csv
+    import json
+
+    labels = list(scheme(task))
+    pred = predicted_labels(proba, task=task, binary=binary)
+    rows: list[dict[str, Any]] = []
+    for i, text in enumerate(data.texts):
+        k = labels.index(pred[i])
+        row: dict[str, Any] = {
+            "row": data.rows[i] if data.rows else i + 1,
+            "text": text,
+            "label": data.labels[i],
+            "predicted": pred[i],
+            "correct": pred[i] == data.labels[i],
+            "confidence": round(float(proba[i, k]), 6),
+        }
+        row.update({f"p_{lab}": round(float(proba[i, j]), 6) for j, lab in enumerate(labels)})
+        for col, values in data.extra.items():
+            row.setdefault(col, values[i])
+        rows.append(row)
+    errors = sorted((r for r in rows if not r["correct"]), key=lambda r: -r["confidence"])
+    out_path = Path(out)
+    errors_path = out_path.with_name(f"{out_path.stem}.errors{out_path.suffix or '.csv'}")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    for path, subset in ((out_path, rows), (errors_path, errors)):
+        if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+            with path.open("w", encoding="utf-8") as fh:
+                for r in subset:
+                    fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        else:
+            fields = list(rows[0]) if rows else ["row", "text", "label", "predicted"]
+            with path.open("w", encoding="utf-8", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(subset)
+    return {"predictions": str(out_path), "errors": str(errors_path), "n_errors": len(errors)}

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from emotiondesk._version import __version__
 from emotiondesk.errors import InvalidInputError, ModelError
 from emotiondesk.models._io import atomic_directory
 from emotiondesk.models.base import CONFIG_NAME, read_config, register
@@ -49,12 +50,6 @@ VOCAB_NAME = "vocab.json"
 WEIGHTS_NAME = "weights.safetensors"
 ARCHS = ("cnn", "bigru")
 PAD, UNK = 0, 1
-
-
-def _package_version() -> str:
-    from emotiondesk import __version__
-
-    return __version__
 
 
 def _chars(text: str, max_chars: int) -> list[str]:
@@ -408,7 +403,7 @@ class CharNNClassifier:
             "temperature": float(self.temperature_),
             "preprocessing": {"normalize": True, "lowercase": True, "max_chars": self.max_chars},
             "training_info": getattr(self, "training_info_", {}),
-            "version": _package_version(),
+            "version": __version__,
         }
         with atomic_directory(target) as tmp:
             (tmp / CONFIG_NAME).write_text(

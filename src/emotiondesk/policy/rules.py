@@ -26,7 +26,9 @@ or a list; numbers (``score``, ``smoothed_score``, ``slope``, ``risk``,
 ``consecutive_negative``, ``model_probability``) take a number, a string such
 as ``">= 0.7"`` or a mapping ``{gte: 0.7}`` (ops: eq ne gt gte lt lte
 between in, or the symbols); ``keywords`` a list (any present, or
-``{all: [...]}``); ``request`` and ``risk_reason`` a kind or a list;
+``{all: [...]}``; a keyword that starts or ends with a Latin letter or digit
+matches whole words only at that end, so ``sue`` does not fire on "issue",
+Chinese keywords match anywhere); ``request`` and ``risk_reason`` a kind or a list;
 ``closing``, ``escalated`` and ``question`` (a plain question, no sign of
 frustration) a boolean; ``tag`` a tag already on the conversation.
 
@@ -46,6 +48,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -167,6 +170,19 @@ class PolicyError(ConfigError):
 # -- conditions ------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    k = keyword.lower()
+    head = r"(?<![0-9a-z])" if k[:1].isascii() and k[:1].isalnum() else ""
+    tail = r"(?![0-9a-z])" if k[-1:].isascii() and k[-1:].isalnum() else ""
+    return re.compile(head + re.escape(k) + tail)
+
+
+def keyword_in(keyword: str, text: str) -> bool:
+    """Whether ``keyword`` occurs in the lower-cased ``text`` (Latin ends on word boundaries)."""
+    return _keyword_pattern(keyword).search(text) is not None
+
+
 @dataclass(frozen=True)
 class Condition:
     """A node of a rule's condition tree."""
@@ -211,7 +227,7 @@ class Condition:
         name = self.field
         if name == "keywords":
             text = str(facts.get("text", "")).lower()
-            hits = [k for k in self.value if k.lower() in text]
+            hits = [k for k in self.value if keyword_in(k, text)]
             ok = bool(hits) if self.op == "any" else len(hits) == len(self.value)
             return ok, ([f"keywords {', '.join(hits)}"] if ok else [])
         actual = facts.get(name)

@@ -17,18 +17,18 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute, APIRouter
 
-from emotiondesk import __version__
+from emotiondesk._version import __version__
 from emotiondesk.analyzer import Analyzer, load_analyzer
 from emotiondesk.config import Settings, get_settings
 from emotiondesk.service.auth import KeyVerifier, check_bootstrap_key
 from emotiondesk.service.batching import MicroBatcher
-from emotiondesk.service.engine import ConversationEngine, resolve_engine, serialized
 from emotiondesk.service.fastpath import AnalyzeFastPath
 from emotiondesk.service.handlers import install_handlers
 from emotiondesk.service.limits import BodySizeLimitMiddleware
 from emotiondesk.service.metrics import Metrics, MetricsMiddleware
 from emotiondesk.service.routes import analytics, analyze, conversations, feedback, health
 from emotiondesk.storage import make_engine, make_session_factory, redact_url, upgrade_database
+from emotiondesk.usecases.conversation import ConversationHook, resolve_hook, serialized
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     analyzer: Analyzer | None = None,
-    conversation_engine: ConversationEngine | None = None,
+    conversation_engine: ConversationHook | None = None,
 ) -> FastAPI:
     """Build the service.
 
@@ -51,8 +51,8 @@ def create_app(
         settings: runtime settings (default: :func:`get_settings`).
         analyzer: an already loaded analyzer; by default the pack named by the
             settings is loaded in the lifespan (at startup, once).
-        conversation_engine: the engine run on every ingested message; by
-            default the one the settings name.
+        conversation_engine: the :class:`ConversationHook` run on every ingested
+            message; by default the one the settings name.
 
     Raises:
         ConfigError: a placeholder ``EMOTIONDESK_API_KEY`` outside dev mode.
@@ -61,7 +61,7 @@ def create_app(
     bootstrap = settings.api_key.get_secret_value() if settings.api_key is not None else None
     check_bootstrap_key(bootstrap, dev=settings.dev)
     engine_fn = serialized(
-        conversation_engine or resolve_engine(settings.conversation_engine, settings)
+        conversation_engine or resolve_hook(settings.conversation_engine, settings)
     )
     metrics = Metrics()
 
@@ -104,7 +104,7 @@ def create_app(
             model.version,
             "on" if settings.batching else "off",
         )
-        from emotiondesk.service.analytics import SurgeMonitor  # analytics (issue 6)
+        from emotiondesk.service.monitor import SurgeMonitor  # analytics (issue 6)
 
         monitor = SurgeMonitor(
             sessions,
@@ -125,6 +125,9 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs and /redoc are served by the web package from local assets (no CDN)
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics

@@ -150,23 +150,92 @@ def load_samples(base_url: str, api_key: str, *, timeout: float = 30.0) -> list[
     return ids
 
 
-def run_demo(*, port: int = 8000, db: Path | None = None, model: Path | None = None) -> None:
-    """Serve on 127.0.0.1:``port`` with a fresh SQLite file and the samples loaded."""
+def port_is_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be bound now (checked before any work is done)."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except OSError:
+        return True  # an unknown host: let the server report it
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # as uvicorn binds: a socket in TIME_WAIT does not count as busy
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _has_samples(url: str) -> bool:
+    """Whether the sample conversations are already stored in the database at ``url``."""
+    from sqlalchemy import func, select
+
+    from emotiondesk.storage import Conversation, make_engine, upgrade_database
+
+    engine = make_engine(url)
+    try:
+        upgrade_database(engine)
+        with engine.connect() as conn:
+            n = conn.execute(
+                select(func.count())
+                .select_from(Conversation)
+                .where(Conversation.customer_id == SAMPLE_CONVERSATIONS[0][0]["customer_id"])
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return bool(n)
+
+
+def run_demo(
+    *,
+    port: int = 8000,
+    database: str | None = None,
+    fresh: bool = False,
+    model: Path | None = None,
+) -> None:
+    """Serve on 127.0.0.1:``port`` with the samples loaded.
+
+    The database is the one every command uses (``database``, else
+    ``EMOTIONDESK_DATABASE_URL``, else the SQLite file in the user data directory),
+    so ``emotiondesk import`` after ``demo`` adds to what the dashboard shows. The
+    samples are loaded once; ``fresh`` deletes a SQLite database file first.
+    """
     import uvicorn
 
+    from emotiondesk.errors import ConfigError
     from emotiondesk.service.app import create_app
     from emotiondesk.service.server import configure_logging, limit_blas_threads
-    from emotiondesk.storage import default_sqlite_path
+    from emotiondesk.storage import (
+        default_sqlite_path,
+        describe_database,
+        resolve_url,
+        sqlite_file,
+    )
 
-    path = db or default_sqlite_path().with_name("demo.db")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
+    if not port_is_free("127.0.0.1", port):
+        raise ConfigError(
+            f"port {port} on 127.0.0.1 is already in use (another emotiondesk demo or "
+            "serve?): stop it, or choose another port with --port"
+        )
+    url = resolve_url(database)
+    path = sqlite_file(url)
+    if fresh:
+        if path is None:
+            raise ConfigError("--fresh deletes a SQLite file; it does not empty other databases")
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    seeded = _has_samples(url)
+    archive_dir = path.parent if path is not None else default_sqlite_path().parent
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    where = describe_database(url)
+    sys.stderr.write(f"emotiondesk demo: database {where}\n")
     settings = get_settings().model_copy(
         update={
             "dev": True,
             "api_key": _secret(DEV_API_KEY),
-            "database_url": _secret(f"sqlite:///{path}"),
+            "database_url": _secret(url),
             "model_dir": model if model is not None else get_settings().model_dir,
             "host": "127.0.0.1",
             "port": port,
@@ -189,11 +258,16 @@ def run_demo(*, port: int = 8000, db: Path | None = None, model: Path | None = N
         if server.should_exit:
             return
         try:
-            ids = load_samples(base, DEV_API_KEY)
-            # analytics (issue 6): an imported review archive, then surge detection
+            if seeded:
+                ids = _sample_ids(base, DEV_API_KEY)
+            else:
+                sys.stderr.write("loading the sample conversations and review archive...\n")
+                ids = load_samples(base, DEV_API_KEY)
+            # analytics (issue 6): an imported review archive (resumed: stored once),
+            # then surge detection
             from emotiondesk.service.demo_reviews import seed_reviews
 
-            reviews = seed_reviews(app, path.with_name("demo-reviews.jsonl"))
+            reviews = seed_reviews(app, archive_dir / "demo-reviews.jsonl")
         except Exception as exc:  # the demo must say what went wrong, then stop
             sys.stderr.write(f"error: loading the sample conversations failed: {exc}\n")
             server.should_exit = True
@@ -201,13 +275,14 @@ def run_demo(*, port: int = 8000, db: Path | None = None, model: Path | None = N
         sys.stderr.write(
             "\nemotiondesk demo is running (Ctrl-C to stop)\n"
             f"  dashboard     {base}/dashboard   (sign in with the dev API key below)\n"
-            f"  reviews       {reviews['imported']} imported, "
+            f"  reviews       {reviews['imported'] + reviews['already_stored']} stored, "
             f"{reviews['surges']} negative surge(s) detected\n"
             f"  API docs      {base}/docs\n"
             f"  health        {base}/readyz\n"
             f"  metrics       {base}/metrics\n"
-            f"  conversations {base}/v1/conversations   ({len(ids)} samples loaded)\n"
-            f"  database      {path}\n"
+            f"  conversations {base}/v1/conversations   ({len(ids)} samples"
+            f"{' already there' if seeded else ' loaded'})\n"
+            f"  database      {where}   (emotiondesk import FILE adds to it)\n"
             f"  dev API key   {DEV_API_KEY}   (dev mode only: the service refuses it otherwise)\n\n"
             f'  curl -s -H "X-API-Key: {DEV_API_KEY}" {base}/v1/conversations/{ids[0]}\n'
             f'  curl -s -H "X-API-Key: {DEV_API_KEY}" -H "content-type: application/json" '
@@ -217,6 +292,19 @@ def run_demo(*, port: int = 8000, db: Path | None = None, model: Path | None = N
 
     threading.Thread(target=seed, name="emotiondesk-demo-seed", daemon=True).start()
     server.run()
+
+
+def _sample_ids(base_url: str, api_key: str) -> list[str]:
+    """The ids of the sample conversations stored by an earlier demo."""
+    import httpx
+
+    ids: list[str] = []
+    with httpx.Client(base_url=base_url, headers={"X-API-Key": api_key}, timeout=30) as http:
+        for fields, _turns in SAMPLE_CONVERSATIONS:
+            resp = http.get("/v1/conversations", params={"customer_id": fields["customer_id"]})
+            resp.raise_for_status()
+            ids.extend(item["id"] for item in resp.json()["items"][:1])
+    return ids
 
 
 def _secret(value: str) -> Any:

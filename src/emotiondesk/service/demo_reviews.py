@@ -194,8 +194,8 @@ def write_jsonl(rows: list[dict[str, Any]], path: Path) -> Path:
 
 def seed_reviews(app: Any, path: Path, *, n: int = 1500) -> dict[str, Any]:
     """Write a review archive to ``path``, import it into the app's database, scan for surges."""
-    from emotiondesk.importer import import_archive
-    from emotiondesk.service.analytics import scan_surges
+    from emotiondesk.usecases.analytics import scan_surges
+    from emotiondesk.usecases.import_archive import import_archive
 
     write_jsonl(generate_reviews(n=n), path)
     report = import_archive(

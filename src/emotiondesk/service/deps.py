@@ -22,10 +22,25 @@ from emotiondesk.errors import AuthenticationError, ServiceUnavailableError
 from emotiondesk.service.auth import KeyVerifier, Principal
 from emotiondesk.service.batching import MicroBatcher
 from emotiondesk.service.metrics import Metrics
+from emotiondesk.web.session import SESSION_COOKIE
 
-#: The dashboard's login cookie: it carries the API key the user signed in with
-#: (HttpOnly, SameSite=Strict), accepted like the X-API-Key header.
-SESSION_COOKIE = "emotiondesk_key"
+__all__ = [
+    "SESSION_COOKIE",
+    "AnalyzeKey",
+    "AnalyzerDep",
+    "BatcherDep",
+    "MetricsDep",
+    "ReadKey",
+    "SessionDep",
+    "SettingsDep",
+    "WriteKey",
+    "get_analyzer",
+    "get_batcher",
+    "get_metrics",
+    "get_session",
+    "get_settings_dep",
+    "require",
+]
 
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="An API key from `emotiondesk keys create`."

@@ -33,10 +33,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emotiondesk.errors import EmotionDeskError
-from emotiondesk.service.deps import SESSION_COOKIE
+from emotiondesk.service.contract import check_texts, encode_results
 from emotiondesk.service.handlers import handle_error
-from emotiondesk.service.routes.analyze import check_texts, encode_results
 from emotiondesk.service.schemas import AnalyzeRequest
+from emotiondesk.web.session import SESSION_COOKIE
 
 PATH = "/v1/analyze"
 _HEADERS = [(b"content-type", b"application/json")]

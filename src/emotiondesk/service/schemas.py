@@ -61,6 +61,17 @@ class Analysis(_Out):
     emotion_scores: dict[str, float]
     truncated: bool = False
     model: str = ""
+    decided_by: dict[str, int | None] | None = Field(
+        default=None,
+        description="Texts read in chunks: the chunk that decided "
+        "({chunk, chunks, start, end}; chunk null when the chunks were averaged).",
+    )
+    signals: list[str] = Field(
+        default_factory=list, description="Lexical signals that adjusted the reading."
+    )
+    read_as: str | None = Field(
+        default=None, description="A romanised (pinyin) message as read in Chinese characters."
+    )
 
 
 class AnalyzeResponse(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
 
 from fastapi import FastAPI
@@ -82,6 +83,19 @@ def serve(
     }
     settings = (settings or get_settings()).model_copy(update=overrides)
     configure_logging(log_level)
+    from emotiondesk.service.demo import port_is_free
+
+    if not port_is_free(settings.host, settings.port):
+        from emotiondesk.errors import ConfigError
+
+        raise ConfigError(
+            f"port {settings.port} on {settings.host} is already in use: stop the other "
+            "server, or choose another port with --port"
+        )
+    from emotiondesk.storage import describe_database
+
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    sys.stderr.write(f"emotiondesk serve: database {describe_database(url)}\n")
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

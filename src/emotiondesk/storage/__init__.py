@@ -6,12 +6,14 @@ from emotiondesk.storage.db import (
     check_database,
     current_revision,
     default_sqlite_path,
+    describe_database,
     head_revision,
     make_engine,
     make_session_factory,
     redact_url,
     resolve_url,
     session_scope,
+    sqlite_file,
     upgrade_database,
 )
 from emotiondesk.storage.tables import Alert, ApiKey, Base, Conversation, Feedback, Message
@@ -26,11 +28,13 @@ __all__ = [
     "check_database",
     "current_revision",
     "default_sqlite_path",
+    "describe_database",
     "head_revision",
     "make_engine",
     "make_session_factory",
     "redact_url",
     "resolve_url",
     "session_scope",
+    "sqlite_file",
     "upgrade_database",
 ]

@@ -39,7 +39,12 @@ def default_sqlite_path() -> Path:
 
 
 def resolve_url(url: str | None = None) -> str:
-    """The database URL to use: ``url``, else the settings, else the default SQLite file."""
+    """The database URL to use: ``url``, else the settings, else the default SQLite file.
+
+    Every command uses this one default (``EMOTIONDESK_DATABASE_URL``, else
+    :func:`default_sqlite_path`). ``url`` may also be a plain file path, read as a
+    SQLite file (``demo.db`` is ``sqlite:///<absolute path of demo.db>``).
+    """
     if not url:
         from emotiondesk.config import get_settings
 
@@ -49,11 +54,38 @@ def resolve_url(url: str | None = None) -> str:
         path = default_sqlite_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"
+    if "://" not in url and url != "sqlite:":
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
+
+
+def describe_database(url: str | None = None) -> str:
+    """Where ``url`` (see :func:`resolve_url`) points, for messages: a SQLite file's
+    path, else the URL with its password hidden."""
+    resolved = resolve_url(url)
+    try:
+        parsed = make_url(resolved)
+    except ArgumentError:
+        return redact_url(resolved)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return f"SQLite file {parsed.database}"
+    return redact_url(resolved)
+
+
+def sqlite_file(url: str | None = None) -> Path | None:
+    """The SQLite file ``url`` (see :func:`resolve_url`) points to, else None."""
+    try:
+        parsed = make_url(resolve_url(url))
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    db = str(parsed.database)
+    return None if db.startswith("file:") else Path(db)
 
 
 def redact_url(url: str) -> str:

@@ -203,67 +203,25 @@ def message_texts(
     return [(r[0], r[1], r[2]) for r in session.execute(stmt)]
 
 
-def recent_messages_feed(
+def recent_messages(
     session: Session, *, after: datetime | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
-    """Messages stored after ``after`` (oldest first), with their conversation's flags."""
+) -> list[tuple[Message, Conversation]]:
+    """``(message, conversation)`` rows stored after ``after``, oldest first.
+
+    Without ``after``: the newest ``limit`` rows. With it: the oldest ``limit``
+    rows after it, so that a burst larger than ``limit`` is not skipped.
+    """
     stmt = select(Message, Conversation).join(
         Conversation, Conversation.id == Message.conversation_id
     )
     if after is not None:
-        # the oldest ones first, so that a burst larger than ``limit`` is not skipped
         stmt = stmt.where(Message.created_at > to_utc(after))
         rows = list(session.execute(stmt.order_by(Message.created_at, Message.id).limit(limit)))
     else:
         stmt = stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
         rows = list(session.execute(stmt))
         rows.reverse()
-    out = []
-    for msg, conv in rows:
-        state = msg.state or {}
-        out.append(
-            {
-                "id": msg.id,
-                "conversation_id": conv.id,
-                "seq": msg.seq,
-                "role": msg.role,
-                "text": msg.text,
-                "language": msg.language,
-                "polarity": msg.polarity,
-                "score": msg.score,
-                "emotion": msg.emotion,
-                "created_at": msg.created_at.replace(tzinfo=UTC).isoformat()
-                if msg.created_at.tzinfo is None
-                else msg.created_at.astimezone(UTC).isoformat(),
-                "channel": conv.channel,
-                "category": conv.category,
-                "product_id": conv.product_id,
-                "agent_id": conv.agent_id,
-                "risk": _risk(state),
-                "escalate": _escalate(state),
-            }
-        )
-    return out
-
-
-def _risk(state: dict[str, Any]) -> float | None:
-    for key in ("escalation_risk", "risk"):
-        value = state.get(key)
-        if isinstance(value, dict):
-            value = value.get("score", value.get("value"))
-        if isinstance(value, int | float):
-            return float(value)
-    return None
-
-
-def _escalate(state: dict[str, Any]) -> bool:
-    decisions = state.get("decisions") or state.get("actions") or []
-    if isinstance(decisions, list):
-        for d in decisions:
-            name = d.get("action") if isinstance(d, dict) else d
-            if isinstance(name, str) and "escalate" in name:
-                return True
-    return bool(state.get("escalated") or state.get("escalate"))
+    return [(msg, conv) for msg, conv in rows]
 
 
 def find_surge_alert(session: Session, *, episode: str) -> Alert | None:

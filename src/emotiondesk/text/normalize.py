@@ -31,7 +31,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-DEFAULT_MAX_CHARS = 2000
+DEFAULT_MAX_CHARS = 20_000
 _TAIL_SHARE = 0.25
 
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)

@@ -15,10 +15,15 @@ where ``train``/``dev`` are :class:`emotiondesk.data.LabelledData` (dev may be
 ``None``) and ``options`` the command's extra settings, writes a model
 directory (``config.json`` + arrays, no pickle) to ``out`` and returns a JSON
 summary (at least ``model_dir``, ``n_train`` and ``dev`` with the evaluation).
+
+Every trainer returned by :func:`get_trainer` first drops the training rows
+whose text is in the customer-service turn set, an evaluation set that is
+never trained on (:mod:`emotiondesk.training.heldout`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -62,4 +67,18 @@ def get_trainer(base: str) -> Callable[..., dict[str, Any]]:
             f"--base {base!r} needs the training extras: pip install 'emotiondesk[train]' "
             f"({exc.name} is missing)"
         ) from None
-    return getattr(module, func_name)  # type: ignore[no-any-return]
+    return _refusing_heldout(getattr(module, func_name))
+
+
+def _refusing_heldout(trainer: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """``trainer`` with the held-out customer-service turns removed from ``train``."""
+
+    @functools.wraps(trainer)
+    def train(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        from emotiondesk.training.heldout import drop_heldout
+
+        if kwargs.get("train") is not None:
+            kwargs["train"] = drop_heldout(kwargs["train"])
+        return trainer(*args, **kwargs)
+
+    return train

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 
 from emotiondesk.errors import AuthenticationError, EmotionDeskError
-from emotiondesk.service.deps import SESSION_COOKIE
+from emotiondesk.web.session import SESSION_COOKIE
 
 router = APIRouter(include_in_schema=False)
 
@@ -84,7 +84,51 @@ async def dashboard(request: Request) -> Response:
     return HTMLResponse(_page("dashboard.html"))
 
 
+#: Swagger UI and ReDoc come from the fastapi-offline package (it carries their
+#: bundles), so the API docs work on a network without the internet.
+DOCS_ASSETS = "/static/docs"
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def swagger_ui(request: Request) -> HTMLResponse:
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app = request.app
+    return get_swagger_ui_html(
+        openapi_url=app.openapi_url,
+        title=f"{app.title} · API docs",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+    )
+
+
+@router.get("/redoc", response_class=HTMLResponse)
+async def redoc(request: Request) -> HTMLResponse:
+    from fastapi.openapi.docs import get_redoc_html
+
+    app = request.app
+    return get_redoc_html(
+        openapi_url=app.openapi_url,
+        title=f"{app.title} · API reference",
+        redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+        redoc_favicon_url="/static/favicon.svg",
+        with_google_fonts=False,
+    )
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    return Response(
+        files("emotiondesk.web").joinpath("static", "favicon.svg").read_bytes(),
+        media_type="image/svg+xml",
+        headers={"cache-control": "public, max-age=86400"},
+    )
+
+
 def install_web(app: FastAPI) -> None:
-    """Add the dashboard routes and its static files to ``app``."""
+    """Add the dashboard routes, its static files and the offline API docs to ``app``."""
     app.include_router(router)
+    # mounted before /static so that /static/docs/... is not looked up in ours
+    app.mount(DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs")
     app.mount("/static", StaticFiles(packages=[("emotiondesk.web", "static")]), name="static")

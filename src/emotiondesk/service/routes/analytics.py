@@ -13,18 +13,16 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from emotiondesk.service import analytics as svc
+from emotiondesk.service.contract import ERRORS, ERRORS_404
 from emotiondesk.service.deps import ReadKey, SessionDep, WriteKey
-from emotiondesk.service.routes.analyze import ERRORS
 from emotiondesk.service.schemas import AlertOut
 from emotiondesk.storage import stats
+from emotiondesk.usecases import analytics as svc
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
 Granularity = Literal["hour", "day", "week"]
 Slice = Literal["channel", "category", "product_id", "agent_id", "language"]
-ERRORS_404 = {**ERRORS, 404: ERRORS[422]}
-
 
 Days = Annotated[
     int,
@@ -164,7 +162,7 @@ def live(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """The newest messages with their conversation's emotion, risk and escalation flags."""
-    return {"messages": stats.recent_messages_feed(session, after=after, limit=limit)}
+    return {"messages": svc.recent_messages_feed(session, after=after, limit=limit)}
 
 
 @router.get("/analytics/live/stream", responses=ERRORS)
@@ -178,7 +176,7 @@ async def live_stream(
 
     def fetch(after: datetime | None, limit: int) -> list[dict[str, Any]]:
         with sessions() as session:
-            return stats.recent_messages_feed(session, after=after, limit=limit)
+            return svc.recent_messages_feed(session, after=after, limit=limit)
 
     async def events() -> AsyncIterator[str]:
         backlog = await run_in_threadpool(fetch, None, 20)

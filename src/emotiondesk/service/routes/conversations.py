@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
+import anyio.from_thread
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
+from emotiondesk.service.contract import ERRORS, ERRORS_404, check_texts
 from emotiondesk.service.deps import (
     BatcherDep,
     MetricsDep,
@@ -16,8 +18,6 @@ from emotiondesk.service.deps import (
     SettingsDep,
     WriteKey,
 )
-from emotiondesk.service.ingest import lookup_existing, store_message
-from emotiondesk.service.routes.analyze import ERRORS, check_texts
 from emotiondesk.service.schemas import (
     ConversationCreate,
     ConversationDetail,
@@ -28,11 +28,9 @@ from emotiondesk.service.schemas import (
     MessageOut,
 )
 from emotiondesk.storage import repository as repo
-from emotiondesk.text.pii import mask_pii_detailed
+from emotiondesk.usecases.ingest_message import ingest_message as ingest
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
-
-ERRORS_404 = {**ERRORS, 404: ERRORS[422]}
 
 
 @router.post(
@@ -123,32 +121,25 @@ async def ingest_message(
     status 200 and `created: false`.
     """
     check_texts([body.text], max_texts=1, max_chars=settings.max_text_chars)
-    sessions = request.app.state.sessions
+
+    def analyze(texts: list[str]) -> list[Any]:  # the micro-batcher, from the worker thread
+        return anyio.from_thread.run(batcher.analyze, texts)
+
     found = await run_in_threadpool(
-        lookup_existing,
-        sessions,
+        ingest,
+        request.app.state.sessions,
         conversation_id=conversation_id,
+        role=body.role,
+        text=body.text,
+        analyze=analyze,
+        hook=request.app.state.conversation_engine,
+        sent_at=body.timestamp,
         client_message_id=body.client_message_id,
+        store_raw_text=settings.store_raw_text,
+        on_analysed=metrics.count_predictions,
     )
-    if found is None:
-        masked = mask_pii_detailed(body.text)
-        (result,) = await batcher.analyze([masked.text])
-        metrics.count_predictions([result])
-        found = await run_in_threadpool(
-            store_message,
-            sessions,
-            conversation_id=conversation_id,
-            role=body.role,
-            masked=masked,
-            raw_text=body.text if settings.store_raw_text else None,
-            analysis=result.to_dict(),
-            model_version=result.model,
-            sent_at=body.timestamp,
-            client_message_id=body.client_message_id,
-            engine=request.app.state.conversation_engine,
-        )
-        if found.created:
-            metrics.ingested.labels(body.role).inc()
+    if found.created:
+        metrics.ingested.labels(body.role).inc()
     if not found.created:
         response.status_code = status.HTTP_200_OK
     return IngestResponse(

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from emotiondesk.service.contract import ERRORS
 from emotiondesk.service.deps import ReadKey, SessionDep, WriteKey
-from emotiondesk.service.routes.analyze import ERRORS
 from emotiondesk.service.schemas import AlertOut, FeedbackIn, FeedbackOut
 from emotiondesk.storage import repository as repo
 

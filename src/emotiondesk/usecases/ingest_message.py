@@ -1,9 +1,21 @@
-"""Message ingestion: mask, analyse, run the conversation engine, store, in that order.
+"""One message in: mask, analyse, run the conversation, store, in that order.
+
+:func:`ingest_message` is the journey the service's ``POST
+/v1/conversations/{id}/messages`` runs; :func:`mask_and_analyse` is its first
+half, which the archive import (:mod:`emotiondesk.usecases.import_archive`)
+runs on each batch of rows.
 
 Nothing is acknowledged before the database commit, so a failure to store
 returns an error and loses nothing already acknowledged. A client message id
 makes the POST idempotent: a retry returns the stored message (``created``
 False) and stores nothing new, even when two retries race.
+
+Example:
+    >>> found = ingest_message(sessions, conversation_id=cid, role="customer",
+    ...     text="where is my parcel?", analyze=analyzer.analyze,
+    ...     hook=DialogueHook.from_settings())                  # doctest: +SKIP
+    >>> found.created, found.message.state["risk"]["value"]     # doctest: +SKIP
+    (True, 0.21)
 """
 
 from __future__ import annotations
@@ -13,7 +25,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,22 +34,91 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from emotiondesk.analyzer import AnalysisResult
 from emotiondesk.errors import ConflictError, EmotionDeskError, StorageError
-from emotiondesk.service.engine import HISTORY_TURNS, ConversationEngine
 from emotiondesk.storage import repository as repo
 from emotiondesk.storage.tables import Conversation, Message
-from emotiondesk.text.pii import MaskResult
+from emotiondesk.text.pii import MaskResult, mask_pii_detailed
+from emotiondesk.usecases.conversation import HISTORY_TURNS, ConversationHook
 
 logger = logging.getLogger(__name__)
 
 ATTEMPTS = 8
 
 
+#: ``analyze(texts) -> results``, one result per text in order (``Analyzer.analyze``,
+#: or the service's micro-batcher called from a worker thread).
+AnalyzeFn = Callable[[list[str]], Sequence[AnalysisResult]]
+
+
 @dataclass(frozen=True)
 class Ingested:
+    """The stored message, its conversation, and whether this call stored it."""
+
     message: Message
     conversation: Conversation
     created: bool
+
+
+def mask_and_analyse(
+    texts: Sequence[str], analyze: AnalyzeFn
+) -> list[tuple[MaskResult, AnalysisResult]]:
+    """PII-mask each text, then analyse the masked texts (the model never sees raw PII)."""
+    masked = [mask_pii_detailed(t) for t in texts]
+    results = list(analyze([m.text for m in masked])) if masked else []
+    return list(zip(masked, results, strict=True))
+
+
+def ingest_message(
+    sessions: sessionmaker[Session],
+    *,
+    conversation_id: str,
+    role: str,
+    text: str,
+    analyze: AnalyzeFn,
+    hook: ConversationHook,
+    sent_at: datetime | None = None,
+    client_message_id: str | None = None,
+    store_raw_text: bool = False,
+    on_analysed: Callable[[list[AnalysisResult]], None] | None = None,
+) -> Ingested:
+    """Mask, analyse, run the conversation hook and store one message (blocking).
+
+    A retried ``client_message_id`` returns the stored message without
+    analysing again (``created`` False).
+
+    Args:
+        sessions: the database session factory.
+        conversation_id: an existing conversation (else :class:`NotFoundError`).
+        role: ``customer`` or ``agent``.
+        text: the raw message; only its masked form is analysed and stored
+            (and the raw text too when ``store_raw_text``).
+        analyze: how to analyse the masked text.
+        hook: the conversation pipeline run on the stored history.
+        sent_at: when the message was sent, if known.
+        client_message_id: the client's id, for idempotent retries.
+        on_analysed: called with the analysis results (e.g. metrics).
+    """
+    found = lookup_existing(
+        sessions, conversation_id=conversation_id, client_message_id=client_message_id
+    )
+    if found is not None:
+        return found
+    ((masked, result),) = mask_and_analyse([text], analyze)
+    if on_analysed is not None:
+        on_analysed([result])
+    return store_message(
+        sessions,
+        conversation_id=conversation_id,
+        role=role,
+        masked=masked,
+        raw_text=text if store_raw_text else None,
+        analysis=result.to_dict(),
+        model_version=result.model,
+        sent_at=sent_at,
+        client_message_id=client_message_id,
+        engine=hook,
+    )
 
 
 def lookup_existing(
@@ -78,7 +159,7 @@ def store_message(
     model_version: str,
     sent_at: datetime | None,
     client_message_id: str | None,
-    engine: ConversationEngine,
+    engine: ConversationHook,
 ) -> Ingested:
     """Run the engine on the conversation's history and store the message, in one transaction.
 
@@ -128,7 +209,7 @@ def _store(
     model_version: str,
     sent_at: datetime | None,
     client_message_id: str | None,
-    engine: ConversationEngine,
+    engine: ConversationHook,
 ) -> Ingested:
     last_exc: Exception | None = None
     for attempt in range(ATTEMPTS):
@@ -227,7 +308,7 @@ def _store_alerts(session: Session, *, conversation_id: str, state: dict[str, An
         )
 
 
-def _run_engine(engine: ConversationEngine, **kwargs: Any) -> dict[str, Any]:
+def _run_engine(engine: ConversationHook, **kwargs: Any) -> dict[str, Any]:
     try:
         state = engine(**kwargs)
     except EmotionDeskError:

@@ -7,9 +7,10 @@ and optionally ``timestamp``, ``channel``, ``product_id`` (or ``product``),
 appended to that conversation in file order; a row without one (a review) is
 a conversation of its own.
 
-Texts are PII-masked, then analysed in batches with the model pack, and
-stored with ``created_at`` = the archived timestamp (now, if absent), so that
-trends follow the archive's own time. Identifiers are derived from the
+Texts are PII-masked, then analysed in batches with the model pack (the
+first half of :mod:`~emotiondesk.usecases.ingest_message`, the same
+function), and stored in bulk with ``created_at`` = the archived timestamp
+(now, if absent), so that trends follow the archive's own time. Identifiers are derived from the
 source name and the row, so running the same import again (after an
 interruption, say) skips what is stored and continues: the import is
 resumable and idempotent. Rejected rows are counted by reason and can be
@@ -42,21 +43,41 @@ from emotiondesk.analyzer import Analyzer
 from emotiondesk.errors import DataError
 from emotiondesk.storage.repository import to_utc
 from emotiondesk.storage.tables import Conversation, Message, new_id
-from emotiondesk.text.pii import mask_pii_detailed
+from emotiondesk.usecases.ingest_message import mask_and_analyse
 
 logger = logging.getLogger(__name__)
 
 ALIASES: dict[str, tuple[str, ...]] = {
-    "text": ("text", "review", "content", "message", "comment", "body"),
-    "timestamp": ("timestamp", "time", "created_at", "date", "datetime", "sent_at"),
-    "channel": ("channel", "source_channel"),
-    "product_id": ("product_id", "product", "sku", "item_id"),
-    "category": ("category", "cat", "product_category"),
-    "conversation_id": ("conversation_id", "conversation", "session_id", "dialog_id", "thread_id"),
-    "role": ("role", "speaker", "sender"),
-    "customer_id": ("customer_id", "customer", "user_id"),
-    "agent_id": ("agent_id", "agent"),
-    "rating": ("rating", "stars", "score_given"),
+    "text": (
+        "text",
+        "review",
+        "content",
+        "message",
+        "comment",
+        "body",
+        "评论",
+        "内容",
+        "文本",
+        "评价",
+        "消息",
+    ),
+    "timestamp": ("timestamp", "time", "created_at", "date", "datetime", "sent_at", "时间", "日期"),
+    "channel": ("channel", "source_channel", "渠道"),
+    "product_id": ("product_id", "product", "sku", "item_id", "商品", "商品id"),
+    "category": ("category", "cat", "product_category", "品类", "类目", "分类"),
+    "conversation_id": (
+        "conversation_id",
+        "conversation",
+        "session_id",
+        "dialog_id",
+        "thread_id",
+        "会话",
+        "会话id",
+    ),
+    "role": ("role", "speaker", "sender", "角色"),
+    "customer_id": ("customer_id", "customer", "user_id", "客户", "用户"),
+    "agent_id": ("agent_id", "agent", "客服"),
+    "rating": ("rating", "stars", "score_given", "评分", "星级"),
 }
 ROLES = {
     "customer": "customer",
@@ -131,7 +152,23 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
     )
 
 
-def _columns(keys: list[str]) -> dict[str, str]:
+def parse_column_map(pairs: list[str] | None) -> dict[str, str]:
+    """``["text=评论内容", "timestamp=time"]`` -> ``{"text": "评论内容", ...}`` (checked)."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        field_name, sep, column = pair.partition("=")
+        field_name, column = field_name.strip(), column.strip()
+        if not sep or not field_name or not column:
+            raise DataError(f"--column {pair!r}: write FIELD=COLUMN, e.g. --column text=评论内容")
+        if field_name not in ALIASES:
+            raise DataError(
+                f"--column {pair!r}: unknown field {field_name!r}; fields: {', '.join(ALIASES)}"
+            )
+        out[field_name] = column
+    return out
+
+
+def _columns(keys: list[str], mapping: dict[str, str] | None = None) -> dict[str, str]:
     lower = {k.lower().strip(): k for k in keys if k is not None}
     out = {}
     for canon, names in ALIASES.items():
@@ -139,10 +176,13 @@ def _columns(keys: list[str]) -> dict[str, str]:
             if n in lower:
                 out[canon] = lower[n]
                 break
+    out.update(mapping or {})
     return out
 
 
-def iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+def iter_rows(
+    path: Path, fmt: str, mapping: dict[str, str] | None = None
+) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     """``(row number, record or None, error or None)``; row numbers as a spreadsheet shows them."""
     with path.open("rb") as fh:
         raw = fh.read(4)
@@ -160,10 +200,16 @@ def iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None
                 reader = csv.DictReader(fh, delimiter=delimiter)
                 if not reader.fieldnames:
                     raise DataError(f"{path.name}: empty file (no header row)")
-                if "text" not in _columns(list(reader.fieldnames)):
+                missing = [c for c in (mapping or {}).values() if c not in reader.fieldnames]
+                if missing:
+                    raise DataError(
+                        f"{path.name}: no column {missing[0]!r} (found: "
+                        f"{', '.join(reader.fieldnames)})"
+                    )
+                if "text" not in _columns(list(reader.fieldnames), mapping):
                     raise DataError(
                         f"{path.name}: no text column (expected one of: {', '.join(ALIASES['text'])}); "
-                        f"found: {', '.join(reader.fieldnames)}"
+                        f"found: {', '.join(reader.fieldnames)}; name it with --column text=COLUMN"
                     )
                 for i, rec in enumerate(reader, start=2):
                     if None in rec:
@@ -230,8 +276,13 @@ def import_archive(
     limit: int | None = None,
     progress: Callable[[int], None] | None = None,
     rejects_to: Path | None = None,
+    columns: dict[str, str] | None = None,
 ) -> ImportReport:
-    """Import ``path``; see the module docstring. ``progress(n)`` is called per batch of rows."""
+    """Import ``path``; see the module docstring. ``progress(n)`` is called per batch of rows.
+
+    ``columns`` maps fields to the file's column names where the built-in aliases
+    (:data:`ALIASES`) do not find them, e.g. ``{"text": "评论内容"}``.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -260,7 +311,7 @@ def import_archive(
 
     cols: dict[str, str] | None = None
     try:
-        for rowno, rec, error in iter_rows(path, fmt):
+        for rowno, rec, error in iter_rows(path, fmt, columns):
             if limit is not None and report.rows >= limit:
                 break
             report.rows += 1
@@ -268,7 +319,7 @@ def import_archive(
                 reject(rowno, error or "unreadable row", rec)
                 continue
             if fmt == "jsonl" or cols is None:
-                cols = _columns(list(rec.keys()))
+                cols = _columns(list(rec.keys()), columns)
             get = {c: rec.get(k) for c, k in cols.items()}
             text = get.get("text")
             if text is None or not str(text).strip():
@@ -373,8 +424,7 @@ def _flush(
         seen.update(conv_ids.values())
         if not todo:
             return
-        masked = [mask_pii_detailed(r.text) for r, _ in todo]
-        results = analyzer.analyze([m.text for m in masked])
+        prepared = mask_and_analyse([r.text for r, _ in todo], analyzer.analyze)
         wanted = sorted({cid[0] for _r, cid in todo})
         convs = {
             c.id: c
@@ -391,7 +441,7 @@ def _flush(
         new_convs: dict[str, dict[str, Any]] = {}
         touched: dict[str, tuple[int, datetime]] = {}
         messages: list[dict[str, Any]] = []
-        for (row, (conv_id, client_id)), m, res in zip(todo, masked, results, strict=True):
+        for (row, (conv_id, client_id)), (m, res) in zip(todo, prepared, strict=True):
             f = row.fields
             when = f["timestamp"] or now
             if conv_id not in convs and conv_id not in new_convs:

@@ -2,17 +2,20 @@
 
 Plain functions taking a session: SQL aggregates from
 :mod:`emotiondesk.storage.stats`, finished by :mod:`emotiondesk.analytics`.
+The service's routes, its surge monitor and ``emotiondesk import`` call them.
+
+Example:
+    >>> with sessions() as session:                                    # doctest: +SKIP
+    ...     overview(session, filters=stats.Filters())["kpis"]["messages"]
+    1200
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +31,7 @@ from emotiondesk.labels import EMOTION_LABELS
 from emotiondesk.storage import repository as repo
 from emotiondesk.storage import stats
 from emotiondesk.storage.tables import Alert, Message
+from emotiondesk.usecases.conversation import StoredTurnState
 
 logger = logging.getLogger(__name__)
 
@@ -273,37 +277,37 @@ def _store_surge(
     )
 
 
-class SurgeMonitor:
-    """Background task: :func:`scan_surges` per category and per product every ``minutes``."""
+def recent_messages_feed(
+    session: Session, *, after: datetime | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Messages stored after ``after`` (oldest first), with their conversation's flags.
 
-    def __init__(self, sessions: Any, *, minutes: float, sensitivity: str = "medium") -> None:
-        self.sessions = sessions
-        self.minutes = minutes
-        self.sensitivity = sensitivity
-        self._task: asyncio.Task[None] | None = None
-
-    def scan_once(self) -> int:
-        found = 0
-        for by in ("category", "product_id"):
-            with self.sessions() as session:
-                found += len(scan_surges(session, by=by, sensitivity=self.sensitivity))
-        return found
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.minutes * 60)
-            try:
-                await run_in_threadpool(self.scan_once)
-            except Exception:  # keep monitoring; the next scan retries
-                logger.exception("negative-surge scan failed")
-
-    def start(self) -> None:
-        if self.minutes > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    The live feed of the dashboard: each message with its slices and the risk
+    and escalation its turn stored (read by :class:`StoredTurnState`).
+    """
+    out = []
+    for msg, conv in stats.recent_messages(session, after=after, limit=limit):
+        flags = StoredTurnState.from_state(msg.state)
+        out.append(
+            {
+                "id": msg.id,
+                "conversation_id": conv.id,
+                "seq": msg.seq,
+                "role": msg.role,
+                "text": msg.text,
+                "language": msg.language,
+                "polarity": msg.polarity,
+                "score": msg.score,
+                "emotion": msg.emotion,
+                "created_at": msg.created_at.replace(tzinfo=UTC).isoformat()
+                if msg.created_at.tzinfo is None
+                else msg.created_at.astimezone(UTC).isoformat(),
+                "channel": conv.channel,
+                "category": conv.category,
+                "product_id": conv.product_id,
+                "agent_id": conv.agent_id,
+                "risk": flags.risk,
+                "escalate": flags.escalate,
+            }
+        )
+    return out

@@ -1,0 +1,267 @@
+"""Lexical signals read on top of the models: emoji, emoticons, threats, sneers, sarcasm.
+
+The shipped models learned from public reviews, tweets and Weibo posts; some
+things customers write to a shop are rare there and are better read with a
+list: an emoji on its own (👍, 😡), a threat to go to a regulator (12315,
+"the BBB", a chargeback), a sneer (呵呵, 好评，下次还敢), thanks or praise
+next to a complaint of fact ("Thanks a lot for losing my package"), a message
+shouted in capitals, a plain question. The lists are data
+(``data/signals.yaml``, user-overridable); this module only matches them.
+
+A signal that fires pulls the probabilities towards its label:
+``p = (1 - strength) * p + strength * onehot(label)``: the label gets at
+least ``strength``. Punctuation alone carries nothing: a text with no words,
+digits or known emoji reads neutral.
+
+Example:
+    >>> lex = load_signals()
+    >>> [s.id for s in lex.match("I will be reporting this to the BBB.", "en")]
+    ['threat']
+    >>> lex.emoji_votes("👍👍")
+    [('positive', 'joy'), ('positive', 'joy')]
+    >>> lex.has_content("!!!")
+    False
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from emotiondesk.errors import InvalidInputError
+from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS
+
+__all__ = ["Signal", "SignalLexicon", "apply_signals", "load_signals"]
+
+_WORD_RE = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u3400-\u9fff\uf900-\ufaff]")
+_QUESTION_START_EN = re.compile(
+    r"^\W*(?:hi|hello|hey)?\W*(?:what|where|when|which|who|how|can|could|do|does|did|is|are|"
+    r"will|would|should|may|any|anyone)\b",
+    re.IGNORECASE,
+)
+_TRAILING_RE = re.compile(r"[\s.。…~～]+$")
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One rule of the lexicon (see ``data/signals.yaml``)."""
+
+    id: str
+    language: str
+    polarity: str
+    emotion: str | None
+    strength: float
+    contains: tuple[str, ...] = ()
+    patterns: tuple[re.Pattern[str], ...] = ()
+    requires: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    question: bool = False
+    shouting: bool = False
+
+
+def _is_shouting(text: str) -> bool:
+    letters = [c for c in text if c.isascii() and c.isalpha()]
+    if len(letters) < 8:
+        return False
+    upper = sum(c.isupper() for c in letters)
+    return upper / len(letters) >= 0.7 and ("??" in text or "!!" in text or "?!" in text)
+
+
+def _is_question(text: str, language: str) -> bool:
+    t = _TRAILING_RE.sub("", text.strip())
+    if not t or "!" in t or "！" in t or "??" in t or "？？" in t:
+        return False
+    if language == "zh":
+        return t.endswith(("?", "？", "吗", "呢", "么")) or t.startswith(
+            ("请问", "在吗", "你好，请问")
+        )
+    return t.endswith("?") or bool(_QUESTION_START_EN.search(t))
+
+
+class SignalLexicon:
+    """Emoji, emoticons and phrase signals of one lexicon file."""
+
+    def __init__(self, raw: dict[str, Any], *, source: str = "signals.yaml") -> None:
+        self.source = source
+        try:
+            self.emoji_strength = float(raw.get("emoji_strength", 0.35))
+            self.emoji_only_strength = float(raw.get("emoji_only_strength", 0.8))
+            self.emoji: dict[str, tuple[str, str]] = {
+                k.replace("\ufe0f", ""): (str(v[0]), str(v[1]))
+                for k, v in (raw.get("emoji") or {}).items()
+            }
+            self.emoticons: dict[str, tuple[str, str]] = {
+                str(k): (str(v[0]), str(v[1])) for k, v in (raw.get("emoticons") or {}).items()
+            }
+            self.facts: dict[str, tuple[str, ...]] = {
+                lang: tuple(str(x).lower() for x in words)
+                for lang, words in (raw.get("complaint_facts") or {}).items()
+            }
+            self.signals = [self._signal(s) for s in raw.get("signals") or []]
+        except (KeyError, TypeError, IndexError, ValueError, re.error) as exc:
+            raise InvalidInputError(f"invalid signal lexicon {source}: {exc}") from exc
+        for pol, emo in [*self.emoji.values(), *self.emoticons.values()]:
+            self._check(pol, emo, "emoji")
+        # Emoticons: longest first, not inside a word (":D" in "http:D" does not count).
+        alts = "|".join(re.escape(e) for e in sorted(self.emoticons, key=len, reverse=True))
+        self._emoticon_re = (
+            re.compile(rf"(?<![A-Za-z0-9])(?:{alts})(?![A-Za-z0-9])") if alts else None
+        )
+
+    def _check(self, polarity: str, emotion: str, where: str) -> None:
+        if polarity not in POLARITY_LABELS or emotion not in EMOTION_LABELS:
+            raise InvalidInputError(
+                f"invalid signal lexicon {self.source}: {where} label "
+                f"({polarity!r}, {emotion!r}) is not a canonical polarity / emotion"
+            )
+
+    def _signal(self, s: dict[str, Any]) -> Signal:
+        sig = Signal(
+            id=str(s["id"]),
+            language=str(s.get("language", "any")),
+            polarity=str(s["polarity"]),
+            emotion=str(s["emotion"]) if s.get("emotion") is not None else None,
+            strength=float(s["strength"]),
+            contains=tuple(str(x).lower() for x in s.get("contains", ())),
+            patterns=tuple(re.compile(p, re.IGNORECASE) for p in s.get("patterns", ())),
+            requires=(str(s["requires"]),) if s.get("requires") else (),
+            excludes=(str(s["excludes"]),) if s.get("excludes") else (),
+            question=bool(s.get("question", False)),
+            shouting=bool(s.get("shouting", False)),
+        )
+        self._check(sig.polarity, sig.emotion or "neutral", f"signal {sig.id!r}")
+        if not 0.0 <= sig.strength <= 1.0:
+            raise InvalidInputError(f"invalid signal lexicon {self.source}: strength of {sig.id!r}")
+        return sig
+
+    # -- matching -----------------------------------------------------------------------
+
+    def emoji_votes(self, text: str) -> list[tuple[str, str]]:
+        """(polarity, emotion) of every known emoji and emoticon in ``text``, in order."""
+        votes: list[tuple[str, str]] = []
+        if self._emoticon_re is not None and any(c in text for c in ":;=<^()[TQo-_"):
+            votes.extend(self.emoticons[m.group()] for m in self._emoticon_re.finditer(text))
+        if not text.isascii():
+            votes.extend(self.emoji[ch] for ch in text if ch in self.emoji)
+        return votes
+
+    def strip_symbols(self, text: str) -> str:
+        """``text`` without emoticons and Weibo tags (what is left to read as words)."""
+        if self._emoticon_re is None:
+            return text
+        return self._emoticon_re.sub(" ", text)
+
+    def has_content(self, text: str) -> bool:
+        """Whether ``text`` has words or digits once emoticons and tags are removed."""
+        return bool(_WORD_RE.search(self.strip_symbols(text)))
+
+    def _facts(self, low: str, language: str) -> bool:
+        return any(f in low for f in self.facts.get(language, ()))
+
+    def match(self, text: str, language: str) -> list[Signal]:
+        """The phrase signals that fire on ``text`` (language ``zh`` or ``en``)."""
+        low = text.lower()
+        fired: list[Signal] = []
+        seen: set[str] = set()
+        for sig in self.signals:
+            if sig.language not in ("any", language) or sig.id in seen:
+                continue
+            if sig.question:
+                # Only when nothing negative fired before: a threat phrased as a question stays one.
+                if fired or not _is_question(text, language):
+                    continue
+            elif sig.shouting:
+                if not _is_shouting(text):
+                    continue
+            elif (
+                (sig.contains or sig.patterns)
+                and not (
+                    any(c in low for c in sig.contains) or any(p.search(text) for p in sig.patterns)
+                )
+            ) or not (sig.contains or sig.patterns or sig.requires):
+                continue
+            if any(not self._facts(low, language) for _ in sig.requires):
+                continue
+            if any(self._facts(low, language) for _ in sig.excludes):
+                continue
+            fired.append(sig)
+            seen.add(sig.id)
+        return fired
+
+
+def _pull(p: np.ndarray, labels: Sequence[str], label: str, strength: float) -> np.ndarray:
+    target = np.zeros_like(p)
+    target[labels.index(label)] = 1.0
+    return (1.0 - strength) * p + strength * target
+
+
+def apply_signals(
+    lexicon: SignalLexicon, text: str, language: str, pol: np.ndarray, emo: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Adjust one text's polarity and emotion probabilities; return them and the signals used.
+
+    ``text`` is the normalised text; ``language`` the models' language.
+    """
+    used: list[str] = []
+    votes = lexicon.emoji_votes(text)
+    if not lexicon.has_content(text):
+        if not votes:
+            # Punctuation, symbols, unknown emoji: nothing to read.
+            return (
+                np.eye(len(POLARITY_LABELS))[POLARITY_LABELS.index("neutral")],
+                np.eye(len(EMOTION_LABELS))[EMOTION_LABELS.index("neutral")],
+                ["no_content"],
+            )
+        pol = np.full(len(POLARITY_LABELS), 1.0 / len(POLARITY_LABELS))
+        emo = np.full(len(EMOTION_LABELS), 1.0 / len(EMOTION_LABELS))
+        strength = lexicon.emoji_only_strength
+        used.append("emoji_only")
+    else:
+        strength = lexicon.emoji_strength
+    if votes:
+        pol_votes = np.zeros(len(POLARITY_LABELS))
+        emo_votes = np.zeros(len(EMOTION_LABELS))
+        for p_label, e_label in votes:
+            pol_votes[POLARITY_LABELS.index(p_label)] += 1
+            emo_votes[EMOTION_LABELS.index(e_label)] += 1
+        pol = (1 - strength) * pol + strength * pol_votes / pol_votes.sum()
+        emo = (1 - strength) * emo + strength * emo_votes / emo_votes.sum()
+        if "emoji_only" not in used:
+            used.append("emoji")
+    if used and used[0] == "emoji_only":
+        return pol, emo, used
+    for sig in lexicon.match(text, language):
+        pol = _pull(pol, POLARITY_LABELS, sig.polarity, sig.strength)
+        if sig.emotion is not None:
+            emo = _pull(emo, EMOTION_LABELS, sig.emotion, sig.strength)
+        used.append(sig.id)
+    return pol, emo, used
+
+
+def _default_path() -> Path:
+    return Path(str(resources.files("emotiondesk.text") / "data" / "signals.yaml"))
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> SignalLexicon:
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidInputError(f"cannot read signal lexicon {p.name}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InvalidInputError(f"invalid signal lexicon {p.name}: not a mapping")
+    return SignalLexicon(raw, source=p.name)
+
+
+def load_signals(path: str | Path | None = None) -> SignalLexicon:
+    """Load a signal lexicon (default: the shipped ``data/signals.yaml``)."""
+    return _load(str(Path(path) if path is not None else _default_path()))
