@@ -18,7 +18,10 @@ macro-F1 >= 0.70 per language, negation + sarcasm polarity accuracy >= 0.85).
 ``--lang auto`` (default) routes each text by detected language, as
 ``emotiondesk analyze`` does; ``--lang row`` routes it by the row's ``lang``
 (the language of its conversation; emoji-only rows then reach that language's
-models). ``--errors FILE`` writes the misclassified rows (either task) as CSV.
+models). Packs are read through ``Analyzer.analyze``, as users get them
+(pinyin reading, long texts in chunks, the lexical signals);
+``--no-signals`` leaves the signals out, to see the models alone.
+``--errors FILE`` writes the misclassified rows (either task) as CSV.
 
 ``--write-heldout-hashes`` regenerates ``src/emotiondesk/training/heldout_texts.txt``
 (the hashes of this set's normalised texts that training refuses) after the
@@ -37,6 +40,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -135,8 +140,10 @@ def _argmax(proba: Any, labels: Sequence[str]) -> tuple[list[str], list[float]]:
     return [labels[i] for i in idx], [round(float(proba[k, i]), 4) for k, i in enumerate(idx)]
 
 
-def predict(model: str, turns: Sequence[Turn], *, lang: str = "auto") -> Predictions:
-    """Predict both tasks for every turn with a pack or a model directory."""
+def predict(
+    model: str, turns: Sequence[Turn], *, lang: str = "auto", signals: bool = True
+) -> Predictions:
+    """Predict both tasks for every turn with a pack (as ``analyze`` does) or a model directory."""
     from emotiondesk.analyzer import _to_scheme, load_analyzer, open_model, task_head
     from emotiondesk.models.base import CONFIG_NAME
     from emotiondesk.pack import PACK_FILE
@@ -146,19 +153,30 @@ def predict(model: str, turns: Sequence[Turn], *, lang: str = "auto") -> Predict
     path = None if model == "default" else Path(model)
     start = time.perf_counter()
     if path is None or (path / PACK_FILE).is_file():
-        analyzer = load_analyzer(path)
-        normed, detected, _ = analyzer.preprocess(texts)
-        langs = detected if lang == "auto" else [t.lang for t in turns]
-        pol, emo = analyzer.forward(normed, langs)
+        # The user's path: analyze() (pinyin reading, long texts in chunks, the
+        # lexical signals unless --no-signals), then the probabilities it reports.
+        analyzer = load_analyzer(path, signals=signals)
+        results: list[Any] = [None] * len(turns)
+        if lang == "auto":
+            results = analyzer.analyze(texts)
+        else:
+            for code in LANGS:
+                idx = [i for i, t in enumerate(turns) if t.lang == code]
+                if idx:
+                    read = analyzer.analyze([texts[i] for i in idx], language=code)
+                    for i, r in zip(idx, read, strict=True):
+                        results[i] = r
+        pol = np.array([[r.polarity_scores[x] for x in POLARITY_LABELS] for r in results])
+        emo = np.array([[r.emotion_scores[x] for x in EMOTION_LABELS] for r in results])
         p_lab, p_conf = _argmax(pol, POLARITY_LABELS)
         e_lab, e_conf = _argmax(emo, EMOTION_LABELS)
         return Predictions(
-            model=analyzer.version,
+            model=analyzer.version + ("" if signals else " (no signals)"),
             polarity=p_lab,
             emotion=e_lab,
             polarity_conf=p_conf,
             emotion_conf=e_conf,
-            routed=[analyzer.route(x) for x in langs],
+            routed=[analyzer.route(r.language) for r in results],
             seconds=time.perf_counter() - start,
         )
     if path.is_dir() and (path / CONFIG_NAME).is_file():
@@ -428,6 +446,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--model", default="default", help="default, a pack dir or a model dir")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the turn set CSV")
     ap.add_argument("--lang", choices=("auto", "row"), default="auto", help="route by")
+    ap.add_argument(
+        "--no-signals",
+        action="store_true",
+        help="packs: the models alone, without the lexical signals analyze() adds",
+    )
     ap.add_argument("--errors", type=Path, help="write the misclassified rows to this CSV")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument(
@@ -442,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {n} hashes to {HASH_PATH.relative_to(ROOT)}")
             return 0
         turns = read_turns(args.data)
-        preds = predict(args.model, turns, lang=args.lang)
+        preds = predict(args.model, turns, lang=args.lang, signals=not args.no_signals)
     except (DataError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

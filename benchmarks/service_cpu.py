@@ -10,7 +10,12 @@ load generator's, and is steadier than wall-clock figures on a shared machine.
 
     python benchmarks/service_cpu.py                       # 6000 requests, 50 callers
     python benchmarks/service_cpu.py --requests 3000 --profile   # + cProfile of the event loop thread
+    python benchmarks/service_cpu.py --no-fast-path              # every call through FastAPI
+    python benchmarks/service_cpu.py --endpoint ingest --requests 600  # POST .../messages
     python benchmarks/service_cpu.py --model-only                # the analyzer alone, per text
+
+With ``--endpoint ingest`` each caller posts customer messages to its own
+conversation (mask, analyse, the conversation hook, one SQLite transaction).
 
 The texts are the demo conversations' customer messages (written for the
 project), so no dataset is needed. ``benchmarks/load.py`` is the end-to-end
@@ -116,17 +121,32 @@ async def run(args: argparse.Namespace, tmp: str) -> None:
         batching=not args.no_batching,
         model_dir=args.model,
         _env_file=None,  # type: ignore[call-arg]
+        **({"analyze_fast_path": False} if args.no_fast_path else {}),
     )
     client = InProcess(create_app(settings))
     await client.start()
-    bodies = [json.dumps({"texts": [t]}, ensure_ascii=False).encode() for t in TEXTS]
     per_caller = max(1, args.requests // args.callers)
     failures: list[int] = []
+    if args.endpoint == "ingest":
+        bodies = [
+            json.dumps({"role": "customer", "text": t}, ensure_ascii=False).encode() for t in TEXTS
+        ]
+        paths = []
+        for _ in range(args.callers):
+            status, out = await client.post("/v1/conversations", b"{}")
+            if status != 201:
+                raise SystemExit(f"cannot open a conversation: {status} {out[:200]!r}")
+            paths.append(f"/v1/conversations/{json.loads(out)['id']}/messages")
+        expected = 201
+    else:
+        bodies = [json.dumps({"texts": [t]}, ensure_ascii=False).encode() for t in TEXTS]
+        paths = ["/v1/analyze"] * args.callers
+        expected = 200
 
     async def caller(idx: int, n: int) -> None:
         for k in range(n):
-            status, _ = await client.post("/v1/analyze", bodies[(idx + k) % len(bodies)])
-            if status != 200:
+            status, _ = await client.post(paths[idx], bodies[(idx + k) % len(bodies)])
+            if status != expected:
                 failures.append(status)
 
     await asyncio.gather(*(caller(i, 20) for i in range(args.callers)))  # warm-up
@@ -144,8 +164,9 @@ async def run(args: argparse.Namespace, tmp: str) -> None:
     if failures:
         raise SystemExit(f"{len(failures)} requests failed (statuses {sorted(set(failures))})")
     print(
-        f"{n} requests, {args.callers} in-process callers, micro-batching "
-        f"{'off' if args.no_batching else 'on'}, BLAS threads "
+        f"{args.endpoint}: {n} requests, {args.callers} in-process callers, micro-batching "
+        f"{'off' if args.no_batching else 'on'}, fast path "
+        f"{'off' if args.no_fast_path else 'on'}, BLAS threads "
         f"{'default' if args.no_blas_limit else 'as served'}: {cpu / n * 1000:.3f} ms CPU per request "
         f"(all threads), {n / wall:.0f} requests/s wall"
     )
@@ -187,6 +208,17 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=50)
     parser.add_argument("--model", type=Path, default=None, help="A pack dir (default: shipped).")
     parser.add_argument("--no-batching", action="store_true")
+    parser.add_argument(
+        "--endpoint",
+        choices=("analyze", "ingest"),
+        default="analyze",
+        help="POST /v1/analyze, or messages into conversations.",
+    )
+    parser.add_argument(
+        "--no-fast-path",
+        action="store_true",
+        help="EMOTIONDESK_ANALYZE_FAST_PATH=false: every /v1/analyze call through FastAPI.",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile to stderr.")
     parser.add_argument(
         "--model-only", action="store_true", help="Time the analyzer alone, per text."

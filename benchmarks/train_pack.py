@@ -652,8 +652,8 @@ def choose_weight(
     from emotiondesk.evaluation.evaluate import report_from_proba
     from emotiondesk.labels import scheme
     from emotiondesk.models.ensemble import combine, to_labels
-    from emotiondesk.models.ngram import fit_temperature
-    from emotiondesk.models.use_head import UseHeadClassifier, expected_calibration_error
+    from emotiondesk.models.probability import expected_calibration_error, fit_temperature
+    from emotiondesk.models.use_head import UseHeadClassifier
 
     recipe = recipe_named(e.base)
     ngram = NgramClassifier.from_pretrained(out / e.members[0])

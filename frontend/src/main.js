@@ -1,6 +1,7 @@
 // The emotiondesk dashboard: a small hash-routed app over /v1/... (cookie session).
 import { Chart, registerables } from "chart.js";
 import { STRINGS } from "./i18n.js";
+import { QSTR, conversationQualityKpi, pageAgents, pagePractice, scorecardHtml } from "./quality.js";
 
 Chart.register(...registerables);
 Chart.defaults.animation = false;
@@ -189,12 +190,14 @@ async function load(promise, seq) {
   if (seq !== routeSeq) throw new Stale();
   return out;
 }
+// what the agent-quality pages (quality.js) use from here
+const qctx = { api, esc, load, chart, fmtTime, lang: () => lang };
 
 async function pageOverview(main, seq) {
   const q = `days=${state.days}&granularity=${state.granularity}`;
   const [data, convs] = await load(Promise.all([
     api(`/v1/analytics/overview?${q}`),
-    api("/v1/conversations?limit=15"),
+    api("/v1/conversations?kind=conversation&status=open&sort=risk&limit=10"),
   ]), seq);
   const k = data.kpis;
   const top = topNonNeutral(data.emotion_mix || {});
@@ -224,7 +227,7 @@ async function pageOverview(main, seq) {
       <section class="card"><h2>${t("emotion_mix")}</h2><div class="chartbox"><canvas id="chart-emotions"></canvas></div></section>
       <section class="card"><h2>${t("by_channel")}</h2><div class="chartbox"><canvas id="chart-channels"></canvas></div></section>
       <section class="card"><h2>${t("by_category")}</h2>${groupTable(data.by_category, t("category"))}</section>
-      <section class="card wide"><h2>${t("risk_queue")}</h2>${convTable(convs.items)}</section>
+      <section class="card wide"><h2>${t("risk_queue")} <small><a href="#/queue">${t("see_queue")} (${t("total_n", { n: convs.total })})</a></small></h2>${convTable(convs.items)}</section>
     </div>`;
   main.querySelector("#days").onchange = (e) => { state.days = Number(e.target.value); route(); };
   main.querySelector("#gran").onchange = (e) => { state.granularity = e.target.value; route(); };
@@ -306,6 +309,76 @@ function riskBar(r) {
   return `<span class="risk" title="${t("risk")} ${r.toFixed(2)}"><span style="width:${(100 * r).toFixed(0)}%;background:${color}"></span></span> ${r.toFixed(2)}`;
 }
 
+const QUEUE_FILTERS = ["q", "channel", "product_id", "agent_id", "language", "escalated"];
+
+async function pageQueue(main, params, seq) {
+  const qs = new URLSearchParams({ kind: "conversation", status: params.get("status") || "open", sort: "risk", limit: "100" });
+  for (const f of QUEUE_FILTERS) if (params.get(f)) qs.set(f, params.get(f));
+  const [page, channels] = await load(Promise.all([
+    api(`/v1/conversations?${qs}`),
+    api(`/v1/analytics/breakdown?by=channel&days=0`),
+  ]), seq);
+  const v = (f) => esc(params.get(f) || "");
+  const chanOpts = [`<option value="">${t("all")}</option>`, ...channels.groups.filter((g) => g.key).map((g) => `<option ${g.key === params.get("channel") ? "selected" : ""}>${esc(g.key)}</option>`)].join("");
+  const langOpts = ["", "zh", "en", "other"].map((l) => `<option value="${l}" ${l === (params.get("language") || "") ? "selected" : ""}>${l ? t(`lang_${l}`) : t("all")}</option>`).join("");
+  const statusOpts = ["open", "resolved", "closed"].map((st) => `<option value="${st}" ${st === qs.get("status") ? "selected" : ""}>${t(`status_${st}`)}</option>`).join("");
+  main.innerHTML = `
+    <div class="toolbar"><h1>${t("risk_queue_short")}</h1><span class="n-note">${t("total_n", { n: page.total })}</span></div>
+    <form id="queue-filters" class="toolbar filters">
+      <label>${t("search")} <input name="q" value="${v("q")}" placeholder="${esc(t("search_hint"))}"></label>
+      <label>${t("status")} <select name="status">${statusOpts}</select></label>
+      <label>${t("channel")} <select name="channel">${chanOpts}</select></label>
+      <label>${t("product")} <input name="product_id" value="${v("product_id")}" size="12"></label>
+      <label>${t("agent")} <input name="agent_id" value="${v("agent_id")}" size="10"></label>
+      <label>${t("language_filter")} <select name="language">${langOpts}</select></label>
+      <label><input type="checkbox" name="escalated" value="true" ${params.get("escalated") === "true" ? "checked" : ""}> ${t("escalated_only")}</label>
+      <button type="submit">${t("apply")}</button>
+    </form>
+    <section class="card">${page.items.length ? queueTable(page.items) : `<p class="empty">${t("queue_empty")}</p>`}</section>`;
+  main.querySelector("#queue-filters").onsubmit = (ev) => {
+    ev.preventDefault();
+    const out = new URLSearchParams();
+    for (const [k, val] of new FormData(ev.target)) if (val) out.set(k, val);
+    location.hash = `#/queue?${out}`;
+  };
+  main.querySelectorAll("form.assign").forEach((form) => {
+    form.onsubmit = async (ev) => {
+      ev.preventDefault();
+      const agent = form.querySelector("input").value.trim();
+      if (!agent) return;
+      await api(`/v1/conversations/${encodeURIComponent(form.dataset.id)}`, { method: "PATCH", body: JSON.stringify({ agent_id: agent }) });
+      route();
+    };
+  });
+  main.querySelectorAll("button[data-status]").forEach((b) => {
+    b.onclick = async () => {
+      await api(`/v1/conversations/${encodeURIComponent(b.dataset.id)}`, { method: "PATCH", body: JSON.stringify({ status: b.dataset.status }) });
+      route();
+    };
+  });
+}
+
+function queueTable(items) {
+  return `<table class="queue stack"><thead><tr><th>${t("risk")}</th><th>${t("conversation")}</th><th>${t("customer")}</th><th>${t("channel")}</th><th>${t("product")}</th><th>${t("emotion")}</th><th>${t("agent")}</th><th>${t("updated")}</th><th></th></tr></thead><tbody>
+    ${items
+      .map((c) => {
+        const s = c.state || {};
+        const actions = c.status === "open"
+          ? `<button type="button" data-status="resolved" data-id="${esc(c.id)}">${t("resolve")}</button> <button type="button" class="secondary" data-status="closed" data-id="${esc(c.id)}">${t("close_conv")}</button>`
+          : `<button type="button" class="secondary" data-status="open" data-id="${esc(c.id)}">${t("reopen")}</button>`;
+        return `<tr data-conversation-id="${esc(c.id)}" data-risk="${c.risk ?? ""}">
+          <td data-label="${t("risk")}">${c.risk !== null && c.risk !== undefined ? riskBar(c.risk) : "–"}${s.escalated ? ` <span class="flag">${t("escalated")}</span>` : ""}</td>
+          <td data-label="${t("conversation")}"><a class="conv-link" href="#/conversation/${esc(c.id)}">${esc(c.id.slice(0, 8))}</a> (${c.message_count})</td>
+          <td data-label="${t("customer")}">${esc(c.customer_id ?? "–")}</td>
+          <td data-label="${t("channel")}">${esc(c.channel ?? "–")}</td><td data-label="${t("product")}">${esc(c.product_id ?? "–")}</td>
+          <td data-label="${t("emotion")}">${s.last_emotion ? emotionBadge(s.last_emotion) : "–"}</td>
+          <td data-label="${t("agent")}"><form class="assign" data-id="${esc(c.id)}"><input name="agent" value="${esc(c.agent_id ?? "")}" placeholder="${esc(t("assign_to"))}" size="10"> <button type="submit">${t("assign")}</button></form></td>
+          <td data-label="${t("updated")}">${fmtTime(c.updated_at)}</td>
+          <td>${actions}</td></tr>`;
+      })
+      .join("")}</tbody></table>`;
+}
+
 async function pageLive(main) {
   main.innerHTML = `
     <div class="toolbar"><h1>${t("live_title")}</h1><span id="live-status" class="status">…</span></div>
@@ -347,6 +420,7 @@ async function pageConversation(main, id, seq) {
       <div class="kpi"><div class="v">${esc(c.agent_id ?? "–")}</div><div class="l">${t("agent")}</div></div>
       <div class="kpi" data-kpi="risk" title="${esc(t("risk_tip"))}"><div class="v">${risk !== undefined && risk !== null ? riskBar(risk) : "–"}</div><div class="l"><abbr title="${esc(t("risk_tip"))}">${t("risk")}</abbr>${s.escalated ? ` · <span class="flag">${t("escalated")}</span>` : ""}</div></div>
       <div class="kpi" data-kpi="predicted_satisfaction" title="${esc(t("predicted_satisfaction_tip"))}"><div class="v">${s.satisfaction !== undefined && s.satisfaction !== null ? `${Number(s.satisfaction).toFixed(1)} / 5` : "–"}</div><div class="l"><abbr title="${esc(t("predicted_satisfaction_tip"))}">${t("predicted_satisfaction")}</abbr></div></div>
+      ${conversationQualityKpi(qctx, c.quality)}
     </div>
     <p class="trend" data-trend="${esc((s.trajectory && s.trajectory.trend) || "")}">${t("trend")}: <b>${esc(trendText(s.trajectory))}</b></p>
     <section class="card"><h2>${t("timeline_title")}</h2><div class="chartbox short"><canvas id="chart-timeline"></canvas></div></section>
@@ -436,6 +510,7 @@ function turnHtml(m) {
     <header><span class="who">${t("turn")} ${m.seq} · ${esc(t("role_" + m.role))}</span> ${emotionBadge(m.emotion)} ${polarityBadge(m.polarity)}
       <span class="score">${m.score !== null ? m.score.toFixed(2) : ""}</span> <time>${fmtTime(m.sent_at || m.created_at)}</time></header>
     <p class="text">${esc(m.text)}</p>
+    ${m.role === "agent" ? scorecardHtml(qctx, m.scorecard) : ""}
     ${isCustomer && decisions ? `<div class="decisions"><h3>${t("decisions")}</h3><ul>${decisions}</ul></div>` : ""}
     ${isCustomer && suggestions ? `<div class="suggestions"><h3>${t("suggestions")}</h3><ul>${suggestions}</ul></div>` : ""}
     <form class="correct" data-message-id="${esc(m.id)}"><span>${t("correct")}:</span>
@@ -543,7 +618,8 @@ function renderNav() {
   const cur = (location.hash || "#/overview").split(/[/?]/)[1];
   nav.innerHTML = `
     <a class="brand" href="#/overview">${t("brand")}</a>
-    ${["overview", "live", "products", "alerts"].map((p) => `<a class="${cur === p ? "active" : ""}" href="#/${p}" data-nav="${p}">${t(p)}</a>`).join("")}
+    ${["overview", "queue", "live", "products", "alerts"].map((p) => `<a class="${cur === p ? "active" : ""}" href="#/${p}" data-nav="${p}">${t(p)}</a>`).join("")}
+    ${["agents", "practice"].map((p) => `<a class="${cur === p ? "active" : ""}" href="#/${p}" data-nav="${p}">${QSTR[lang][p]}</a>`).join("")}
     <span class="spacer"></span>
     <button id="lang" type="button">${t("language")}</button>
     <a href="/logout" id="logout">${t("logout")}</a>`;
@@ -569,9 +645,12 @@ async function route() {
   main.dataset.ready = "false";
   try {
     if (page === "live") await pageLive(main);
+    else if (page === "queue") await pageQueue(main, params, seq);
     else if (page === "conversation") await pageConversation(main, decodeURIComponent(arg || ""), seq);
     else if (page === "products") await pageProducts(main, params, seq);
     else if (page === "alerts") await pageAlerts(main, params, seq);
+    else if (page === "agents") await pageAgents(main, decodeURIComponent(arg || ""), seq, qctx);
+    else if (page === "practice") await pagePractice(main, seq, qctx);
     else await pageOverview(main, seq);
   } catch (err) {
     if (err instanceof Stale || seq !== routeSeq) return;

@@ -12,6 +12,12 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Defaults used in more than one place, defined once.
+#: Longest text accepted (characters): per API text, per conversation turn, per archive row.
+MAX_TEXT_CHARS = 20_000
+#: Turns of context kept per conversation (bounded work per turn).
+DIALOGUE_WINDOW = 8
+
 
 class Settings(BaseSettings):
     """Settings shared by the library, the CLI and the service."""
@@ -57,12 +63,15 @@ class Settings(BaseSettings):
     #: Most texts in one /v1/analyze call.
     max_texts: int = Field(default=128, ge=1)
     #: Longest single text accepted (characters): longer ones get 422.
-    max_text_chars: int = Field(default=20_000, ge=1)
+    max_text_chars: int = Field(default=MAX_TEXT_CHARS, ge=1)
     #: Gather concurrent analyse calls into one model batch.
     batching: bool = True
     batch_max_size: int = Field(default=64, ge=1)
     #: Longest wait (ms) for more requests to join a batch.
     batch_max_wait_ms: float = Field(default=2.0, ge=0)
+    #: Answer well-formed ``POST /v1/analyze`` calls from an already verified key in a
+    #: pure ASGI fast lane (same answers, less CPU); off: every call goes through FastAPI.
+    analyze_fast_path: bool = True
     #: The conversation engine run on every ingested message ("module:attribute").
     conversation_engine: str = "emotiondesk.usecases.conversation:DialogueHook"
 
@@ -74,7 +83,9 @@ class Settings(BaseSettings):
     #: A product catalog (YAML or CSV) for ``recommend``; empty means the shipped sample.
     catalog_file: Path | None = None
     #: Turns of context kept per conversation (bounded work per turn).
-    dialogue_window: int = 8
+    dialogue_window: int = DIALOGUE_WINDOW
+    #: The agent-quality rubric (YAML); empty means the shipped zh + en rubric.
+    rubric_file: Path | None = None
     #: Optional LLM reply backend (any OpenAI-compatible endpoint); off by default.
     llm_enabled: bool = False
     llm_base_url: str = ""
@@ -88,6 +99,18 @@ class Settings(BaseSettings):
     surge_scan_minutes: float = Field(default=10.0, ge=0)
     #: ``low`` | ``medium`` | ``high``: the scan's sensitivity (alpha 1e-4, 1e-3, 1e-2).
     surge_sensitivity: Literal["low", "medium", "high"] = "medium"
+
+    # -- alert notifications (service/notify.py) -----------------------------------------
+    #: POST every new alert to this URL (empty: no notifications).
+    alert_webhook_url: str = ""
+    #: The message shape: generic JSON, or a WeCom / DingTalk / Slack robot's.
+    alert_webhook_format: Literal["generic", "wecom", "dingtalk", "slack"] = "generic"
+    #: Sign each request with this secret (HMAC-SHA256; DingTalk's own signature too).
+    alert_webhook_secret: SecretStr = SecretStr("")
+    #: Retries of a failed delivery (connection errors, 429, 5xx), with backoff.
+    alert_webhook_retries: int = Field(default=3, ge=0, le=10)
+    #: The dashboard's public base URL, for links in the messages (optional).
+    public_url: str = ""
 
 
 @lru_cache(maxsize=1)

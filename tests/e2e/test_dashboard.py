@@ -240,6 +240,7 @@ def test_every_page_fits_a_phone(browser, dash_server: Server, conversation) -> 
     try:
         pages = {
             "overview": "#/overview",
+            "queue": "#/queue",
             "live": "#/live",
             "products": "#/products",
             "alerts": "#/alerts",
@@ -347,3 +348,54 @@ def test_api_docs_work_offline(browser, dash_server: Server) -> None:  # type: i
         assert [u for u in outside if not u.startswith("image ")] == [], outside
     finally:
         ctx.close()
+
+
+def test_risk_queue_assign_and_resolve(page, dash_server: Server, conversation) -> None:  # type: ignore[no-untyped-def]
+    """Open conversations by risk (no imported reviews), filter, search, assign, resolve."""
+    with dash_server.client() as http:
+        calm = http.post(
+            "/v1/conversations", json={"channel": "web", "customer_id": "c-calm-e2e"}
+        ).json()
+        http.post(
+            f"/v1/conversations/{calm['id']}/messages",
+            json={"role": "customer", "text": "请问有黑色的吗？"},
+        )
+    page.goto(f"{dash_server.base}/dashboard#/queue")
+    page.wait_for_selector("#main[data-ready=true][data-page=queue]")
+    rows = page.locator("table.queue tbody tr")
+    assert rows.count() >= 2
+    risks = [
+        float(r)
+        for r in page.eval_on_selector_all(
+            "table.queue tbody tr", "rs => rs.map(r => r.dataset.risk || '-1')"
+        )
+    ]
+    assert risks == sorted(risks, reverse=True)
+    ids = page.eval_on_selector_all(
+        "table.queue tbody tr", "rs => rs.map(r => r.dataset.conversationId)"
+    )
+    assert ids.index(conversation["id"]) < ids.index(calm["id"])
+    assert "review" not in page.locator("table.queue").inner_text()  # reviews are not in the queue
+    shot(page, "queue")
+    # search by customer
+    page.fill("#queue-filters input[name=q]", "c-calm-e2e")
+    page.click("#queue-filters button[type=submit]")
+    page.wait_for_function("location.hash.includes('q=c-calm-e2e')")
+    page.wait_for_selector("#main[data-ready=true][data-page=queue]")
+    assert page.locator("table.queue tbody tr").count() == 1
+    row = page.locator(f"tr[data-conversation-id='{calm['id']}']")
+    # assign, then resolve: it leaves the open queue and the database says so
+    row.locator("form.assign input").fill("agent-wu")
+    row.locator("form.assign button").click()
+    page.wait_for_selector(
+        f"tr[data-conversation-id='{calm['id']}'] form.assign input[value='agent-wu']"
+    )
+    page.locator(f"tr[data-conversation-id='{calm['id']}'] button[data-status=resolved]").click()
+    page.wait_for_selector("#main[data-ready=true] p.empty")
+    with dash_server.client() as http:
+        stored = http.get(f"/v1/conversations/{calm['id']}").json()
+    assert (stored["status"], stored["agent_id"]) == ("resolved", "agent-wu")
+    # the overview's queue is sorted by risk too, and links to the whole queue
+    page.goto(f"{dash_server.base}/dashboard#/overview")
+    page.wait_for_selector("#main[data-ready=true][data-page=overview]")
+    assert page.locator("a[href='#/queue']").count() >= 1

@@ -40,7 +40,18 @@ def test_chat_panels_in_chinese(tiny_pack: Path):
         input="快递丢了怎么办，我很担心\n/state\n",
     )
     assert r.exit_code == 0, r.output
-    assert "reassure" in r.stdout and "fear" in r.stdout
+    # labels and values in Chinese (issue 13): 情绪 担忧, 决策 安抚; no English labels
+    assert "情绪" in r.stdout and "担忧" in r.stdout and "安抚" in r.stdout
+    assert "风险" in r.stdout and "第 1 轮" in r.stdout
+    for english in (
+        "emotion ",
+        "polarity ",
+        " satisfaction ",
+        "decision ",
+        "risk reasons",
+        "model:",
+    ):
+        assert english not in r.stdout, english
     assert "[reassure_worried:" in r.stdout  # the matched conditions are shown, not eaten as markup
     assert "请" in r.stdout or "您" in r.stdout  # a Chinese suggestion
 

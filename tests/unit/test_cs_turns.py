@@ -198,6 +198,12 @@ def test_script_json_and_model_dir(tiny_pack: Path, tmp_path: Path, capsys) -> N
     assert result["by_lang"]["zh"]["polarity_accuracy"] == 1.0
     assert result["by_lang"]["en"] == {"n": 0}
     assert result["model"] == "tiny-0.0.test"
+    # routed by the rows' language, and the models without the lexical signals
+    args = ["--model", str(tiny_pack), "--data", str(data), "--json", "--lang", "row"]
+    assert cs.main([*args, "--no-signals"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "tiny-0.0.test (no signals)" and result["lang_routing"] == "row"
+    assert result["by_lang"]["zh"]["polarity_accuracy"] == 1.0
     # a single-task model directory: only its task is scored
     assert cs.main(["--model", str(tiny_pack / "zh-emotion-ngram"), "--data", str(data)]) == 0
     text = capsys.readouterr().out

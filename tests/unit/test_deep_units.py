@@ -10,12 +10,12 @@ torch = pytest.importorskip("torch")
 from emotiondesk.errors import ConfigError  # noqa: E402
 from emotiondesk.models._io import atomic_directory  # noqa: E402
 from emotiondesk.models.multitask import softmax  # noqa: E402
-from emotiondesk.training.args import TaskData, TrainingArgs  # noqa: E402
-from emotiondesk.training.calibration import (  # noqa: E402
+from emotiondesk.models.probability import (  # noqa: E402
     expected_calibration_error,
     fit_temperature,
     nll,
 )
+from emotiondesk.training.args import TaskData, TrainingArgs  # noqa: E402
 from emotiondesk.training.losses import FGM, FocalLoss, balanced_class_weights  # noqa: E402
 
 

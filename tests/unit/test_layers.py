@@ -29,7 +29,16 @@ TIERS: list[set[str]] = [
     {"models"},
     {"analyzer"},
     # domain: inference-only layers that do not use each other, and the learning side
-    {"dialogue", "policy", "replies", "analytics", "storage", "evaluation", "training"},
+    {
+        "dialogue",
+        "policy",
+        "replies",
+        "analytics",
+        "agentqa",
+        "storage",
+        "evaluation",
+        "training",
+    },
     {"usecases"},  # the journeys joining the domain layers
     {"web"},  # dashboard pages and assets (the service mounts them)
     {"service"},  # HTTP adapter
@@ -37,7 +46,10 @@ TIERS: list[set[str]] = [
     {"__init__", "__main__"},  # the package's public face and `python -m emotiondesk`
 ]
 #: Same-tier edges that are allowed (importer, imported).
-PEERS: set[tuple[str, str]] = {("training", "evaluation")}
+PEERS: set[tuple[str, str]] = {
+    ("training", "evaluation"),
+    ("agentqa", "replies"),  # the coach drafts from the FAQ and the optional LLM backend
+}
 #: Edges that are never allowed, whatever the tiers say.
 NEVER: set[tuple[str, str]] = {
     ("service", "training"),

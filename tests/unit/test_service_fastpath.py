@@ -111,6 +111,20 @@ def test_fast_lane_answers_like_the_route(svc: Service) -> None:
     assert (result["language"], result["emotion"]) == ("zh", "anger")
 
 
+def test_fast_lane_can_be_switched_off(tmp_path: Path, tiny_pack: Path) -> None:
+    answers = []
+    for on in (True, False):
+        (tmp_path / str(on)).mkdir()
+        for svc in _start(tmp_path / str(on), tiny_pack, analyze_fast_path=on):
+            routed = Routed(svc.client)
+            h = svc.h("analyze")
+            answers.append([svc.client.post("/v1/analyze", json=BODY, headers=h) for _ in range(3)])
+            assert routed.calls == (1 if on else 3)  # off: every call reaches the route
+    for fast, routed_r in zip(*answers, strict=True):
+        assert fast.status_code == routed_r.status_code == 200
+        assert fast.content == routed_r.content
+
+
 def test_fast_lane_rate_limit_and_metrics(svc: Service) -> None:
     routed = Routed(svc.client)
     key = svc.key("analyze", rate_limit=5)

@@ -86,12 +86,12 @@ def test_temperature_lowers_calibration_error() -> None:
     logits = rng.normal(size=(600, 3))
     logits[np.arange(600), y] += 1.0
     logits *= 4.0  # overconfident
-    from emotiondesk.models.ngram import _softmax, fit_temperature
+    from emotiondesk.models.probability import fit_temperature, softmax
 
     t = fit_temperature(logits, y)
     assert t > 1.5
-    before = expected_calibration_error(_softmax(logits.copy()), y)
-    after = expected_calibration_error(_softmax(logits / t), y)
+    before = expected_calibration_error(softmax(logits), y)
+    after = expected_calibration_error(softmax(logits, t), y)
     assert after < before
 
 

@@ -12,7 +12,9 @@ from emotiondesk.cli.evaluate_cmd import evaluate_command
 from emotiondesk.cli.import_cmd import import_command
 from emotiondesk.cli.keys_cmd import keys_app
 from emotiondesk.cli.models_cmd import models_app
+from emotiondesk.cli.practice import practice_command
 from emotiondesk.cli.robustness_cmd import robustness_command
+from emotiondesk.cli.score_cmd import score_command
 from emotiondesk.cli.serve import demo_command, serve_command
 from emotiondesk.cli.train_cmd import train_command
 
@@ -38,8 +40,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 # analytics and dashboard (issue 6)
 app.command("import")(import_command)
+# batch scoring of files, local or on Ray (issue 14)
+app.command("score")(score_command)
 # conversation intelligence (issue 5)
 app.command("chat")(chat_command)
+# agent quality (issue 12)
+app.command("practice")(practice_command)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from emotiondesk.config import DIALOGUE_WINDOW
 from emotiondesk.errors import InvalidInputError
 
 CUSTOMER = "customer"
@@ -98,7 +99,7 @@ class ConversationState:
     language: str | None = None
     channel: str | None = None
     tier: str | None = None
-    window_size: int = 8
+    window_size: int = DIALOGUE_WINDOW
     turn_count: int = 0
     window: deque[TurnRecord] = field(default_factory=deque)
     trajectory: Trajectory = field(default_factory=Trajectory)

@@ -40,6 +40,7 @@ from emotiondesk._version import __version__
 from emotiondesk.errors import InvalidInputError, ModelError
 from emotiondesk.models._io import atomic_directory
 from emotiondesk.models.base import CONFIG_NAME, read_config, register
+from emotiondesk.models.probability import fit_temperature, softmax
 from emotiondesk.text.normalize import normalize
 
 logger = logging.getLogger(__name__)
@@ -331,7 +332,7 @@ class CharNNClassifier:
             self.net_.load_state_dict(best[2])
         self.temperature_ = 1.0
         if dev_enc is not None and dev_labels is not None:
-            self.temperature_ = _fit_temperature(
+            self.temperature_ = fit_temperature(
                 self._logits(*dev_enc), np.array([lab_id[lab] for lab in dev_labels])
             )
         self.training_info_ = {
@@ -357,10 +358,8 @@ class CharNNClassifier:
         self._check_fitted()
         if len(texts) == 0:
             return np.zeros((0, len(self.labels_)))
-        z = self._logits(*self._encode(texts)) / self.temperature_
-        z = z - z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        return (p / p.sum(axis=1, keepdims=True)).astype(np.float64)
+        z = self._logits(*self._encode(texts))
+        return softmax(z, self.temperature_, dtype=None).astype(np.float64)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable label of each text."""
@@ -466,16 +465,3 @@ def _macro_f1(y: Sequence[int], pred: np.ndarray, n: int) -> float:
         fn = float(((pred != k) & (y_arr == k)).sum())
         f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     return float(np.mean(f1s)) if f1s else 0.0
-
-
-def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The temperature (grid over 0.25-8, log-spaced) minimising dev negative log-likelihood."""
-    best_t, best_nll = 1.0, math.inf
-    for t in np.exp(np.linspace(math.log(0.25), math.log(8.0), 61)):
-        z = logits / t
-        z = z - z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        nll = float(-logp[np.arange(len(y)), y].mean())
-        if nll < best_nll:
-            best_t, best_nll = float(t), nll
-    return best_t

@@ -22,17 +22,10 @@ from typing import Any
 import numpy as np
 
 from emotiondesk.errors import InvalidInputError
+from emotiondesk.models.probability import softmax
 from emotiondesk.text.normalize import normalize
 
 DEFAULT_BATCH_SIZE = 64
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Row-wise softmax of ``logits / temperature`` (numerically stable)."""
-    z = np.asarray(logits, dtype=np.float64) / float(temperature)
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 class TaskView:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 import time
 from collections import Counter
@@ -49,6 +48,7 @@ import scipy.sparse as sp
 from emotiondesk._version import __version__
 from emotiondesk.errors import InvalidInputError, ModelError
 from emotiondesk.models.base import CONFIG_NAME, EstimatorParams, read_config, register
+from emotiondesk.models.probability import fit_temperature, softmax
 from emotiondesk.text.normalize import DEFAULT_MAX_CHARS, normalize
 
 logger = logging.getLogger(__name__)
@@ -301,27 +301,6 @@ _LANGUAGE_DEFAULTS: dict[str, dict[str, tuple[int, int] | None]] = {
 }
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits - logits.max(axis=1, keepdims=True)
-    np.exp(logits, out=logits)
-    logits /= logits.sum(axis=1, keepdims=True)
-    return logits
-
-
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The temperature T minimising the NLL of ``softmax(logits / T)`` on labels ``y``."""
-    from scipy.optimize import minimize_scalar
-
-    def nll(log_t: float) -> float:
-        z = logits / math.exp(log_t)
-        z = z - z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return float(-logp[np.arange(len(y)), y].mean())
-
-    res = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
-    return float(math.exp(res.x))
-
-
 @register(MODEL_TYPE)
 class NgramClassifier(EstimatorParams):
     """Sublinear TF-IDF n-grams + multinomial logistic regression, temperature-calibrated.
@@ -543,7 +522,7 @@ class NgramClassifier(EstimatorParams):
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities; columns follow ``labels_``."""
-        return _softmax(self.decision_function(texts))
+        return softmax(self.decision_function(texts), dtype=None)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable label of each text."""

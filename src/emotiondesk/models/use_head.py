@@ -29,7 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import threading
@@ -43,6 +42,11 @@ import numpy as np
 from emotiondesk._version import __version__
 from emotiondesk.errors import InvalidInputError, ModelError
 from emotiondesk.models.base import CONFIG_NAME, EstimatorParams, read_config, register
+from emotiondesk.models.probability import (
+    expected_calibration_error,
+    fit_temperature,
+    softmax,
+)
 from emotiondesk.text.normalize import normalize
 
 logger = logging.getLogger(__name__)
@@ -148,26 +152,6 @@ def get_encoder() -> UseEncoder:
 def prepare_for_encoder(texts: Sequence[str], max_chars: int = DEFAULT_USE_MAX_CHARS) -> list[str]:
     """What the encoder reads: the normalised text, head and tail kept to ``max_chars``."""
     return [normalize(t, max_chars=max_chars) for t in texts]
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits - logits.max(axis=1, keepdims=True)
-    np.exp(logits, out=logits)
-    logits /= logits.sum(axis=1, keepdims=True)
-    return logits
-
-
-def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
-    """Top-label ECE with ``bins`` equal-width confidence bins."""
-    conf = proba.max(axis=1)
-    correct = (proba.argmax(axis=1) == y).astype(np.float64)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    ece = 0.0
-    for lo, hi in itertools.pairwise(edges):
-        mask = (conf > lo) & (conf <= hi)
-        if mask.any():
-            ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
-    return float(ece)
 
 
 @register(MODEL_TYPE)
@@ -308,12 +292,10 @@ class UseHeadClassifier(EstimatorParams):
 
     def proba_from_embeddings(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of embeddings ``x``; columns follow ``labels_``."""
-        return _softmax(self.logits_from_embeddings(x) / self.temperature_)
+        return softmax(self.logits_from_embeddings(x), self.temperature_, dtype=None)
 
     def calibrate(self, x: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
         """Fit the temperature on dev embeddings; return ECE before and after and T."""
-        from emotiondesk.models.ngram import fit_temperature
-
         self._check_fitted()
         index = {c: i for i, c in enumerate(self.labels_)}
         keep = [i for i, label in enumerate(labels) if label in index]
@@ -321,9 +303,9 @@ class UseHeadClassifier(EstimatorParams):
             raise InvalidInputError("no dev label is one of the model's labels")
         y = np.array([index[labels[i]] for i in keep])
         logits = self.logits_from_embeddings(np.asarray(x)[keep])
-        before = expected_calibration_error(_softmax(logits.copy()), y)
+        before = expected_calibration_error(softmax(logits, dtype=None), y)
         self.temperature_ = fit_temperature(logits, y)
-        after = expected_calibration_error(_softmax(logits / self.temperature_), y)
+        after = expected_calibration_error(softmax(logits, self.temperature_, dtype=None), y)
         self.calibration_ = {
             "temperature": round(self.temperature_, 4),
             "ece_before": round(before, 4),

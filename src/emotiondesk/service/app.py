@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -27,6 +28,7 @@ from emotiondesk.service.handlers import install_handlers
 from emotiondesk.service.limits import BodySizeLimitMiddleware
 from emotiondesk.service.metrics import Metrics, MetricsMiddleware
 from emotiondesk.service.routes import analytics, analyze, conversations, feedback, health
+from emotiondesk.service.routes import quality as quality_routes
 from emotiondesk.storage import make_engine, make_session_factory, redact_url, upgrade_database
 from emotiondesk.usecases.conversation import ConversationHook, resolve_hook, serialized
 
@@ -64,6 +66,9 @@ def create_app(
         conversation_engine or resolve_hook(settings.conversation_engine, settings)
     )
     metrics = Metrics()
+    from emotiondesk.usecases.agent_quality import AgentQuality  # agent quality (issue 12)
+
+    quality = AgentQuality.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +88,7 @@ def create_app(
             ttl=settings.api_key_cache_seconds,
         )
         app.state.conversation_engine = engine_fn
+        app.state.agent_quality = quality
         model = analyzer
         if model is None:
             model = await run_in_threadpool(
@@ -110,12 +116,15 @@ def create_app(
             sessions,
             minutes=settings.surge_scan_minutes,
             sensitivity=settings.surge_sensitivity,
+            notify=notify_alert,
         )
         monitor.start()
         try:
             yield
         finally:
             await monitor.stop()
+            if app.state.notifier is not None:
+                await run_in_threadpool(app.state.notifier.close, 5.0)
             await batcher.stop()
             metrics.model_loaded.set(0)
             db_engine.dispose()
@@ -131,16 +140,34 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.notifier = None
+    if settings.alert_webhook_url:  # outgoing alert notifications (service/notify.py)
+        from emotiondesk.service.notify import WebhookNotifier
+
+        app.state.notifier = WebhookNotifier(
+            settings.alert_webhook_url,
+            fmt=settings.alert_webhook_format,
+            secret=settings.alert_webhook_secret.get_secret_value(),
+            retries=settings.alert_webhook_retries,
+            dashboard_url=settings.public_url,
+        )
+
+    def notify_alert(alert: dict[str, Any]) -> None:
+        if app.state.notifier is not None:
+            app.state.notifier.notify(alert)
+
+    app.state.notify_alert = notify_alert
     app.state.analyzer = None
     install_handlers(app)
-    for module in (analyze, conversations, feedback, health, analytics):
+    for module in (analyze, conversations, feedback, health, analytics, quality_routes):
         app.include_router(module.router)
     from emotiondesk.web import install_web  # the dashboard (issue 6)
 
     install_web(app)
     # Innermost first: the fast lane of /v1/analyze runs after the body-size
     # limit and inside the metrics middleware.
-    app.add_middleware(AnalyzeFastPath, route=_route(analyze.router, "/v1/analyze", "POST"))
+    if settings.analyze_fast_path:
+        app.add_middleware(AnalyzeFastPath, route=_route(analyze.router, "/v1/analyze", "POST"))
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from emotiondesk.errors import (
@@ -182,11 +183,54 @@ class KeyVerifier:
             self._cache[repo.hash_key(key)] = (self.clock(), principal)
         return principal
 
-    def admit(self, principal: Principal | None, scope: str) -> Principal:
+    async def authorize(
+        self,
+        key: str | None,
+        scope: str,
+        *,
+        cached_only: bool = False,
+        rate_limit: bool = True,
+    ) -> Principal | None:
+        """The one check of a request's API key: known, not revoked, has ``scope``
+        (or admin), within its rate limit (one token taken).
+
+        Every caller uses it: the routes' dependencies (``deps.require``), the
+        ``/v1/analyze`` fast path and the dashboard login.
+
+        Args:
+            key: the key sent (``X-API-Key`` header or the dashboard cookie).
+            scope: the scope the request needs.
+            cached_only: answer only from the verified-key cache, and return None
+                (never raise) when that cannot admit the key: the fast path then
+                leaves the request to the route, which answers every error. A
+                rate limit that is spent still raises.
+            rate_limit: take a token from the key's rate limit.
+
+        Raises:
+            AuthenticationError: no key, or an unknown or revoked one.
+            PermissionDeniedError: the key lacks ``scope``.
+            RateLimitError: the key's rate limit is spent.
+        """
+        if not key:
+            if cached_only:
+                return None
+            raise AuthenticationError("missing API key: send it in the X-API-Key header")
+        hit, principal = self.cached(key)
+        if cached_only:
+            if not hit or principal is None or not principal.allows(scope):
+                return None
+        elif not hit:
+            principal = await run_in_threadpool(self.lookup, key)
+        return self.admit(principal, scope, rate_limit=rate_limit)
+
+    def admit(
+        self, principal: Principal | None, scope: str, *, rate_limit: bool = True
+    ) -> Principal:
         if principal is None:
             raise AuthenticationError("unknown or revoked API key")
         principal.require(scope)
-        self.check_rate(principal)
+        if rate_limit:
+            self.check_rate(principal)
         return principal
 
     def check_rate(self, principal: Principal) -> None:

@@ -12,13 +12,12 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from emotiondesk.analyzer import Analyzer
 from emotiondesk.config import Settings
-from emotiondesk.errors import AuthenticationError, ServiceUnavailableError
+from emotiondesk.errors import ServiceUnavailableError
 from emotiondesk.service.auth import KeyVerifier, Principal
 from emotiondesk.service.batching import MicroBatcher
 from emotiondesk.service.metrics import Metrics
@@ -82,14 +81,9 @@ def require(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     async def dependency(
         request: Request, api_key: Annotated[str | None, Security(api_key_header)] = None
     ) -> Principal:
-        api_key = api_key or request.cookies.get(SESSION_COOKIE)
-        if not api_key:
-            raise AuthenticationError("missing API key: send it in the X-API-Key header")
         verifier: KeyVerifier = request.app.state.verifier
-        hit, principal = verifier.cached(api_key)
-        if not hit:
-            principal = await run_in_threadpool(verifier.lookup, api_key)
-        principal = verifier.admit(principal, scope)
+        principal = await verifier.authorize(api_key or request.cookies.get(SESSION_COOKIE), scope)
+        assert principal is not None  # authorize raises rather than return None here
         request.state.principal = principal
         return principal
 

@@ -12,16 +12,20 @@ ASGI middleware answers the common case directly:
   (see :class:`KeyVerifier`), having the ``analyze`` or ``admin`` scope;
 - the model loaded.
 
-It then applies the key's rate limit (429 with ``Retry-After``, through the
-service's one exception handler), runs the texts through the micro-batcher and
-answers with the same JSON body as the FastAPI route. Anything else (a first
+It checks the key with the same ``KeyVerifier.authorize`` as the routes
+(from the cache only), which applies the key's rate limit (429 with
+``Retry-After``, through the service's one exception handler), runs the
+texts through the micro-batcher and answers with the same JSON body as the
+FastAPI route. Anything else (a first
 request with a key, a missing or wrong key, a bad body, another content type)
 is passed, body included, to the FastAPI route unchanged, which produces
 every error response exactly as before. Nothing is consumed (no rate-limit
 token) before the fast lane knows it answers the request itself.
 
 The metrics middleware still sees the request under the ``/v1/analyze`` route
-template, and the body-size limit still runs before it.
+template, and the body-size limit still runs before it. The setting
+``EMOTIONDESK_ANALYZE_FAST_PATH=false`` leaves the lane out (every call then
+goes through FastAPI), e.g. to measure what it saves.
 """
 
 from __future__ import annotations
@@ -108,23 +112,24 @@ class AnalyzeFastPath:
             api_key = raw_key.decode("latin-1")
         else:
             api_key = Request(scope).cookies.get(SESSION_COOKIE) or ""
-        verifier = state.verifier
-        hit, principal = verifier.cached(api_key) if api_key else (False, None)
-        if not hit or principal is None or not principal.allows("analyze"):
+        try:
+            principal = await state.verifier.authorize(api_key, "analyze", cached_only=True)
+        except EmotionDeskError as exc:  # the key's rate limit is spent: 429
+            await self._error(scope, receive, send, exc)
+            return
+        if principal is None:
             # Not verified yet, unknown, revoked or lacking the scope: the route decides.
             await self.app(scope, _replay(body, receive), send)
             return
         if self.route is not None:
             scope["route"] = self.route
         try:
-            verifier.check_rate(principal)
             language = None if request.language == "auto" else request.language
             results = await state.batcher.analyze(request.texts, language=language)
             state.metrics.count_predictions(results)
             payload = encode_results(results)
-        except Exception as exc:  # the service's one handler maps it (429, 422, 503, ...)
-            response = await handle_error(Request(scope, receive), exc)
-            await response(scope, receive, send)
+        except Exception as exc:  # the service's one handler maps it (422, 503, ...)
+            await self._error(scope, receive, send, exc)
             return
         await send(
             {
@@ -134,6 +139,13 @@ class AnalyzeFastPath:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+    async def _error(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+        """Answer ``exc`` through the service's one exception handler."""
+        if self.route is not None:
+            scope["route"] = self.route
+        response = await handle_error(Request(scope, receive), exc)
+        await response(scope, receive, send)
 
 
 async def _read_body(receive: Receive) -> bytes | None:

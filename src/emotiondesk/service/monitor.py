@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 
-from emotiondesk.usecases.analytics import scan_surges
+from emotiondesk.usecases.analytics import scan_surges, surge_alert
 
 logger = logging.getLogger(__name__)
 
@@ -17,8 +18,16 @@ logger = logging.getLogger(__name__)
 class SurgeMonitor:
     """Background task: :func:`scan_surges` per category and per product every ``minutes``."""
 
-    def __init__(self, sessions: Any, *, minutes: float, sensitivity: str = "medium") -> None:
+    def __init__(
+        self,
+        sessions: Any,
+        *,
+        minutes: float,
+        sensitivity: str = "medium",
+        notify: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.sessions = sessions
+        self.notify = notify
         self.minutes = minutes
         self.sensitivity = sensitivity
         self._task: asyncio.Task[None] | None = None
@@ -27,7 +36,12 @@ class SurgeMonitor:
         found = 0
         for by in ("category", "product_id"):
             with self.sessions() as session:
-                found += len(scan_surges(session, by=by, sensitivity=self.sensitivity))
+                surges = scan_surges(session, by=by, sensitivity=self.sensitivity)
+            found += len(surges)
+            if self.notify is not None:
+                for surge in surges:
+                    if surge.get("new"):
+                        self.notify(surge_alert(surge))
         return found
 
     async def _run(self) -> None:

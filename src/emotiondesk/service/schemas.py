@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS
 
@@ -90,6 +90,16 @@ class ConversationCreate(_In):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+ConversationStatus = Literal["open", "resolved", "closed"]
+
+
+class ConversationUpdate(_In):
+    """What a supervisor changes: the status (resolve, close, reopen) and the agent."""
+
+    status: ConversationStatus | None = Field(default=None, examples=["resolved"])
+    agent_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID)
+
+
 class ConversationOut(_Out):
     id: str
     channel: str | None
@@ -103,6 +113,23 @@ class ConversationOut(_Out):
     state: dict[str, Any] = Field(
         description="What the conversation engine says so far (trajectory, risk, decisions, ...)."
     )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="conversation (a live one) or review (a row of an imported archive)."
+    )
+    @property
+    def kind(self) -> str:
+        return "review" if (self.metadata or {}).get("imported") else "conversation"
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The current escalation risk (0..1), null before a customer turn."
+    )
+    @property
+    def risk(self) -> float | None:
+        r = (self.state or {}).get("risk")
+        value = r.get("value") if isinstance(r, dict) else r
+        return float(value) if isinstance(value, int | float) else None
+
     created_at: UtcDatetime
     updated_at: UtcDatetime
 
@@ -135,10 +162,20 @@ class MessageOut(_Out):
     model_version: str | None
     sent_at: UtcDatetime | None
     created_at: UtcDatetime
+    scorecard: dict[str, Any] | None = Field(
+        default=None,
+        description="An agent message's rubric scorecard: score, criteria (verdict, evidence "
+        "span, the customer turn answered), failed.",
+    )
 
 
 class ConversationDetail(ConversationOut):
     messages: list[MessageOut]
+    quality: dict[str, Any] | None = Field(
+        default=None,
+        description="The conversation's 0-100 rubric score over its agent replies "
+        "(score, replies, by_criterion).",
+    )
 
 
 class ConversationPage(BaseModel):
@@ -209,3 +246,66 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+# -- agent quality (issue 12) --------------------------------------------------------------
+
+
+class CoachTurn(_In):
+    role: Literal["customer", "agent"]
+    text: str = Field(max_length=20_000)
+    emotion: str | None = Field(
+        default=None, description="The customer's emotion if known (else it is analysed)."
+    )
+
+
+class CoachIn(_In):
+    messages: list[CoachTurn] = Field(
+        default_factory=list, max_length=200, description="The conversation so far, oldest first."
+    )
+    draft: str = Field(min_length=1, max_length=20_000, description="The agent's draft reply.")
+    language: Literal["zh", "en"] | None = None
+
+
+class CoachOut(BaseModel):
+    score: float | None = Field(
+        description="The draft's 0-100 rubric score (N/A criteria left out)."
+    )
+    scorecard: dict[str, Any]
+    missing: list[dict[str, Any]] = Field(description="Criteria the draft fails, with advice.")
+    improved: str = Field(description="An improved draft (templates + FAQ, or the LLM).")
+    improved_score: float | None
+    improved_scorecard: dict[str, Any]
+    source: str = Field(description="template or llm")
+    faq_id: str | None = None
+    llm_error: str | None = None
+
+
+class PracticeIn(_In):
+    scenario: str = Field(max_length=200, examples=["late_delivery"])
+    language: Literal["zh", "en"] = "en"
+    difficulty: Literal["easy", "normal", "hard"] = "normal"
+    seed: int = Field(default=0, ge=0, le=1_000_000)
+    agent_id: str | None = Field(default=None, max_length=MAX_ID)
+
+
+class PracticeReplyIn(_In):
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class PracticeOut(BaseModel):
+    id: str
+    agent_id: str | None
+    scenario: str
+    language: str
+    difficulty: str
+    seed: int
+    outcome: str
+    score: float | None
+    turns: int
+    created_at: str | None
+    updated_at: str | None
+    report: dict[str, Any] = Field(
+        default_factory=dict, description="Rubric per turn, emotion curve, what to practise next."
+    )
+    customer: str | None = Field(default=None, description="The virtual customer's latest line.")

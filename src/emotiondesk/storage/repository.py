@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -100,6 +101,17 @@ class Page:
     offset: int
 
 
+#: Orders ``list_conversations`` knows: newest first (``created``), most recently
+#: active first (``updated``), highest current risk first (``risk``).
+CONVERSATION_SORTS = ("created", "updated", "risk")
+#: ``conversation`` (live) or ``review`` (a row of an imported archive).
+CONVERSATION_KINDS = ("conversation", "review")
+
+
+def _risk_expr() -> Any:
+    return Conversation.state["risk"]["value"].as_float()
+
+
 def list_conversations(
     session: Session,
     *,
@@ -111,11 +123,25 @@ def list_conversations(
     status: str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    escalated: bool | None = None,
+    language: str | None = None,
+    kind: str | None = None,
+    q: str | None = None,
+    sort: str = "created",
     limit: int = 50,
     offset: int = 0,
 ) -> Page:
-    """Conversations matching every given filter, newest first, one page of them."""
-    filters = []
+    """Conversations matching every given filter, one page of them.
+
+    ``sort``: see :data:`CONVERSATION_SORTS` (risk: unknown risk last). ``q``
+    finds a customer id or conversation id (prefix), or an order number or other
+    words in a message. ``kind``: see :data:`CONVERSATION_KINDS`.
+    """
+    if sort not in CONVERSATION_SORTS:
+        raise InvalidInputError(
+            f"sort must be one of {', '.join(CONVERSATION_SORTS)}, not {sort!r}"
+        )
+    filters: list[Any] = []
     for column, value in (
         (Conversation.channel, channel),
         (Conversation.customer_id, customer_id),
@@ -130,17 +156,69 @@ def list_conversations(
         filters.append(Conversation.created_at >= to_utc(created_after))
     if created_before is not None:
         filters.append(Conversation.created_at < to_utc(created_before))
+    if escalated is not None:
+        flag = func.coalesce(Conversation.state["escalated"].as_boolean(), False)
+        filters.append(flag.is_(True) if escalated else flag.is_(False))
+    if language is not None:
+        filters.append(Conversation.state["dialogue"]["language"].as_string() == language)
+    if kind is not None:
+        if kind not in CONVERSATION_KINDS:
+            raise InvalidInputError(f"kind must be conversation or review, not {kind!r}")
+        imported = func.coalesce(Conversation.meta["imported"].as_boolean(), False)
+        filters.append(imported.is_(True) if kind == "review" else imported.is_(False))
+    if q is not None and q.strip():
+        term = q.strip()
+        like = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        in_text = (
+            select(Message.id)
+            .where(
+                Message.conversation_id == Conversation.id,
+                Message.text.like(f"%{like}%", escape="\\"),
+            )
+            .exists()
+        )
+        filters.append(
+            or_(
+                Conversation.customer_id.like(f"{like}%", escape="\\"),
+                Conversation.id.like(f"{like}%", escape="\\"),
+                in_text,
+            )
+        )
+    order: list[Any]
+    if sort == "risk":
+        risk = _risk_expr()
+        order = [risk.is_(None), risk.desc(), Conversation.updated_at.desc(), Conversation.id]
+    elif sort == "updated":
+        order = [Conversation.updated_at.desc(), Conversation.id]
+    else:
+        order = [Conversation.created_at.desc(), Conversation.id]
     total = session.scalar(select(func.count()).select_from(Conversation).where(*filters)) or 0
     items = list(
         session.scalars(
-            select(Conversation)
-            .where(*filters)
-            .order_by(Conversation.created_at.desc(), Conversation.id)
-            .limit(limit)
-            .offset(offset)
+            select(Conversation).where(*filters).order_by(*order).limit(limit).offset(offset)
         )
     )
     return Page(items=items, total=int(total), limit=limit, offset=offset)
+
+
+def update_conversation(
+    session: Session,
+    *,
+    conversation_id: str,
+    status: str | None = None,
+    agent_id: str | None = None,
+) -> Conversation:
+    """Set a conversation's status (open, resolved, closed) and/or its agent."""
+    conv = get_conversation(session, conversation_id=conversation_id)
+    if status is not None:
+        if status not in ("open", "resolved", "closed"):
+            raise InvalidInputError(f"status must be open, resolved or closed, not {status!r}")
+        conv.status = status
+    if agent_id is not None:
+        conv.agent_id = agent_id
+    conv.updated_at = utcnow()
+    session.flush()
+    return conv
 
 
 # -- messages ------------------------------------------------------------------------------
@@ -209,8 +287,12 @@ def add_message(
     model_version: str | None = None,
     sent_at: datetime | None = None,
     client_message_id: str | None = None,
+    scorecard: dict[str, Any] | None = None,
 ) -> Message:
     """Append a message to ``conversation`` and record the engine ``state`` on both.
+
+    ``scorecard`` is an agent message's rubric scorecard (its ``score`` is kept
+    in ``qa_score`` for the agent figures).
 
     ``text`` must already be masked. The conversation's ``message_count`` as
     loaded is the version the caller's ``state`` was computed from: the update
@@ -252,6 +334,8 @@ def add_message(
         pii=dict(pii or {}),
         model_version=model_version,
         sent_at=to_utc(sent_at),
+        scorecard=scorecard,
+        qa_score=(scorecard or {}).get("score"),
     )
     session.add(msg)
     session.flush()
@@ -307,6 +391,17 @@ def list_feedback(
 
 
 # -- alerts --------------------------------------------------------------------------------
+
+
+def serialize(session: Session, name: str) -> None:
+    """Hold a lock named ``name`` until this transaction ends, across processes.
+
+    On PostgreSQL a transaction-scoped advisory lock, so that check-then-insert
+    sections (a surge scan's "is this episode stored?") run one at a time
+    across service workers; SQLite lets one writer at a time anyway.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sql_text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
 def create_alert(

@@ -9,6 +9,7 @@ so the in-memory and the SQL paths share one definition of every number.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -204,17 +205,25 @@ def message_texts(
 
 
 def recent_messages(
-    session: Session, *, after: datetime | None = None, limit: int = 50
+    session: Session,
+    *,
+    after: datetime | None = None,
+    limit: int = 50,
+    ids: Sequence[str] | None = None,
 ) -> list[tuple[Message, Conversation]]:
     """``(message, conversation)`` rows stored after ``after``, oldest first.
 
     Without ``after``: the newest ``limit`` rows. With it: the oldest ``limit``
     rows after it, so that a burst larger than ``limit`` is not skipped.
+    ``ids``: those messages only, oldest first (:class:`~emotiondesk.usecases.live.LiveTail`).
     """
     stmt = select(Message, Conversation).join(
         Conversation, Conversation.id == Message.conversation_id
     )
-    if after is not None:
+    if ids is not None:
+        stmt = stmt.where(Message.id.in_(list(ids)))
+        rows = list(session.execute(stmt.order_by(Message.created_at, Message.id).limit(limit)))
+    elif after is not None:
         stmt = stmt.where(Message.created_at > to_utc(after))
         rows = list(session.execute(stmt.order_by(Message.created_at, Message.id).limit(limit)))
     else:

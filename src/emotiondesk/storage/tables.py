@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 tables: conversations, messages, feedback, alerts, API keys.
+"""SQLAlchemy 2 tables: conversations, messages, feedback, alerts, API keys, practice sessions.
 
 Message text is stored masked (see :mod:`emotiondesk.text.pii`); ``raw_text``
 stays empty unless the ``store_raw_text`` setting says otherwise. The
@@ -114,6 +114,10 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
+    #: An agent message's rubric scorecard (criteria, verdicts, evidence; see
+    #: :mod:`emotiondesk.agentqa`) and its 0-100 score; empty for customer messages.
+    scorecard: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    qa_score: Mapped[float | None] = mapped_column(Float)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
     feedback: Mapped[list[Feedback]] = relationship(
@@ -187,3 +191,31 @@ Index(
     Message.created_at,
     postgresql_include=["polarity", "emotion", "score", "conversation_id"],
 )
+
+
+class PracticeSession(Base):
+    """A practice conversation with a virtual customer (:mod:`emotiondesk.agentqa.practice`).
+
+    The session is rebuilt from its settings and ``replies`` (deterministic);
+    ``report`` is the latest report (rubric per turn, emotion curve, outcome).
+    """
+
+    __tablename__ = "practice_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    agent_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    scenario: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    difficulty: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(16), default="in_progress", index=True)
+    score: Mapped[float | None] = mapped_column(Float)
+    turns: Mapped[int] = mapped_column(Integer, default=0)
+    replies: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

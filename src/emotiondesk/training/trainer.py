@@ -51,6 +51,8 @@ import torch
 from torch import nn
 
 from emotiondesk.errors import ConfigError, DataError
+from emotiondesk.evaluation.metrics import classification_report
+from emotiondesk.models.probability import expected_calibration_error, fit_temperature, softmax
 from emotiondesk.models.transformer import (
     MultiTaskNet,
     TransformerClassifier,
@@ -58,7 +60,6 @@ from emotiondesk.models.transformer import (
     model_max_length,
 )
 from emotiondesk.training.args import TrainingArgs
-from emotiondesk.training.calibration import expected_calibration_error, fit_temperature
 from emotiondesk.training.data import (
     check_dev_labels,
     describe,
@@ -337,30 +338,17 @@ def _dev_logits(
 def classification_metrics(
     y: np.ndarray, pred: np.ndarray, labels: Sequence[str]
 ) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix."""
-    from sklearn.metrics import (
-        accuracy_score,
-        confusion_matrix,
-        f1_score,
-        precision_recall_fscore_support,
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix
+    of label ids ``y`` vs ``pred`` (:func:`emotiondesk.evaluation.metrics.classification_report`)."""
+    report = classification_report(
+        [labels[i] for i in y], [labels[i] for i in pred], labels=list(labels)
     )
-
-    k = list(range(len(labels)))
-    p, r, f, s = precision_recall_fscore_support(y, pred, labels=k, zero_division=0)
     return {
-        "n": len(y),
-        "accuracy": float(accuracy_score(y, pred)),
-        "macro_f1": float(f1_score(y, pred, labels=k, average="macro", zero_division=0)),
-        "per_class": {
-            labels[i]: {
-                "precision": float(p[i]),
-                "recall": float(r[i]),
-                "f1": float(f[i]),
-                "support": int(s[i]),
-            }
-            for i in k
-        },
-        "confusion_matrix": confusion_matrix(y, pred, labels=k).tolist(),
+        "n": report.n,
+        "accuracy": report.accuracy,
+        "macro_f1": report.macro_f1,
+        "per_class": report.per_class,
+        "confusion_matrix": report.confusion,
     }
 
 
@@ -895,8 +883,6 @@ def _finish(
     report: dict[str, Any] = {}
     for k, ts in enumerate(tasks):
         logits = _dev_logits(net, ts, k, pad_id, torch.device("cpu"), args.batch_size * 2)
-        from emotiondesk.models.multitask import softmax
-
         before = expected_calibration_error(softmax(logits), ts.dev_y)
         t = fit_temperature(logits, ts.dev_y) if args.calibrate else 1.0
         after = expected_calibration_error(softmax(logits, t), ts.dev_y)

@@ -8,7 +8,10 @@
 - :mod:`~emotiondesk.usecases.import_archive`: an archive of conversations or
   reviews in;
 - :mod:`~emotiondesk.usecases.analytics`: the analytics queries behind the API
-  and the dashboard.
+  and the dashboard;
+- :mod:`~emotiondesk.usecases.scoring`: batch scoring (``score_batch``), the one
+  core of ``emotiondesk score``, the importer and the Ray engine
+  (:mod:`~emotiondesk.usecases.score_files`, :mod:`~emotiondesk.usecases.distributed`).
 
 Imports point down only: this package uses the domain packages (``dialogue``,
 ``policy``, ``replies``, ``analytics``, ``storage``) and is used by

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ from emotiondesk.analytics.trends import check_granularity
 from emotiondesk.labels import EMOTION_LABELS
 from emotiondesk.storage import repository as repo
 from emotiondesk.storage import stats
-from emotiondesk.storage.tables import Alert, Message
+from emotiondesk.storage.tables import Alert, Conversation, Message
 from emotiondesk.usecases.conversation import StoredTurnState
 
 logger = logging.getLogger(__name__)
@@ -218,6 +219,9 @@ def scan_surges(
             for alert in detector.update(key, hour, n=n, k=k):
                 found.append(alert)
     out = []
+    if store and found:
+        # one scan at a time stores (several service workers scan the same database)
+        repo.serialize(session, "emotiondesk:surge-scan")
     for alert in found:
         ex = stats.message_texts(
             session,
@@ -237,57 +241,120 @@ def scan_surges(
             "episode": f"{by}:{alert.key}:{alert.bucket.isoformat()}",
             "sensitivity": sensitivity,
         }
-        stored = None
+        stored, new = None, False
         if store:
-            stored = _store_surge(
+            stored, new = _store_surge(
                 session, details=details, by=by, key=str(alert.key), hour=alert.bucket
             )
-        out.append(details | {"alert_id": stored.id if stored else None})
+        out.append(details | {"alert_id": stored.id if stored else None, "new": new})
     if store:
         session.commit()
     return out
 
 
+def _categories_of(session: Session, product: str) -> set[str]:
+    rows = session.scalars(
+        select(Conversation.category)
+        .where(Conversation.product_id == product, Conversation.category.is_not(None))
+        .distinct()
+        .limit(20)
+    )
+    return {str(c) for c in rows}
+
+
+def _explains(narrow: dict[str, Any], wide: dict[str, Any]) -> bool:
+    """A narrower surge explains a wider one when it holds at least half of the wider
+    one's excess negatives (count above the baseline's expectation)."""
+    excess = float(wide.get("count", 0)) - float(wide.get("expected", 0))
+    return float(narrow.get("count", 0)) >= 0.5 * max(excess, 1.0)
+
+
+def _same_time(d: dict[str, Any], hour: datetime) -> bool:
+    try:
+        when = datetime.fromisoformat(str(d.get("bucket")))
+    except ValueError:
+        return False
+    return abs((when - hour).total_seconds()) <= 24 * 3600
+
+
 def _store_surge(
     session: Session, *, details: dict[str, Any], by: str, key: str, hour: datetime
-) -> Alert:
+) -> tuple[Alert, bool]:
+    """Store the surge as an alert unless its episode has one; (alert, newly stored).
+
+    One alert per episode: the same slice within a day is the same episode; a
+    category surge explained by a product surge of that category (within a day)
+    is that product's episode: the product alert stands for both, and a category
+    alert stored before it is narrowed to the product.
+    """
+    title = _surge_title(details, by, key)
     for existing in session.scalars(
         select(Alert).where(Alert.kind == "negative_surge").order_by(Alert.id.desc()).limit(1000)
     ):
         d = existing.details or {}
-        if d.get("scope") != by or str(d.get("key")) != key:
+        if not _same_time(d, hour):
             continue
-        try:
-            when = datetime.fromisoformat(str(d.get("bucket")))
-        except ValueError:
-            continue
-        if abs((when - hour).total_seconds()) <= 24 * 3600:
-            return existing
+        scope, other = d.get("scope"), str(d.get("key"))
+        if scope == by and other == key:
+            return existing, False
+        wider = by == "category" and scope == "product_id"
+        if wider and key in _categories_of(session, other) and _explains(d, details):
+            return existing, False
+        narrower = by == "product_id" and scope == "category"
+        if narrower and other in _categories_of(session, key) and _explains(details, d):
+            existing.details = details | {"narrowed_from": {"scope": scope, "key": other}}
+            existing.title = title[:256]
+            session.flush()
+            return existing, False
+    return (
+        repo.create_alert(
+            session,
+            kind="negative_surge",
+            title=title[:256],
+            severity="high" if details["p_value"] < 1e-6 else "warning",
+            details=details,
+        ),
+        True,
+    )
+
+
+def surge_alert(surge: dict[str, Any]) -> dict[str, Any]:
+    """The notification of a surge returned by :func:`scan_surges` (an alert's fields)."""
+    by, key = str(surge.get("scope")), str(surge.get("key"))
+    return {
+        "id": surge.get("alert_id"),
+        "kind": "negative_surge",
+        "severity": "high" if float(surge.get("p_value", 1.0)) < 1e-6 else "warning",
+        "title": _surge_title(surge, by, key),
+        "conversation_id": None,
+        "details": surge,
+    }
+
+
+def _surge_title(details: dict[str, Any], by: str, key: str) -> str:
     share, base = details["share"], details["baseline_share"]
-    title = (
+    return (
         f"Negative surge in {by} {key}: {details['count']}/{details['total']} negative "
         f"({share:.0%} vs baseline {base:.0%})"
-    )
-    return repo.create_alert(
-        session,
-        kind="negative_surge",
-        title=title[:256],
-        severity="high" if details["p_value"] < 1e-6 else "warning",
-        details=details,
     )
 
 
 def recent_messages_feed(
-    session: Session, *, after: datetime | None = None, limit: int = 50
+    session: Session,
+    *,
+    after: datetime | None = None,
+    limit: int = 50,
+    ids: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Messages stored after ``after`` (oldest first), with their conversation's flags.
 
     The live feed of the dashboard: each message with its slices and the risk
     and escalation its turn stored (read by :class:`StoredTurnState`).
+    ``ids``: those messages only (:class:`~emotiondesk.usecases.live.LiveTail`).
     """
     out = []
-    for msg, conv in stats.recent_messages(session, after=after, limit=limit):
-        flags = StoredTurnState.from_state(msg.state)
+    for msg, conv in stats.recent_messages(session, after=after, limit=limit, ids=ids):
+        flags = StoredTurnState.from_state(msg.state, role=msg.role)
         out.append(
             {
                 "id": msg.id,

@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from emotiondesk.analyzer import AnalysisResult
+from emotiondesk.config import DIALOGUE_WINDOW, MAX_TEXT_CHARS
 from emotiondesk.dialogue.context import (
     ContextParams,
     ContextTurn,
@@ -96,7 +97,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Longest message accepted (characters); the analyzer reads head and tail anyway.
-MAX_MESSAGE_CHARS = 20_000
+MAX_MESSAGE_CHARS = MAX_TEXT_CHARS
 #: Previous turns a hook is given (the dialogue state carries the rest).
 HISTORY_TURNS = 20
 
@@ -162,7 +163,7 @@ class ConversationEngine:
         suggester: ReplySuggester | None = None,
         risk_model: EscalationModel | None = None,
         context_params: Mapping[str, ContextParams] | None = None,
-        window: int = 8,
+        window: int = DIALOGUE_WINDOW,
         suggest: bool = True,
     ) -> None:
         from emotiondesk.policy.rules import PolicyEngine
@@ -528,7 +529,17 @@ class StoredTurnState:
     escalate: bool = False
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any] | None) -> StoredTurnState:
+    def from_state(
+        cls, state: Mapping[str, Any] | None, *, role: str = "customer"
+    ) -> StoredTurnState:
+        """The turn's figures; an agent turn has none of its own.
+
+        An agent message's stored state carries the conversation's state over
+        (the customer's risk, the escalated flag), but the risk is the
+        customer's: the agent's message is never shown as at risk or escalating.
+        """
+        if role != "customer":
+            return cls()
         state = state or {}
         value = state.get("risk")
         if isinstance(value, Mapping):

@@ -40,6 +40,7 @@ from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from emotiondesk.analyzer import Analyzer
+from emotiondesk.config import MAX_TEXT_CHARS
 from emotiondesk.errors import DataError
 from emotiondesk.storage.repository import to_utc
 from emotiondesk.storage.tables import Conversation, Message, new_id
@@ -272,7 +273,7 @@ def import_archive(
     channel: str | None = None,
     category: str | None = None,
     batch_size: int = 256,
-    max_chars: int = 20_000,
+    max_chars: int = MAX_TEXT_CHARS,
     limit: int | None = None,
     progress: Callable[[int], None] | None = None,
     rejects_to: Path | None = None,

@@ -39,6 +39,7 @@ from emotiondesk.errors import ConflictError, EmotionDeskError, StorageError
 from emotiondesk.storage import repository as repo
 from emotiondesk.storage.tables import Conversation, Message
 from emotiondesk.text.pii import MaskResult, mask_pii_detailed
+from emotiondesk.usecases.agent_quality import AgentQuality
 from emotiondesk.usecases.conversation import HISTORY_TURNS, ConversationHook
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def ingest_message(
     client_message_id: str | None = None,
     store_raw_text: bool = False,
     on_analysed: Callable[[list[AnalysisResult]], None] | None = None,
+    quality: AgentQuality | None = None,
 ) -> Ingested:
     """Mask, analyse, run the conversation hook and store one message (blocking).
 
@@ -98,6 +100,8 @@ def ingest_message(
         sent_at: when the message was sent, if known.
         client_message_id: the client's id, for idempotent retries.
         on_analysed: called with the analysis results (e.g. metrics).
+        quality: scores an agent turn on the rubric; its scorecard is stored
+            with the message (``None``: not scored).
     """
     found = lookup_existing(
         sessions, conversation_id=conversation_id, client_message_id=client_message_id
@@ -118,6 +122,7 @@ def ingest_message(
         sent_at=sent_at,
         client_message_id=client_message_id,
         engine=hook,
+        quality=quality,
     )
 
 
@@ -160,6 +165,7 @@ def store_message(
     sent_at: datetime | None,
     client_message_id: str | None,
     engine: ConversationHook,
+    quality: AgentQuality | None = None,
 ) -> Ingested:
     """Run the engine on the conversation's history and store the message, in one transaction.
 
@@ -179,6 +185,7 @@ def store_message(
             sent_at=sent_at,
             client_message_id=client_message_id,
             engine=engine,
+            quality=quality,
         )
 
 
@@ -210,6 +217,7 @@ def _store(
     sent_at: datetime | None,
     client_message_id: str | None,
     engine: ConversationHook,
+    quality: AgentQuality | None = None,
 ) -> Ingested:
     last_exc: Exception | None = None
     for attempt in range(ATTEMPTS):
@@ -238,6 +246,9 @@ def _store(
                 history=history,
                 turn=turn,
             )
+            scorecard = (
+                quality.score_turn(history=history, turn=turn) if quality is not None else None
+            )
             msg = repo.add_message(
                 session,
                 conversation=conv,
@@ -250,6 +261,7 @@ def _store(
                 model_version=model_version,
                 sent_at=sent_at,
                 client_message_id=client_message_id,
+                scorecard=scorecard,
             )
             _store_alerts(session, conversation_id=conversation_id, state=state)
             session.commit()

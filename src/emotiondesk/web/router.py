@@ -7,7 +7,6 @@ from importlib.resources import files
 from typing import Annotated
 
 from fastapi import APIRouter, Body, FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -25,19 +24,13 @@ def _page(name: str) -> str:
 
 
 async def _principal(request: Request, key: str | None, scope: str = "read") -> object | None:
+    """The key's principal when it may read (no rate-limit token is taken), else None."""
     if not key:
         return None
-    verifier = request.app.state.verifier
-    hit, principal = verifier.cached(key)
-    if not hit:
-        principal = await run_in_threadpool(verifier.lookup, key)
-    if principal is None:
-        return None
     try:
-        principal.require(scope)
+        return await request.app.state.verifier.authorize(key, scope, rate_limit=False)
     except EmotionDeskError:
         return None
-    return principal
 
 
 @router.get("/", response_class=RedirectResponse)

@@ -18,6 +18,7 @@ from emotiondesk.service.deps import ReadKey, SessionDep, WriteKey
 from emotiondesk.service.schemas import AlertOut
 from emotiondesk.storage import stats
 from emotiondesk.usecases import analytics as svc
+from emotiondesk.usecases.live import LiveTail
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
@@ -130,6 +131,7 @@ def topics(
 
 @router.post("/analytics/surges/scan", responses=ERRORS)
 def scan_surges(
+    request: Request,
     _key: WriteKey,
     session: SessionDep,
     by: Literal["category", "product_id", "channel"] = "category",
@@ -139,6 +141,9 @@ def scan_surges(
 ) -> dict[str, Any]:
     """Test the last hours against a rolling baseline; store each new surge as one alert."""
     found = svc.scan_surges(session, by=by, days=days, sensitivity=sensitivity, method=method)
+    for surge in found:
+        if surge.get("new"):
+            request.app.state.notify_alert(svc.surge_alert(surge))
     return {"surges": found}
 
 
@@ -173,25 +178,28 @@ async def live_stream(
 ) -> StreamingResponse:
     """Server-sent events: one ``message`` event per newly stored message."""
     sessions = request.app.state.sessions
+    # A cursor that also catches messages other workers commit out of order.
+    tail = LiveTail()
 
-    def fetch(after: datetime | None, limit: int) -> list[dict[str, Any]]:
+    def start() -> list[dict[str, Any]]:
         with sessions() as session:
-            return svc.recent_messages_feed(session, after=after, limit=limit)
+            return tail.start(session, backlog=20)
+
+    def fetch() -> list[dict[str, Any]]:
+        with sessions() as session:
+            return tail.poll(session, limit=200)
 
     async def events() -> AsyncIterator[str]:
-        backlog = await run_in_threadpool(fetch, None, 20)
-        after = datetime.fromisoformat(backlog[-1]["created_at"]) if backlog else None
-        for item in backlog:
+        for item in await run_in_threadpool(start):
             yield f"event: message\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
         yield "event: ready\ndata: {}\n\n"
         idle = 0.0
         while not await request.is_disconnected():
             await asyncio.sleep(poll)
-            items = await run_in_threadpool(fetch, after, 200)
+            items = await run_in_threadpool(fetch)
             for item in items:
                 yield f"event: message\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
             if items:
-                after = datetime.fromisoformat(items[-1]["created_at"])
                 idle = 0.0
             else:
                 idle += poll

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio.from_thread
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
+from emotiondesk.errors import InvalidInputError
 from emotiondesk.service.contract import ERRORS, ERRORS_404, check_texts
 from emotiondesk.service.deps import (
     BatcherDep,
@@ -23,11 +24,14 @@ from emotiondesk.service.schemas import (
     ConversationDetail,
     ConversationOut,
     ConversationPage,
+    ConversationStatus,
+    ConversationUpdate,
     IngestResponse,
     MessageIn,
     MessageOut,
 )
 from emotiondesk.storage import repository as repo
+from emotiondesk.usecases.agent_quality import conversation_quality
 from emotiondesk.usecases.ingest_message import ingest_message as ingest
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -53,7 +57,44 @@ def create_conversation(
     return ConversationOut.model_validate(conv)
 
 
-@router.get("", response_model=ConversationPage, responses=ERRORS)
+#: The query parameters GET /v1/conversations knows; any other is a 422, so that a
+#: misspelt filter or sort does not silently return everything.
+LIST_PARAMS = frozenset(
+    {
+        "channel",
+        "customer_id",
+        "product_id",
+        "category",
+        "agent_id",
+        "status",
+        "created_after",
+        "created_before",
+        "escalated",
+        "language",
+        "kind",
+        "q",
+        "sort",
+        "limit",
+        "offset",
+    }
+)
+
+
+def _known_params_only(request: Request) -> None:
+    unknown = sorted(set(request.query_params) - LIST_PARAMS)
+    if unknown:
+        raise InvalidInputError(
+            f"unknown query parameter(s): {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(LIST_PARAMS))}"
+        )
+
+
+@router.get(
+    "",
+    response_model=ConversationPage,
+    responses=ERRORS,
+    dependencies=[Depends(_known_params_only)],
+)
 def list_conversations(
     _key: ReadKey,
     session: SessionDep,
@@ -62,13 +103,40 @@ def list_conversations(
     product_id: Annotated[str | None, Query(max_length=128)] = None,
     category: Annotated[str | None, Query(max_length=128)] = None,
     agent_id: Annotated[str | None, Query(max_length=128)] = None,
-    status: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[ConversationStatus | None, Query()] = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    escalated: Annotated[
+        bool | None, Query(description="Only conversations handed (or not) to a senior agent.")
+    ] = None,
+    language: Annotated[
+        Literal["zh", "en", "other"] | None, Query(description="The conversation's language.")
+    ] = None,
+    kind: Annotated[
+        Literal["conversation", "review"] | None,
+        Query(description="conversation (live) or review (imported archive rows)."),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=128,
+            description="Search: a customer id or conversation id (prefix), or an order "
+            "number or other words in a message.",
+        ),
+    ] = None,
+    sort: Annotated[
+        Literal["created", "updated", "risk"],
+        Query(description="created (newest first), updated, or risk (highest first)."),
+    ] = "created",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ConversationPage:
-    """Conversations, newest first, filtered by any of the fields, one page at a time."""
+    """Conversations filtered by any of the fields, one page at a time.
+
+    The risk queue: `?status=open&kind=conversation&sort=risk`. An unknown
+    parameter, sort or filter value is a 422.
+    """
     page = repo.list_conversations(
         session,
         channel=channel,
@@ -79,6 +147,11 @@ def list_conversations(
         status=status,
         created_after=created_after,
         created_before=created_before,
+        escalated=escalated,
+        language=language,
+        kind=kind,
+        q=q,
+        sort=sort,
         limit=limit,
         offset=offset,
     )
@@ -90,13 +163,27 @@ def list_conversations(
     )
 
 
+@router.patch("/{conversation_id}", response_model=ConversationOut, responses=ERRORS_404)
+def update_conversation(
+    conversation_id: str, body: ConversationUpdate, _key: WriteKey, session: SessionDep
+) -> ConversationOut:
+    """Assign the conversation to an agent, or resolve / close / reopen it."""
+    conv = repo.update_conversation(
+        session, conversation_id=conversation_id, status=body.status, agent_id=body.agent_id
+    )
+    session.commit()
+    return ConversationOut.model_validate(conv)
+
+
 @router.get("/{conversation_id}", response_model=ConversationDetail, responses=ERRORS_404)
 def get_conversation(
     conversation_id: str, _key: ReadKey, session: SessionDep
 ) -> ConversationDetail:
-    """One conversation with its messages (masked text and analysis), in order."""
+    """One conversation with its messages (masked text, analysis, agent scorecards), in order."""
     conv = repo.get_conversation(session, conversation_id=conversation_id, with_messages=True)
-    return ConversationDetail.model_validate(conv)
+    detail = ConversationDetail.model_validate(conv)
+    detail.quality = conversation_quality(conv.messages)
+    return detail
 
 
 @router.post(
@@ -137,9 +224,16 @@ async def ingest_message(
         client_message_id=body.client_message_id,
         store_raw_text=settings.store_raw_text,
         on_analysed=metrics.count_predictions,
+        quality=request.app.state.agent_quality,
     )
     if found.created:
         metrics.ingested.labels(body.role).inc()
+        # the policy's alerts of this turn go out by webhook (queued: never waits)
+        for item in (found.message.state or {}).get("alerts") or []:
+            if isinstance(item, dict):
+                request.app.state.notify_alert(
+                    item | {"conversation_id": conversation_id, "message_id": found.message.id}
+                )
     if not found.created:
         response.status_code = status.HTTP_200_OK
     return IngestResponse(
