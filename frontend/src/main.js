@@ -398,7 +398,7 @@ async function pageLive(main) {
     rows.querySelector(".placeholder")?.remove();
     const tr = el(`<tr class="live-row ${m.polarity === "negative" ? "negrow" : ""}" data-message-id="${esc(m.id)}">
       <td>${fmtTime(m.created_at)}</td>
-      <td><a href="#/conversation/${esc(m.conversation_id)}">${esc(m.conversation_id.slice(0, 8))}</a><span class="narrow-only"> · ${esc(m.channel ?? "–")} · ${esc(t("role_" + m.role))}</span></td>
+      <td><a href="#/conversation/${esc(m.conversation_id)}">${esc(m.conversation_id.slice(0, 8))}</a>${m.kind === "review" ? ` <span class="badge outline kind-review" data-kind="review">${t("review")}</span>` : ""}<span class="narrow-only"> · ${esc(m.channel ?? "–")} · ${esc(t("role_" + m.role))}</span></td>
       <td class="wide-only">${esc(m.channel ?? "–")}</td><td class="wide-only">${esc(t("role_" + m.role))}</td><td class="text">${esc(m.text)}</td>
       <td>${emotionBadge(m.emotion)}<span class="narrow-only"> ${polarityBadge(m.polarity)}</span></td><td class="wide-only">${polarityBadge(m.polarity)}</td>
       <td data-label="${t("risk")}">${m.risk !== null && m.risk !== undefined ? riskBar(m.risk) : "–"}${m.escalate ? ` <span class="flag">${t("escalate")}</span>` : ""}</td></tr>`);
@@ -412,7 +412,7 @@ async function pageConversation(main, id, seq) {
   const s = c.state || {};
   const risk = s.risk && typeof s.risk === "object" ? s.risk.value : s.risk;
   main.innerHTML = `
-    <div class="toolbar"><h1>${t("conversation")} <code>${esc(c.id.slice(0, 12))}</code></h1></div>
+    <div class="toolbar"><h1>${t(c.kind === "review" ? "review" : "conversation")} <code>${esc(c.id.slice(0, 12))}</code></h1>${c.kind === "review" ? ` <span class="badge outline" data-kind="review">${t("reviews_recent")}</span>` : ""}</div>
     <div class="kpis">
       <div class="kpi"><div class="v">${esc(c.channel ?? "–")}</div><div class="l">${t("channel")}</div></div>
       <div class="kpi"><div class="v">${esc(c.customer_id ?? "–")}</div><div class="l">${t("customer")}</div></div>

@@ -195,6 +195,9 @@ def test_message_posted_through_the_api_appears_in_live(
     row = page.wait_for_selector(f"tr.live-row[data-message-id='{mid}']", timeout=15_000)
     assert text in row.inner_text()
     assert row.query_selector("[data-emotion]") is not None
+    # imported reviews are told apart from live conversations
+    assert row.query_selector("[data-kind=review]") is None
+    assert page.locator("tr.live-row [data-kind=review]").count() > 0
     shot(page, "live")
 
 
@@ -213,6 +216,12 @@ def test_products_and_alerts_pages(page, dash_server: Server) -> None:  # type: 
     surge = page.wait_for_selector("article.alert:has-text('sku-air-fryer-5l')")
     assert "baseline" in surge.inner_text() and surge.query_selector("ul.examples li")
     shot(page, "alerts")
+    # a scan's result stays on the page after the list is redrawn
+    page.click("#scan")
+    page.wait_for_selector("#scan-result:not(:empty)")
+    page.wait_for_timeout(1500)
+    page.wait_for_selector("#main[data-ready=true][data-page=alerts]")
+    assert page.inner_text("#scan-result").strip()
     acks = page.locator("button.ack")
     if acks.count():
         n = acks.count()

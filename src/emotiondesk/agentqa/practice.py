@@ -357,7 +357,7 @@ class PracticeSession:
                     "failed": fails[c],
                     "advice": (
                         crit.advice.get(self.language) or crit.advice.get("en") or ""
-                    ).replace("{emotion}", self.scenario.emotion),
+                    ).replace("{emotion}", _emotion_word(self.scenario.emotion, self.language)),
                     "scenario": suggestions.get(c),
                 }
             )

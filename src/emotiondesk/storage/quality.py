@@ -139,8 +139,10 @@ def agent_quality(
             criteria=criteria,
             weakest=weakest,
             examples={
-                "worst": ranked[:examples],
-                "best": list(reversed(ranked[-examples:])) if len(ranked) > examples else [],
+                # replies to coach: the lowest scores among those that failed something;
+                # best: the highest among those that failed nothing
+                "worst": [x for x in ranked if x["failed"]][:examples],
+                "best": [x for x in reversed(ranked) if not x["failed"]][:examples],
             },
         )
         out.append(item)

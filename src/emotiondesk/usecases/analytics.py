@@ -375,6 +375,8 @@ def recent_messages_feed(
                 "agent_id": conv.agent_id,
                 "risk": flags.risk,
                 "escalate": flags.escalate,
+                # a live conversation, or a row of an imported archive (a review)
+                "kind": "review" if (conv.meta or {}).get("imported") else "conversation",
             }
         )
     return out

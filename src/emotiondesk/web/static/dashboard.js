@@ -80,11 +80,11 @@
       <th>${_("customer")}/${_("agent")}</th><th></th><th>${_("emotion")}</th><th>${_("polarity")}</th><th>${_("risk")}</th></tr></thead>
       <tbody id="live-rows"><tr class="placeholder"><td colspan="8">${_("waiting")}</td></tr></tbody></table></section>`;let t=s.querySelector("#live-rows"),e=s.querySelector("#live-status"),i=new Set;ce=new EventSource("/v1/analytics/live/stream"),ce.addEventListener("ready",()=>{e.textContent=_("connected"),e.className="status ok"}),ce.onerror=()=>{e.textContent=_("disconnected"),e.className="status bad"},ce.addEventListener("message",n=>{let o=JSON.parse(n.data);if(i.has(o.id))return;i.add(o.id),t.querySelector(".placeholder")?.remove();let a=_d(`<tr class="live-row ${o.polarity==="negative"?"negrow":""}" data-message-id="${M(o.id)}">
       <td>${he(o.created_at)}</td>
-      <td><a href="#/conversation/${M(o.conversation_id)}">${M(o.conversation_id.slice(0,8))}</a><span class="narrow-only"> \xB7 ${M(o.channel??"\u2013")} \xB7 ${M(_("role_"+o.role))}</span></td>
+      <td><a href="#/conversation/${M(o.conversation_id)}">${M(o.conversation_id.slice(0,8))}</a>${o.kind==="review"?` <span class="badge outline kind-review" data-kind="review">${_("review")}</span>`:""}<span class="narrow-only"> \xB7 ${M(o.channel??"\u2013")} \xB7 ${M(_("role_"+o.role))}</span></td>
       <td class="wide-only">${M(o.channel??"\u2013")}</td><td class="wide-only">${M(_("role_"+o.role))}</td><td class="text">${M(o.text)}</td>
       <td>${cs(o.emotion)}<span class="narrow-only"> ${dn(o.polarity)}</span></td><td class="wide-only">${dn(o.polarity)}</td>
       <td data-label="${_("risk")}">${o.risk!==null&&o.risk!==void 0?Qs(o.risk):"\u2013"}${o.escalate?` <span class="flag">${_("escalate")}</span>`:""}</td></tr>`);for(t.prepend(a);t.children.length>200;)t.lastElementChild.remove()})}async function Td(s,t,e){let i=await Re(nt(`/v1/conversations/${encodeURIComponent(t)}`),e),n=i.state||{},o=n.risk&&typeof n.risk=="object"?n.risk.value:n.risk;s.innerHTML=`
-    <div class="toolbar"><h1>${_("conversation")} <code>${M(i.id.slice(0,12))}</code></h1></div>
+    <div class="toolbar"><h1>${_(i.kind==="review"?"review":"conversation")} <code>${M(i.id.slice(0,12))}</code></h1>${i.kind==="review"?` <span class="badge outline" data-kind="review">${_("reviews_recent")}</span>`:""}</div>
     <div class="kpis">
       <div class="kpi"><div class="v">${M(i.channel??"\u2013")}</div><div class="l">${_("channel")}</div></div>
       <div class="kpi"><div class="v">${M(i.customer_id??"\u2013")}</div><div class="l">${_("customer")}</div></div>
