@@ -90,6 +90,17 @@ class AnalysisResult:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the analyzer read from a batch, as arrays (rows follow the input)."""
+
+    polarity: np.ndarray
+    emotion: np.ndarray
+    languages: list[str]
+    truncated: list[bool]
+    extras: list[tuple[dict[str, int | None] | None, tuple[str, ...], str | None]]
+
+
 def _to_scheme(proba: np.ndarray, model_labels: Sequence[str], scheme: Sequence[str]) -> np.ndarray:
     """Reorder a model's columns onto a canonical scheme (absent labels get 0)."""
     if list(model_labels) == list(scheme):
@@ -112,7 +123,9 @@ class Analyzer:
         version: the pack version, reported with every result.
         max_chars: longest text read (whole, in chunks); longer ones keep head and tail.
         signals: the lexical signals read on top of the models (``None``: none).
-        chunk_chars, chunk_overlap: the chunks a long text is read in.
+        chunk_chars, chunk_overlap: the chunks a long text is read in (``chunk_chars``
+            0: one piece).
+        pinyin: read romanised Chinese with the Chinese models.
     """
 
     def __init__(
@@ -125,6 +138,7 @@ class Analyzer:
         signals: SignalLexicon | None = None,
         chunk_chars: int = CHUNK_CHARS,
         chunk_overlap: int = CHUNK_OVERLAP,
+        pinyin: bool = True,
     ) -> None:
         if fallback_language not in models:
             raise ModelError(f"fallback language {fallback_language!r} has no models")
@@ -139,6 +153,7 @@ class Analyzer:
         self.signals = signals
         self.chunk_chars = chunk_chars
         self.chunk_overlap = chunk_overlap
+        self.pinyin = pinyin
 
     @property
     def languages(self) -> list[str]:
@@ -247,18 +262,34 @@ class Analyzer:
             )
         if not texts:
             return []
+        reading = self.read_texts(texts, language=language)
+        return self.postprocess(
+            texts,
+            reading.languages,
+            reading.truncated,
+            reading.polarity,
+            reading.emotion,
+            reading.extras,
+        )
+
+    def read_texts(self, texts: Sequence[str], *, language: str | None = None) -> Reading:
+        """Everything ``analyze`` reads, as arrays (what evaluation scores).
+
+        Normalisation, language detection, pinyin, chunks, models and signals;
+        no result objects.
+        """
         normed, langs, truncated = self.preprocess(texts)
         if language is not None:
             langs = [language] * len(langs)
         read_as: list[str | None] = [None] * len(normed)
         unsure: list[int] = []
-        if language is None and "zh" in self.models:
+        if language is None and self.pinyin and "zh" in self.models:
             # Romanised Chinese: read it in characters with the Chinese models.
             for i, (text, lang) in enumerate(zip(normed, langs, strict=True)):
                 if lang != "zh" and text and text.isascii() and is_pinyin(text):
-                    reading = read_pinyin(text)
-                    langs[i], read_as[i] = "zh", reading.text
-                    if not reading.reliable:
+                    pinyin_reading = read_pinyin(text)
+                    langs[i], read_as[i] = "zh", pinyin_reading.text
+                    if not pinyin_reading.reliable:
                         unsure.append(i)
         model_texts = [r if r is not None else t for r, t in zip(read_as, normed, strict=True)]
         pol, emo, decided, used = self.read(model_texts, langs)
@@ -268,7 +299,7 @@ class Analyzer:
             emo[i] = UNSURE_PINYIN_WEIGHT * emo[i] + (1 - UNSURE_PINYIN_WEIGHT) / emo.shape[1]
             used[i] = (*used[i], "pinyin_unsure")
         extras = [(decided[i], used[i], read_as[i]) for i in range(len(normed))]
-        return self.postprocess(texts, langs, truncated, pol, emo, extras)
+        return Reading(pol, emo, langs, truncated, extras)
 
     def read(
         self, normed: Sequence[str], langs: Sequence[str]
@@ -288,7 +319,11 @@ class Analyzer:
         owners: list[list[int]] = []
         spans: list[list[tuple[int, int]]] = []
         for text, lang in zip(normed, langs, strict=True):
-            text_spans = chunk_spans(text, size=self.chunk_chars, overlap=self.chunk_overlap)
+            text_spans = (
+                chunk_spans(text, size=self.chunk_chars, overlap=self.chunk_overlap)
+                if self.chunk_chars > 0
+                else [(0, len(text))]
+            )
             owners.append(list(range(len(units), len(units) + len(text_spans))))
             spans.append(text_spans)
             units.extend(text[s:e] for s, e in text_spans)
@@ -351,8 +386,9 @@ def load_analyzer(
             for the shipped pack (or ``EMOTIONDESK_MODEL_DIR``).
         max_chars: longest text read (default: settings, 20,000).
         signals: the lexical signals read on top of the models: ``True`` for
-            the shipped lexicon (or ``EMOTIONDESK_SIGNALS_FILE``), a path to a
-            lexicon file of the same format, ``False``/``None`` for none.
+            the shipped lexicon (or ``EMOTIONDESK_SIGNALS_FILE``; none when
+            ``EMOTIONDESK_SIGNALS=false``), a path to a lexicon file of the
+            same format, ``False``/``None`` for none.
     """
     from emotiondesk.config import get_settings
     from emotiondesk.models.ngram import share_lookups
@@ -378,7 +414,9 @@ def load_analyzer(
         fallback_language=spec.fallback_language,
         version=f"{spec.name}-{spec.version}",
         max_chars=max_chars if max_chars is not None else get_settings().max_chars,
-        signals=_signals(signals, get_settings().signals_file),
+        signals=_signals(signals if get_settings().signals else False, get_settings().signals_file),
+        chunk_chars=get_settings().chunk_chars,
+        pinyin=get_settings().pinyin,
     )
 
 

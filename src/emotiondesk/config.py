@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     #: Longest text analysed (read whole, in overlapping chunks); longer ones keep
     #: their head and tail.
     max_chars: int = 20_000
+    #: Long texts are read in chunks of this many characters (0: one piece, the
+    #: head and tail of ``max_chars``, as before issue 18).
+    chunk_chars: int = Field(default=400, ge=0)
+    #: Read romanised Chinese (pinyin) with the Chinese models.
+    pinyin: bool = True
+    #: Read the lexical signals (emoji, threats, sarcasm, ...) on top of the models.
+    signals: bool = True
     #: A signal lexicon (YAML, the format of ``text/data/signals.yaml``) read on top
     #: of the models instead of the shipped one.
     signals_file: str | None = None
@@ -58,6 +65,16 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = Field(default=10.0, ge=0)
     #: Requests per minute per API key (a key's own limit overrides it); 0 disables.
     rate_limit_per_minute: int = Field(default=1200, ge=0)
+    #: Failed authentications (unknown key) per minute per client address before 429.
+    auth_failures_per_minute: int = Field(default=30, ge=0)
+    #: Require an API key (read scope) for ``/metrics``; unset: on outside ``dev`` mode.
+    metrics_require_key: bool | None = None
+    #: Store ``customer_id`` / ``agent_id`` as a keyed hash (``pseudonym_key``) instead
+    #: of the value: still joinable (the same id, the same pseudonym; filters by the
+    #: raw id work), never readable. Off: PII inside them is masked like any text.
+    pseudonymize_ids: bool = False
+    #: The secret of the keyed hash (HMAC-SHA256); keep it stable, or pseudonyms change.
+    pseudonym_key: SecretStr | None = None
     #: Largest request body accepted (bytes): larger ones get 413.
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     #: Most texts in one /v1/analyze call.
@@ -78,6 +95,9 @@ class Settings(BaseSettings):
     # -- conversation intelligence (dialogue/, policy/, replies/) ----------------------
     #: A YAML rule file for the service policy; empty means the shipped default rules.
     policy_file: Path | None = None
+    #: A YAML file with the numbers of the escalation-risk rules (the shape of
+    #: ``dialogue/risk_rules.yaml``; keys left out keep the shipped values).
+    risk_file: Path | None = None
     #: An FAQ knowledge base (YAML or CSV); empty means the shipped sample shop FAQ.
     faq_file: Path | None = None
     #: A product catalog (YAML or CSV) for ``recommend``; empty means the shipped sample.

@@ -272,3 +272,40 @@ def test_engine_with_a_real_analyzer(tiny_pack):
     assert a.analysis.language == "zh" and b.reading.emotion == "anger"
     assert "escalate_to_senior" in [d.action for d in b.decisions]
     assert all(any("\u4e00" <= c <= "\u9fff" for c in s.text) for s in b.suggestions.suggestions)
+
+
+def test_risk_rules_are_data_and_user_overridable(tmp_path) -> None:
+    from emotiondesk.dialogue.risk import RiskRules, assess_risk
+    from emotiondesk.errors import DataError
+
+    shipped = RiskRules.load()
+    assert shipped is RiskRules.load()  # read once
+    assert shipped.requests["complaint"]["weight"] == 0.65
+    own = tmp_path / "risk.yaml"
+    own.write_text("requests:\n  refund: {weight: 0.9, text: wants the money back}\n", "utf-8")
+    rules = RiskRules.load(own)
+    assert rules.requests["refund"]["weight"] == 0.9 and rules.anger == shipped.anger
+    feats = dict.fromkeys(EscalationModel.load().features, 0.0)
+    args = dict(
+        anger=0.0,
+        trend="stable",
+        slope=0.0,
+        smoothed_score=0.6,
+        consecutive_negative=0,
+        requests=["refund"],
+        repetition=0.0,
+        customer_turns=1,
+        model=EscalationModel.load(),
+    )
+    mine = assess_risk(feats, rules=rules, **args)
+    default = assess_risk(feats, **args)
+    assert [r.detail for r in mine.reasons if r.code == "request_refund"] == [
+        "wants the money back"
+    ]
+    assert mine.value > default.value
+    own.write_text("anger: {floor: high}\n", "utf-8")
+    with pytest.raises(DataError, match=r"anger\.floor must be a number"):
+        RiskRules.load(own)
+    own.write_text("angry: {}\n", "utf-8")
+    with pytest.raises(DataError, match="unknown section"):
+        RiskRules.load(own)

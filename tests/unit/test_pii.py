@@ -118,3 +118,61 @@ def test_any_mobile_number_in_any_context_is_masked(
 def test_masking_is_idempotent_and_total(text: str) -> None:
     once = mask_pii(text)
     assert mask_pii(once) == once
+
+
+# -- issue 17: PII that slipped through, and look-alikes that were wrongly masked ---------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a cue protects only the token right after it
+        ("order 12345 my card is 4111 1111 1111 1111", "order 12345 my card is [CARD]"),
+        ("case 7 my number 13812345678", "case 7 my number [PHONE]"),
+        ("ticket 42 id 11010519491231002X", "ticket 42 id [ID]"),
+        ("订单 778899 13812345678 联系我", "订单 778899 [PHONE] 联系我"),
+        ("包裹 13812345678 到了吗", "包裹 [PHONE] 到了吗"),
+        # full-width digits, as Chinese input methods type them
+        ("手机１３８１２３４５６７８", "手机[PHONE]"),
+        ("身份证１１０１０５１９４９１２３１００２Ｘ", "身份证[ID]"),
+        ("卡号６２２２０２１２３４５６７８９０１２８", "卡号[CARD]"),
+        # other shapes
+        ("身份证 110105 19491231 002X", "身份证 [ID]"),
+        ("电话138.1234.5678", "电话[PHONE]"),
+        ("电话1\u200b38\u200b1234\u200b5678好吗", "电话[PHONE]好吗"),
+        ("邮箱李伟@例子.中国", "邮箱[EMAIL]"),
+        ("送到北京市海淀区博云路二号", "送到[ADDRESS]"),
+        # phones with a country prefix are phones, not cards
+        ("+8613812345678", "[PHONE]"),
+        ("0086-138-1234-5678", "[PHONE]"),
+    ],
+)
+def test_issue_17_masks(text: str, expected: str) -> None:
+    assert mask_pii(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "订单编号：SO-13812345678",
+        "my order number is 13812345678",
+        "order #13812345678 is late",
+        "运单号 13812345678 查不到",
+    ],
+)
+def test_issue_17_order_numbers_after_a_number_cue_are_kept(text: str) -> None:
+    assert mask_pii(text) == text
+
+
+def test_spans_point_into_the_original_text() -> None:
+    text = "手机１３８\u200b１２３４５６７８，谢谢"
+    (span,) = find_pii(text)
+    assert text[span.start : span.end] == "１３８\u200b１２３４５６７８"
+    assert mask_pii(text) == "手机[PHONE]，谢谢"
+
+
+def test_mask_json_masks_every_string_at_any_depth() -> None:
+    from emotiondesk.text.pii import mask_json
+
+    value = {"phone": "13812345678", "n": [1, {"mail": "a.b@example.com"}], "ok": True}
+    assert mask_json(value) == {"phone": "[PHONE]", "n": [1, {"mail": "[EMAIL]"}], "ok": True}

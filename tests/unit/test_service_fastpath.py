@@ -170,12 +170,18 @@ def test_scopes_and_cookie_on_the_fast_lane(svc: Service) -> None:
         r = svc.client.post("/v1/analyze", json=body, headers={"X-API-Key": "ed_wrong_key"})
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
     assert svc.client.post("/v1/analyze", json=body).status_code == 401
-    svc.client.cookies.set(SESSION_COOKIE, svc.key("analyze"))
+    svc.client.cookies.set(SESSION_COOKIE, svc.key("analyze"))  # a raw key is no session
+    assert svc.client.post("/v1/analyze", json=body).status_code == 401
+    login = svc.client.post("/login", json={"api_key": svc.key("analyze", "read")})
+    assert login.status_code == 200
+    same_site = {"Origin": "http://testserver"}
     try:
-        assert [svc.client.post("/v1/analyze", json=body).status_code for _ in range(2)] == [
-            200,
-            200,
+        codes = [
+            svc.client.post("/v1/analyze", json=body, headers=same_site).status_code
+            for _ in range(2)
         ]
+        assert codes == [200, 200]
+        assert svc.client.post("/v1/analyze", json=body).status_code == 403  # no Origin
     finally:
         svc.client.cookies.clear()
 

@@ -13,7 +13,10 @@ Two parts:
 
 The risk is the noisy-or of the model's probability and the rule
 contributions, ``1 - (1 - p) * prod(1 - c_i)``, so every source can only raise
-it, and each source that raised it is reported as a reason.
+it, and each source that raised it is reported as a reason. The rules'
+numbers are data, ``risk_rules.yaml`` beside this module, read once
+(:class:`RiskRules`); a file of the same shape replaces them
+(``EMOTIONDESK_RISK_FILE``).
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from emotiondesk.errors import ModelError
+import yaml
+
+from emotiondesk.errors import DataError, ModelError
 
 #: The features the model reads, in order (the JSON names them; they must match).
 FEATURES: tuple[str, ...] = (
@@ -51,24 +56,107 @@ FEATURES: tuple[str, ...] = (
     "agent_question",
 )
 
-#: Anger (+ disgust) probability from which anger raises the risk; the
-#: contribution grows linearly to 0.9 at 0.9.
-ANGER_FLOOR = 0.4
+RULES_FILE = "risk_rules.yaml"
 
-REQUEST_WEIGHTS: dict[str, float] = {
-    "human": 0.6,
-    "manager": 0.6,
-    "complaint": 0.65,
-    "refund": 0.35,
-    "cancel": 0.25,
+
+@dataclass(frozen=True)
+class RiskRules:
+    """The numbers of the risk rules (see ``risk_rules.yaml`` for each one's meaning).
+
+    Example:
+        >>> RiskRules.load().requests["complaint"]["weight"]
+        0.65
+    """
+
+    anger: dict[str, float]
+    worsening_trend: dict[str, float]
+    negative_streak: dict[str, float]
+    requests: dict[str, dict[str, Any]]
+    repetition: dict[str, float]
+    long_unresolved: dict[str, float]
+    model: dict[str, float]
+    satisfaction: dict[str, float]
+
+    @classmethod
+    def from_mapping(
+        cls, data: Mapping[str, Any], *, source: str = "risk rules", defaults: bool = True
+    ) -> RiskRules:
+        """Rules from a parsed YAML mapping; with ``defaults``, keys it leaves out keep
+        the shipped values."""
+        if not isinstance(data, Mapping):
+            raise DataError(f"{source}: expected a mapping of rule sections")
+        shipped = _shipped_rules_data() if defaults else {}
+        sections = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - sections)
+        if unknown:
+            raise DataError(f"{source}: unknown section(s) {unknown}; use {sorted(sections)}")
+        values: dict[str, Any] = {}
+        for name in sections:
+            base = dict(shipped.get(name, {}))
+            given = data.get(name, {})
+            if not isinstance(given, Mapping):
+                raise DataError(f"{source}: '{name}' must be a mapping")
+            base.update(given)
+            if name == "requests":
+                for kind, req in base.items():
+                    if not isinstance(req, Mapping) or "weight" not in req or "text" not in req:
+                        raise DataError(f"{source}: requests.{kind} needs a weight and a text")
+                    _check_number(req["weight"], f"{source}: requests.{kind}.weight", 0.0, 1.0)
+                    base[kind] = {"weight": float(req["weight"]), "text": str(req["text"])}
+            else:
+                for key, value in base.items():
+                    _check_number(value, f"{source}: {name}.{key}", 0.0, None)
+                    base[key] = float(value)
+            values[name] = base
+        missing = [f"{n}.{k}" for n, keys in _REQUIRED.items() for k in keys if k not in values[n]]
+        if missing:
+            raise DataError(f"{source}: missing {', '.join(missing)}")
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> RiskRules:
+        """The rules in ``path`` (YAML) or, with ``None``, the shipped ones (read once)."""
+        if path is None:
+            return _shipped_rules()
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise DataError(f"cannot read risk rules {p}: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise DataError(f"{p}: not valid YAML ({exc})") from None
+        return cls.from_mapping(data, source=str(p))
+
+
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "anger": ("floor", "start", "span", "max", "plain_question_divisor"),
+    "worsening_trend": ("below_score", "base", "per_slope", "max"),
+    "negative_streak": ("min_turns", "per_turn", "max"),
+    "requests": (),
+    "repetition": ("threshold", "contribution"),
+    "long_unresolved": ("turns", "below_score", "base", "per_turn", "max"),
+    "model": ("report_from",),
+    "satisfaction": ("rule_penalty",),
 }
-REQUEST_TEXT: dict[str, str] = {
-    "human": "asked for a human agent",
-    "manager": "asked for a manager",
-    "complaint": "threatened a complaint",
-    "refund": "asked for a refund",
-    "cancel": "wants to cancel",
-}
+
+
+def _check_number(value: Any, where: str, lo: float, hi: float | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DataError(f"{where} must be a number, not {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        bound = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise DataError(f"{where} must be {bound}, not {value!r}")
+
+
+@lru_cache(maxsize=1)
+def _shipped_rules_data() -> dict[str, Any]:
+    text = resources.files("emotiondesk.dialogue").joinpath(RULES_FILE).read_text("utf-8")
+    return dict(yaml.safe_load(text))
+
+
+@lru_cache(maxsize=1)
+def _shipped_rules() -> RiskRules:
+    return RiskRules.from_mapping(_shipped_rules_data(), source=RULES_FILE, defaults=False)
 
 
 @dataclass(frozen=True)
@@ -176,8 +264,9 @@ def assess_risk(
     repetition: float,
     customer_turns: int,
     model: EscalationModel,
-    long_conversation: int = 8,
+    long_conversation: int | None = None,
     plain_question: bool = False,
+    rules: RiskRules | None = None,
 ) -> Risk:
     """Combine the learned probability with the rule contributions.
 
@@ -190,46 +279,59 @@ def assess_risk(
         customer_turns: customer turns so far, this one included.
         model: the learned model.
         long_conversation: customer turns after which an unresolved
-            conversation starts to count.
+            conversation starts to count (default: the rules').
         plain_question: the turn is a question with no sign of frustration;
-            anger read into it counts half (models trained on social media
+            anger read into it counts less (models trained on social media
             read many service questions as angry).
+        rules: the rules' numbers (default: the shipped ``risk_rules.yaml``).
     """
+    cfg = rules if rules is not None else _shipped_rules()
+    ang, wor, streak, rep_, lng = (
+        cfg.anger,
+        cfg.worsening_trend,
+        cfg.negative_streak,
+        cfg.repetition,
+        cfg.long_unresolved,
+    )
+    long_turns = int(lng["turns"]) if long_conversation is None else long_conversation
     reasons: list[RiskReason] = []
-    if anger >= ANGER_FLOOR:
-        c = min(0.9, 0.9 * (anger - 0.3) / 0.6)
+    if anger >= ang["floor"]:
+        c = min(ang["max"], ang["max"] * (anger - ang["start"]) / ang["span"])
         if plain_question:
-            c /= 2
+            c /= ang["plain_question_divisor"]
         what = "a question that reads angry" if plain_question else "the customer sounds angry"
         reasons.append(RiskReason("anger", f"{what} ({anger:.2f})", c))
-    if trend == "worsening" and smoothed_score < 0.5:
-        c = min(0.45, 0.15 + 2.0 * abs(slope))
+    if trend == "worsening" and smoothed_score < wor["below_score"]:
+        c = min(wor["max"], wor["base"] + wor["per_slope"] * abs(slope))
         reasons.append(
             RiskReason("worsening_trend", f"sentiment keeps falling (slope {slope:+.2f}/turn)", c)
         )
-    if consecutive_negative >= 2:
-        c = min(0.4, 0.1 * consecutive_negative)
+    if consecutive_negative >= streak["min_turns"]:
+        c = min(streak["max"], streak["per_turn"] * consecutive_negative)
         reasons.append(
             RiskReason("negative_streak", f"{consecutive_negative} negative turns in a row", c)
         )
-    for kind in sorted(set(requests), key=lambda k: -REQUEST_WEIGHTS.get(k, 0.0)):
-        if kind in REQUEST_WEIGHTS:
-            reasons.append(RiskReason(f"request_{kind}", REQUEST_TEXT[kind], REQUEST_WEIGHTS[kind]))
-    if repetition >= 0.6:
+    weights = {k: v["weight"] for k, v in cfg.requests.items()}
+    for kind in sorted(set(requests), key=lambda k: -weights.get(k, 0.0)):
+        if kind in weights:
+            reasons.append(RiskReason(f"request_{kind}", cfg.requests[kind]["text"], weights[kind]))
+    if repetition >= rep_["threshold"]:
         reasons.append(
             RiskReason(
-                "repetition", f"the customer is repeating themselves ({repetition:.2f})", 0.3
+                "repetition",
+                f"the customer is repeating themselves ({repetition:.2f})",
+                rep_["contribution"],
             )
         )
-    if customer_turns >= long_conversation and smoothed_score < 0.5:
-        c = min(0.4, 0.15 + 0.02 * (customer_turns - long_conversation))
+    if customer_turns >= long_turns and smoothed_score < lng["below_score"]:
+        c = min(lng["max"], lng["base"] + lng["per_turn"] * (customer_turns - long_turns))
         reasons.append(
             RiskReason(
                 "long_unresolved", f"{customer_turns} customer turns and still not resolved", c
             )
         )
     p = model.probability(features)
-    if p >= 0.1:
+    if p >= cfg.model["report_from"]:
         reasons.append(RiskReason("model", f"learned dissatisfaction model: {p:.2f}", p))
     keep = 1.0 - p
     for r in reasons:
@@ -239,7 +341,7 @@ def assess_risk(
     reasons.sort(key=lambda r: -r.contribution)
     sat = model.satisfaction(features)
     # Rules lower the predicted satisfaction where the data had no such turns.
-    sat = max(1.0, sat - 2.0 * max(0.0, value - p))
+    sat = max(1.0, sat - cfg.satisfaction["rule_penalty"] * max(0.0, value - p))
     return Risk(
         value=value,
         reasons=[RiskReason(r.code, r.detail, round(r.contribution, 4)) for r in reasons],

@@ -51,9 +51,9 @@ def predict_scheme_proba(
     if path is None or (path / PACK_FILE).is_file():
         analyzer = load_analyzer(path)
         for start, stop in _batches(len(texts)):
-            normed, langs, _ = analyzer.preprocess(texts[start:stop])
-            pol, emo = analyzer.forward(normed, langs)
-            out[start:stop] = pol if task == "polarity" else emo
+            # the whole reading of `analyze` (chunks of long texts, pinyin, signals)
+            reading = analyzer.read_texts(list(texts[start:stop]))
+            out[start:stop] = reading.polarity if task == "polarity" else reading.emotion
             if progress:
                 progress(stop - start)
         return out, analyzer.version

@@ -24,13 +24,17 @@ from emotiondesk.config import Settings, get_settings
 from emotiondesk.service.auth import KeyVerifier, check_bootstrap_key
 from emotiondesk.service.batching import MicroBatcher
 from emotiondesk.service.fastpath import AnalyzeFastPath
+from emotiondesk.service.guard import GuardMiddleware
 from emotiondesk.service.handlers import install_handlers
 from emotiondesk.service.limits import BodySizeLimitMiddleware
 from emotiondesk.service.metrics import Metrics, MetricsMiddleware
+from emotiondesk.service.privacy import Privacy
 from emotiondesk.service.routes import analytics, analyze, conversations, feedback, health
 from emotiondesk.service.routes import quality as quality_routes
 from emotiondesk.storage import make_engine, make_session_factory, redact_url, upgrade_database
+from emotiondesk.storage import repository as repo
 from emotiondesk.usecases.conversation import ConversationHook, resolve_hook, serialized
+from emotiondesk.web.session import SessionSigner
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +70,16 @@ def create_app(
         conversation_engine or resolve_hook(settings.conversation_engine, settings)
     )
     metrics = Metrics()
+    privacy = Privacy.from_settings(settings)
     from emotiondesk.usecases.agent_quality import AgentQuality  # agent quality (issue 12)
 
     quality = AgentQuality.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from emotiondesk.service.logs import install_access_log_redaction
+
+        install_access_log_redaction()  # here, so every worker process has it
         db_engine = make_engine(
             settings.database_url.get_secret_value() if settings.database_url else None
         )
@@ -86,7 +94,10 @@ def create_app(
             bootstrap_key=bootstrap,
             default_rate_limit=settings.rate_limit_per_minute,
             ttl=settings.api_key_cache_seconds,
+            auth_failures_per_minute=settings.auth_failures_per_minute,
         )
+        secret = await run_in_threadpool(_session_secret, sessions)
+        app.state.signer = SessionSigner(secret)
         app.state.conversation_engine = engine_fn
         app.state.agent_quality = quality
         model = analyzer
@@ -139,6 +150,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.privacy = privacy
     app.state.metrics = metrics
     app.state.notifier = None
     if settings.alert_webhook_url:  # outgoing alert notifications (service/notify.py)
@@ -168,9 +180,31 @@ def create_app(
     # limit and inside the metrics middleware.
     if settings.analyze_fast_path:
         app.add_middleware(AnalyzeFastPath, route=_route(analyze.router, "/v1/analyze", "POST"))
+    app.add_middleware(GuardMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    _agree_openapi_with_settings(app, settings)
     return app
+
+
+def _agree_openapi_with_settings(app: FastAPI, settings: Settings) -> None:
+    """The schema states the limits this service applies (not the schema's hard bounds)."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = base()
+            props = schema["components"]["schemas"]["AnalyzeRequest"]["properties"]
+            props["texts"]["maxItems"] = settings.max_texts
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _session_secret(sessions: Any) -> str:
+    with sessions() as session:
+        return repo.service_secret(session, name="dashboard_session")
 
 
 def _route(router: APIRouter, path: str, method: str) -> APIRoute:

@@ -20,6 +20,7 @@ from emotiondesk.service.schemas import ErrorBody
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody} for code in (401, 403, 413, 422, 429, 503)
 }
+ERRORS[400] = {"model": ErrorBody, "description": "A body that is not UTF-8 JSON."}
 #: ... and a route that looks something up.
 ERRORS_404: dict[int | str, dict[str, object]] = {**ERRORS, 404: ERRORS[422]}
 

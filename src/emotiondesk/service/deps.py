@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from emotiondesk.analyzer import Analyzer
 from emotiondesk.config import Settings
-from emotiondesk.errors import ServiceUnavailableError
+from emotiondesk.errors import AuthenticationError, ServiceUnavailableError
 from emotiondesk.service.auth import KeyVerifier, Principal
 from emotiondesk.service.batching import MicroBatcher
 from emotiondesk.service.metrics import Metrics
-from emotiondesk.web.session import SESSION_COOKIE
+from emotiondesk.storage import repository as repo
+from emotiondesk.web.session import SESSION_COOKIE, check_same_origin, client_address
 
 __all__ = [
     "SESSION_COOKIE",
@@ -75,15 +76,67 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+async def authenticate(request: Request, api_key: str | None) -> Principal | None:
+    """The principal of the ``X-API-Key`` header or of the dashboard session cookie.
+
+    ``None`` for an unknown or revoked key; failed attempts count against the
+    client address (``auth_failures_per_minute``), past which they get 429.
+    """
+    verifier: KeyVerifier = request.app.state.verifier
+    address = client_address(request)
+    verifier.refuse_throttled(address)
+    if api_key:
+        key_hash = repo.hash_key(api_key)
+    else:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise AuthenticationError("missing API key: send it in the X-API-Key header")
+        found = request.app.state.signer.verify(token)
+        if found is None:
+            await verifier.count_failure(address)
+            raise AuthenticationError("the dashboard session has expired: sign in again")
+        check_same_origin(request)
+        key_hash = found
+    principal = await verifier.verify_hash(key_hash)
+    if principal is None:
+        await verifier.count_failure(address)
+    return principal
+
+
+async def metrics_access(
+    request: Request, api_key: Annotated[str | None, Security(api_key_header)] = None
+) -> None:
+    """``/metrics`` needs a read key when ``metrics_require_key`` (default: outside dev mode).
+
+    The key may come as ``X-API-Key`` or as ``Authorization: Bearer <key>``
+    (what Prometheus' ``authorization`` setting sends).
+    """
+    settings: Settings = request.app.state.settings
+    required = settings.metrics_require_key
+    if required is None:
+        required = not settings.dev
+    if not required:
+        return
+    if not api_key:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            api_key = value.strip()
+    if not api_key:
+        raise AuthenticationError(
+            "/metrics needs an API key with the read scope (X-API-Key or Authorization: Bearer)"
+        )
+    principal = await authenticate(request, api_key)
+    await request.app.state.verifier.admit(principal, "read")
+
+
 def require(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency admitting keys with ``scope`` (or admin), within their rate limit."""
 
     async def dependency(
         request: Request, api_key: Annotated[str | None, Security(api_key_header)] = None
     ) -> Principal:
-        verifier: KeyVerifier = request.app.state.verifier
-        principal = await verifier.authorize(api_key or request.cookies.get(SESSION_COOKIE), scope)
-        assert principal is not None  # authorize raises rather than return None here
+        principal = await authenticate(request, api_key)
+        principal = await request.app.state.verifier.admit(principal, scope)
         request.state.principal = principal
         return principal
 
@@ -99,3 +152,4 @@ SessionDep = Annotated[Session, Depends(get_session)]
 AnalyzeKey = Annotated[Principal, Depends(require("analyze"))]
 WriteKey = Annotated[Principal, Depends(require("write"))]
 ReadKey = Annotated[Principal, Depends(require("read"))]
+MetricsAccess = Depends(metrics_access)

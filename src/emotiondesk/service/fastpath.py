@@ -8,7 +8,8 @@ ASGI middleware answers the common case directly:
 
 - ``POST /v1/analyze`` with an ``application/json`` body that validates as
   :class:`AnalyzeRequest` and respects the size limits;
-- an API key (header or dashboard cookie) already verified in the key cache
+- an API key (the header; the dashboard cookie takes the route, which checks
+  the session's signature and origin) already verified in the key cache
   (see :class:`KeyVerifier`), having the ``analyze`` or ``admin`` scope;
 - the model loaded.
 
@@ -40,7 +41,6 @@ from emotiondesk.errors import EmotionDeskError
 from emotiondesk.service.contract import check_texts, encode_results
 from emotiondesk.service.handlers import handle_error
 from emotiondesk.service.schemas import AnalyzeRequest
-from emotiondesk.web.session import SESSION_COOKIE
 
 PATH = "/v1/analyze"
 _HEADERS = [(b"content-type", b"application/json")]
@@ -65,16 +65,12 @@ class AnalyzeFastPath:
             await self.app(scope, receive, send)
             return
         api_key = content_type = None
-        has_cookie = False
         for name, value in scope["headers"]:
             if name == b"x-api-key":
                 if api_key is None:
                     api_key = value
-            elif name == b"content-type":
-                if content_type is None:
-                    content_type = value
-            elif name == b"cookie":
-                has_cookie = True
+            elif name == b"content-type" and content_type is None:
+                content_type = value
         body = await _read_body(receive)
         if body is None:  # the client went away
             return
@@ -83,7 +79,7 @@ class AnalyzeFastPath:
             content_type is None
             or content_type.split(b";", 1)[0].strip().lower() != b"application/json"
             or state.analyzer is None
-            or not (api_key or has_cookie)
+            or not api_key
         ):
             await self.app(scope, _replay(body, receive), send)
             return
@@ -108,12 +104,14 @@ class AnalyzeFastPath:
             # The FastAPI route answers it (422 with the usual details).
             await self.app(scope, _replay(body, receive), send)
             return
-        if raw_key:
-            api_key = raw_key.decode("latin-1")
-        else:
-            api_key = Request(scope).cookies.get(SESSION_COOKIE) or ""
+        if not raw_key:
+            # The dashboard's session cookie: the route checks its signature and origin.
+            await self.app(scope, _replay(body, receive), send)
+            return
         try:
-            principal = await state.verifier.authorize(api_key, "analyze", cached_only=True)
+            principal = await state.verifier.authorize(
+                raw_key.decode("latin-1"), "analyze", cached_only=True
+            )
         except EmotionDeskError as exc:  # the key's rate limit is spent: 429
             await self._error(scope, receive, send, exc)
             return

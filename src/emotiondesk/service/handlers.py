@@ -87,5 +87,8 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_handlers(app: FastAPI) -> None:
-    for exc_type in (EmotionDeskError, RequestValidationError, StarletteHTTPException, Exception):
+    # Anything else is answered by service/guard.py, which does not re-raise it
+    # (Starlette's handler for Exception re-raises, and uvicorn then drops the
+    # keep-alive connection).
+    for exc_type in (EmotionDeskError, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(exc_type, handle_error)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    computed_field,
+)
 
 from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS
 
@@ -27,6 +35,32 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+_NUMBER = re.compile(r"\s*[-+]?\d+(?:\.\d*)?\s*")
+
+
+def _iso_text(value: Any) -> Any:
+    """Datetimes come as ISO 8601 text (the schema says string): numbers are refused."""
+    if (isinstance(value, int | float) and not isinstance(value, bool)) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value)
+    ):
+        raise ValueError("a datetime must be an ISO 8601 string, not a number")
+    return value
+
+
+def _in_utc_range(value: datetime) -> datetime:
+    """Aware and convertible to UTC (0001-01-01T00:00+14:00 is before year 1 in UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the datetime is out of range once converted to UTC") from None
+
+
+#: A datetime in a request: ISO 8601 text, within year 1..9999 in UTC; naive means UTC.
+ApiDatetime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_in_utc_range)]
 
 
 class _In(BaseModel):
@@ -137,7 +171,7 @@ class ConversationOut(_Out):
 class MessageIn(_In):
     role: Literal["customer", "agent"]
     text: str = Field(description="The message; PII is masked before it is stored.")
-    timestamp: datetime | None = Field(default=None, description="When it was sent (ISO 8601).")
+    timestamp: ApiDatetime | None = Field(default=None, description="When it was sent (ISO 8601).")
     client_message_id: str | None = Field(
         default=None,
         min_length=1,

@@ -18,13 +18,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Integer, case, cast, delete, func, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from emotiondesk.errors import ConflictError, InvalidInputError, NotFoundError
-from emotiondesk.storage.tables import Alert, ApiKey, Conversation, Feedback, Message, utcnow
+from emotiondesk.storage.tables import (
+    Alert,
+    ApiKey,
+    Conversation,
+    Feedback,
+    Message,
+    RateBucket,
+    ServiceSecret,
+    utcnow,
+)
 
 
 class StaleConversationError(ConflictError):
@@ -509,4 +518,79 @@ def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
     session.flush()
+    return row
+
+
+# -- shared rate limits and secrets --------------------------------------------------------
+
+
+def _insert(session: Session, model: type[Any]) -> Any:
+    """An INSERT with ``on_conflict_do_*`` for the session's database (PostgreSQL or SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
+def take_tokens(
+    session: Session, *, bucket: str, want: int, capacity: float, rate: float, now: float
+) -> tuple[int, float]:
+    """Take up to ``want`` tokens from a shared token bucket, atomically; (granted, left).
+
+    The bucket holds at most ``capacity`` tokens and refills ``rate`` tokens a
+    second. One statement (an upsert that refills, takes and reads back), so
+    concurrent workers never hand out the same token. Commits.
+    """
+    dialect = session.get_bind().dialect.name
+    t = RateBucket
+    elapsed = case((t.updated > now, 0.0), else_=now - t.updated)
+    raw = t.tokens + elapsed * rate
+    refill = case((raw > capacity, capacity), else_=raw)
+    whole = func.floor(refill) if dialect == "postgresql" else cast(refill, Integer)
+    grant = case((refill < want, whole), else_=want)
+    first = min(want, int(capacity))
+    stmt = (
+        _insert(session, RateBucket)
+        .values(bucket=bucket, tokens=capacity - first, updated=now, granted=first)
+        .on_conflict_do_update(
+            index_elements=[RateBucket.bucket],
+            set_={"tokens": refill - grant, "updated": now, "granted": grant},
+        )
+        .returning(RateBucket.granted, RateBucket.tokens)
+    )
+    granted, left = session.execute(stmt).one()
+    session.commit()
+    return int(granted), float(left)
+
+
+def forget_idle_buckets(session: Session, *, before: float) -> int:
+    """Delete buckets untouched since ``before`` (Unix seconds; full again by then). Commits."""
+    result: Any = session.execute(delete(RateBucket).where(RateBucket.updated < before))
+    n = result.rowcount
+    session.commit()
+    return int(n or 0)
+
+
+def service_secret(session: Session, *, name: str) -> str:
+    """The shared secret ``name``, created (random, 32 bytes) on first use. Commits."""
+    row = session.get(ServiceSecret, name)
+    if row is not None:
+        return row.value
+    session.execute(
+        _insert(session, ServiceSecret)
+        .values(name=name, value=secrets.token_urlsafe(32), created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    session.commit()
+    value = session.scalar(select(ServiceSecret.value).where(ServiceSecret.name == name))
+    assert value is not None
+    return value
+
+
+def find_api_key_by_hash(session: Session, *, key_hash: str) -> ApiKey | None:
+    """The active key row whose SHA-256 is ``key_hash``."""
+    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
+    if row is None or row.revoked_at is not None:
+        return None
     return row

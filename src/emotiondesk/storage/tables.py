@@ -182,6 +182,30 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class RateBucket(Base):
+    """A token bucket shared by every worker (migration 0004): API keys, failed logins."""
+
+    __tablename__ = "rate_buckets"
+
+    #: ``key:<id>`` for an API key, ``authfail:<address>`` for failed authentication.
+    bucket: Mapped[str] = mapped_column(String(160), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    #: Unix seconds of the last refill.
+    updated: Mapped[float] = mapped_column(Float)
+    #: Tokens the last claim got (what a claim reads back).
+    granted: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ServiceSecret(Base):
+    """Secrets the workers share (migration 0004): the dashboard session signing key."""
+
+    __tablename__ = "service_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 Index("ix_messages_conversation_created", Message.conversation_id, Message.created_at)
 # Analytics (migration 0002): customer messages in a time window, covering what the
 # aggregates read (SQLite gets the covered columns as trailing key columns instead).

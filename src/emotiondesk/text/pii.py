@@ -6,9 +6,18 @@ Chinese resident identity numbers (18 digits, checksum verified; 15-digit old
 form with a valid birth date), bank card numbers (13-19 digits, Luhn verified),
 street addresses where their shape is recognisable (zh: ... 路/街/巷 12 号 ...,
 en: 12 Baker Street, Apt 4), messaging accounts after a cue (微信号, QQ, 支付宝,
-WeChat ID), and names after an explicit cue ("my name is", "我叫", "收件人"). Order and tracking numbers are kept: a number introduced by
-订单/单号/运单/快递/order/tracking/... is never masked, because the service team
-needs it and it identifies a parcel, not a person.
+WeChat ID), and names after an explicit cue ("my name is", "我叫", "收件人").
+
+Detection runs on a normalised copy of the text (NFKC, so full-width digits
+and letters count, and zero-width / invisible characters removed); the masks
+are applied to the original text, whose offsets the spans report.
+
+Order and tracking numbers are kept, because the service team needs them and
+they identify a parcel, not a person: the one token right after a number cue
+(订单号, 运单号, order number, order #, tracking number, ...) is never
+masked. After a bare noun cue (订单, 包裹, order, case, ticket, ...) the token
+is kept too, unless it has an unambiguous personal shape: a mainland mobile
+number, a valid ID number or an e-mail address.
 
 Example:
     >>> mask_pii("我的手机是13812345678，邮箱 li.wei@example.com")
@@ -20,11 +29,22 @@ Example:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-__all__ = ["PII_KINDS", "MaskResult", "PiiSpan", "find_pii", "mask_pii", "mask_pii_detailed"]
+__all__ = [
+    "PII_KINDS",
+    "MaskResult",
+    "PiiSpan",
+    "find_pii",
+    "mask_json",
+    "mask_pii",
+    "mask_pii_detailed",
+    "normalise_for_detection",
+]
 
 #: Entity kinds and the placeholder each is replaced with.
 PII_KINDS: dict[str, str] = {
@@ -108,6 +128,39 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+# -- normalisation ------------------------------------------------------------------------
+
+#: Characters that render as nothing (zero-width spaces and joiners, the BOM, the
+#: soft hyphen, direction marks and isolates): removed before detection.
+INVISIBLE = frozenset(
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u200b\u200c\u200d"
+    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067"
+    "\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
+)
+
+
+def normalise_for_detection(text: str) -> tuple[str, list[int] | None]:
+    """``text`` under NFKC with invisible characters removed, and where each character came from.
+
+    Returns ``(normalised, origin)``: ``origin[i]`` is the index in ``text`` of
+    the character that produced ``normalised[i]`` (``None`` when nothing
+    changed, so offsets are the same).
+    """
+    if text.isascii() or (
+        unicodedata.is_normalized("NFKC", text) and not INVISIBLE.intersection(text)
+    ):
+        return text, None
+    out: list[str] = []
+    origin: list[int] = []
+    for i, c in enumerate(text):
+        if c in INVISIBLE:
+            continue
+        n = c if c.isascii() else unicodedata.normalize("NFKC", c)
+        out.append(n)
+        origin.extend([i] * len(n))
+    return "".join(out), origin
+
+
 # -- patterns -----------------------------------------------------------------------------
 
 _NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z_])"
@@ -117,14 +170,50 @@ _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])"
 )
+# Internationalised addresses (李伟@例子.中国): any word characters, and a top-level
+# domain that is ASCII letters or one of the common non-ASCII ones.
+_IDN_TLDS = (
+    "中国|中國|公司|网络|網絡|在线|在線|中文网|网址|網址|商城|商店|集团|香港|台湾|台灣|澳門|新加坡|"
+    "我爱你|手机|移动|政务|公益|时尚|购物|网店|游戏|信息|广东|佛山|рф|한국|みんな"
+)
+_EMAIL_IDN = re.compile(
+    r"(?<![\w.+-])([\w.+-]{1,64})@((?:[\w-]{1,63}\.)+(?:[A-Za-z]{2,24}|" + _IDN_TLDS + r"))"
+    r"(?![A-Za-z0-9-])"
+)
+_EMAIL_CUE = re.compile(r".*(?:邮箱|邮件|电邮|信箱|邮址|地址|发到|发送到|寄到|联系|是|为|給|给|至)")
 _ID18 = re.compile(_NOT_ALNUM_BEFORE + r"(\d{17}[\dXx]|\d{15})" + _NOT_ALNUM_AFTER)
-# 13-19 digits, either contiguous or in groups separated by single spaces/dashes.
-_CARD = re.compile(_NOT_ALNUM_BEFORE + r"(\d{13,19}|\d{4}(?:[ -]\d{3,6}){2,4})" + _NOT_ALNUM_AFTER)
-# A mobile may touch letters ("stuff13812345678call me"), never another digit.
-_CN_MOBILE = re.compile(r"(?<![0-9+])(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
-_CN_LANDLINE = re.compile(
-    r"(?<![\d+])(?:(?:\+|00)86[ -]?)?(?:\(0\d{2,3}\)|0\d{2,3})[ -]?\d{7,8}(?:-\d{1,5})?"
+# An ID number written in groups: 6-8-4 (region, birth date, sequence) or 6-4-4-4.
+_ID_GROUPED = re.compile(
+    _NOT_ALNUM_BEFORE
+    + r"(\d{6}[ -]\d{8}[ -]?\d{3}[\dXx]|\d{6}\d{8}[ -]\d{3}[\dXx]|\d{6}[ -]\d{4}[ -]\d{4}[ -]\d{3}[\dXx])"
     + _NOT_ALNUM_AFTER
+)
+# 13-19 digits, either contiguous or in groups separated by single spaces/dashes.
+_CARD = re.compile(r"(?<![0-9A-Za-z_+])(\d{13,19}|\d{4}(?:[ -]\d{3,6}){2,4})" + _NOT_ALNUM_AFTER)
+_CARD_CUE = re.compile(r"卡|card|visa|amex|american express", re.IGNORECASE)
+
+
+def _card_issuer_ok(digits: str) -> bool:
+    """The issuer ranges by length: 13 digits Visa (4); 14 Diners (3); 15 Amex (3);
+    16-19 Visa, Mastercard, JCB, UnionPay, Discover (3-6), and Mastercard's
+    2-series (2221-2720, 16 digits)."""
+    n, first = len(digits), digits[0]
+    if first == "2":
+        return n == 16 and 2221 <= int(digits[:4]) <= 2720
+    if n == 13:
+        return first == "4"
+    if n in (14, 15):
+        return first == "3"
+    return first in "3456"
+
+
+# A +86 / 0086 phone written without separators looks like a card number.
+_CN_PHONE_DIGITS = re.compile(r"(?:00)?86(?:1[3-9]\d{9}|0\d{9,11})")
+# A mobile may touch letters ("stuff13812345678call me"), never another digit.
+_CN_MOBILE = re.compile(r"(?<![0-9+])(?:(?:\+|00)86[ .-]?)?1[3-9]\d(?:[ .-]?\d{4}){2}(?!\d)")
+_CN_LANDLINE = re.compile(
+    r"(?<![\d+])(?<!(?<!\d)\d{4}[ -])(?:(?:\+|00)86[ -]?)?(?:\(0\d{2,3}\)|0\d{2,3})[ -]?(?:\d{7,8}|\d{3,4}[ -]\d{4})"
+    r"(?:-\d{1,5})?(?![ -]?\d)" + _NOT_ALNUM_AFTER
 )
 # International: '+' then country code and 6-14 more digits, with spaces, dashes,
 # dots or a bracketed area code between groups.
@@ -133,23 +222,38 @@ _INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}" + _NOT_ALN
 _NANP = re.compile(
     _NOT_ALNUM_BEFORE + r"(?:1[ .-])?(?:\(\d{3}\)\s?|\d{3}[.-])\d{3}[.-]\d{4}" + _NOT_ALNUM_AFTER
 )
+# Upper-case letters glued to a number make it a code (SO-13812345678, SF1381...).
+_CODE_PREFIX = re.compile(r"[A-Z]{2,}-?$")
 
-# Order / tracking numbers: a cue word, a few separator characters, then the code.
+# Order / tracking numbers. A number cue ("订单号", "order number", "order #") makes
+# the next token an order number whatever it looks like; a bare noun cue
+# ("订单", "包裹", "order", "case") only against weak shapes (see find_pii).
+_NUMBER_CUE = (
+    r"订单编号|订单号码?|单号|运单号?|快递单号|快递号|物流单号|物流号|包裹号|退款单号|退款号|"
+    r"售后单号|工单号|发票号|"
+    r"order\s*(?:no\b\.?|number|num\b|id\b|#)|tracking(?:\s*(?:no\b\.?|number|id\b|code|#))?|"
+    r"waybill(?:\s*(?:no\b\.?|number))?|invoice(?:\s*(?:no\b\.?|number|#))?|"
+    r"(?:ticket|case|parcel|shipment|package)\s*(?:no\b\.?|number|id\b|#)|"
+    r"ref(?:erence)?(?:\s*(?:no\b\.?|number|#))?|rma|awb"
+)
+_BARE_CUE = r"订单|快递|物流|包裹|退款|工单|售后|order|shipment|parcel|package|ticket|case"
 _ORDER = re.compile(
-    r"(?:订单编号|订单号|订单|单号|运单号?|快递单?号?|物流单?号?|包裹|退款单?号?|工单号?"
-    r"|order(?:\s+(?:no\.?|number|id))?|tracking(?:\s+(?:no\.?|number|id|code))?|"
-    r"shipment|parcel|waybill|invoice|ticket|case|ref(?:erence)?|rma|awb)"
-    r"[\s:：#＃是为号.-]{0,6}([A-Za-z]{0,4}\d[\dA-Za-z -]{4,40}[\dA-Za-z])",
+    r"(?<![A-Za-z])(?:(?P<number>" + _NUMBER_CUE + r")|(?P<bare>" + _BARE_CUE + r"))"
+    r"[\s:#.]{0,4}(?:(?:是|为|為|is|was|:)[\s:#]{0,3})?"
+    r"(?P<token>(?=[A-Za-z0-9_/-]*\d)[A-Za-z0-9](?:[A-Za-z0-9_/-]*[A-Za-z0-9])?)",
     re.IGNORECASE,
 )
 
 # zh street addresses: an optional chain of administrative areas, a road/street
-# name, a number with 号, then optional building/unit/room parts.
+# name, a number (Arabic or Chinese numerals) with 号, then optional
+# building/unit/room parts.
 _ZH_STOP = "是的在到寄送往我你他她它们址了吗呢吧把给从和与及请将让被就都也还要想说个这那"
 _ZH_CHAR = rf"(?:(?![{_ZH_STOP}])[\u4e00-\u9fff])"
+_ZH_NUMERAL = "一二三四五六七八九十百零〇两"
 _ZH_ADDRESS = re.compile(
     rf"(?:{_ZH_CHAR}{{2,8}}(?:省|自治区|市|区|县|镇|乡|街道))*"
-    rf"{_ZH_CHAR}{{1,10}}(?:大街|大道|路|街|巷|弄|胡同|里)\s*\d{{1,5}}\s*(?:号|號|弄)"
+    rf"{_ZH_CHAR}{{1,10}}(?:大街|大道|路|街|巷|弄|胡同|里)\s*"
+    rf"(?:\d{{1,5}}|[{_ZH_NUMERAL}]{{1,4}})\s*(?:号|號|弄)"
     r"(?:\s*(?:[\u4e00-\u9fffA-Za-z]{0,12}?\s*[\dA-Za-z一二三四五六七八九十]{1,5}\s*"
     r"(?:号楼|栋|幢|座|单元|楼|层|室|号|户)|[-#]\d{1,5}))*"
 )
@@ -187,66 +291,124 @@ def _digits(s: str) -> str:
     return "".join(c for c in s if c.isdigit())
 
 
-def _protected(text: str) -> list[tuple[int, int]]:
-    return [m.span(1) for m in _ORDER.finditer(text)]
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    kind: str
+    start: int
+    end: int
+    #: An unambiguous personal shape (mobile, valid ID, e-mail): masked even as the
+    #: token after a bare noun cue ("包裹 13812345678").
+    strong: bool = False
 
 
-def _iter_candidates(text: str) -> Iterator[PiiSpan]:
+def _protected(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, after a number cue) of each token right after an order cue."""
+    return [(*m.span("token"), m.group("number") is not None) for m in _ORDER.finditer(text)]
+
+
+def _iter_candidates(text: str) -> Iterator[_Candidate]:
     for m in _EMAIL.finditer(text):
-        yield PiiSpan("email", *m.span())
-    for m in _ID18.finditer(text):
-        if is_valid_cn_id(m.group(1)):
-            yield PiiSpan("id_number", *m.span(1))
+        yield _Candidate("email", *m.span(), strong=True)
+    for m in _EMAIL_IDN.finditer(text):
+        local, domain = m.group(1), m.group(2)
+        start = m.start(1)
+        if not local.isascii():
+            # "邮箱li.wei@例子.中国": the address starts where its ASCII tail does;
+            # "邮箱李伟@例子.中国": after the cue word before it.
+            tail = re.search(r"[A-Za-z0-9._%+-]+$", local)
+            cue = _EMAIL_CUE.match(local)
+            if tail is not None and tail.start() > 0:
+                start += tail.start()
+            elif cue is not None and cue.end() < len(local):
+                start += cue.end()
+        if not (local + domain).isascii():
+            yield _Candidate("email", start, m.end(), strong=True)
+    for pattern in (_ID18, _ID_GROUPED):
+        for m in pattern.finditer(text):
+            number = _digits(m.group(1)) + ("X" if m.group(1)[-1] in "Xx" else "")
+            if not is_valid_cn_id(number):
+                continue
+            if (
+                len(number) == 15
+                and luhn_ok(number)
+                and _CARD_CUE.search(text, max(0, m.start() - 16), m.start())
+            ):
+                continue  # a 15-digit card (American Express) named as one
+            yield _Candidate("id_number", *m.span(1), strong=True)
     for m in _CARD.finditer(text):
         digits = _digits(m.group(1))
-        if 13 <= len(digits) <= 19 and luhn_ok(digits) and len(set(digits)) > 1:
-            yield PiiSpan("bank_card", *m.span(1))
-    for pattern in (_CN_MOBILE, _CN_LANDLINE, _NANP):
+        if (
+            13 <= len(digits) <= 19
+            and _card_issuer_ok(digits)
+            and luhn_ok(digits)
+            and len(set(digits)) > 1
+            and not _CN_PHONE_DIGITS.fullmatch(digits)
+        ):
+            yield _Candidate("bank_card", *m.span(1))
+    for m in _CN_MOBILE.finditer(text):
+        if not _CODE_PREFIX.search(text, max(0, m.start() - 8), m.start()):
+            yield _Candidate("phone", *m.span(), strong=True)
+    for pattern in (_CN_LANDLINE, _NANP):
         for m in pattern.finditer(text):
-            yield PiiSpan("phone", *m.span())
+            yield _Candidate("phone", *m.span())
     for m in _INTL.finditer(text):
         n = len(_digits(m.group()))
         if 7 <= n <= 15:
-            yield PiiSpan("phone", *m.span())
+            yield _Candidate("phone", *m.span())
     for m in _ZH_ADDRESS.finditer(text):
-        yield PiiSpan("address", *m.span())
+        yield _Candidate("address", *m.span())
     for m in _EN_ADDRESS.finditer(text):
-        yield PiiSpan("address", *m.span())
+        yield _Candidate("address", *m.span())
     for m in _ACCOUNT.finditer(text):
-        yield PiiSpan("account", *m.span(1))
+        yield _Candidate("account", *m.span(1))
     for m in _EN_NAME.finditer(text):
         first = m.group(2).split()[0]
         if first not in _EN_NAME_NOT:
-            yield PiiSpan("name", *m.span(2))
+            yield _Candidate("name", *m.span(2))
     for m in _ZH_NAME.finditer(text):
-        yield PiiSpan("name", *m.span(1))
+        yield _Candidate("name", *m.span(1))
 
 
 _PRIORITY = {kind: i for i, kind in enumerate(PII_KINDS)}
 
 
-def find_pii(text: str) -> list[PiiSpan]:
-    """Non-overlapping PII spans in ``text``, in order (order/tracking numbers excluded).
-
-    Where detectors overlap, the higher-priority kind wins (e-mail, ID number,
-    bank card, phone, address, name), then the longer span.
-    """
-    if not text:
-        return []
+def _find(text: str) -> list[PiiSpan]:
     keep = _protected(text)
 
-    def inside_protected(span: PiiSpan) -> bool:
-        return any(span.start < e and s < span.end for s, e in keep)
+    def kept(c: _Candidate) -> bool:
+        # Only a candidate inside the token after the cue is an order number.
+        return any(
+            s <= c.start and c.end <= e and (number or not c.strong) for s, e, number in keep
+        )
 
     candidates = sorted(
-        (c for c in _iter_candidates(text) if not inside_protected(c)),
+        (c for c in _iter_candidates(text) if not kept(c)),
         key=lambda c: (_PRIORITY[c.kind], -(c.end - c.start), c.start),
     )
-    chosen: list[PiiSpan] = []
+    chosen: list[_Candidate] = []
     for cand in candidates:
         if all(cand.end <= c.start or c.end <= cand.start for c in chosen):
             chosen.append(cand)
-    return sorted(chosen, key=lambda c: c.start)
+    return [PiiSpan(c.kind, c.start, c.end) for c in sorted(chosen, key=lambda c: c.start)]
+
+
+def find_pii(text: str) -> list[PiiSpan]:
+    """Non-overlapping PII spans of ``text`` (offsets in ``text``), in order.
+
+    Detection runs on the NFKC form without invisible characters (so
+    ``１３８１２３４５６７８`` and a number split by zero-width spaces are found);
+    the spans point into the original text. Order/tracking numbers right after
+    their cue are excluded. Where detectors overlap, the higher-priority kind
+    wins (e-mail, ID number, bank card, phone, address, account, name), then
+    the longer span.
+    """
+    if not text:
+        return []
+    norm, origin = normalise_for_detection(text)
+    spans = _find(norm)
+    if origin is None:
+        return spans
+    return [PiiSpan(s.kind, origin[s.start], origin[s.end - 1] + 1) for s in spans]
 
 
 def mask_pii_detailed(text: str, *, placeholder: Callable[[str], str] | None = None) -> MaskResult:
@@ -276,5 +438,22 @@ def mask_pii(text: str) -> str:
     Example:
         >>> mask_pii("身份证号11010519491231002X，卡号4111 1111 1111 1111")
         '身份证号[ID]，卡号[CARD]'
+        >>> mask_pii("手机１３８１２３４５６７８")
+        '手机[PHONE]'
     """
     return mask_pii_detailed(text).text
+
+
+def mask_json(value: Any) -> Any:
+    """``value`` (JSON-like: dicts, lists, strings, numbers) with PII masked in every string.
+
+    Keys are masked too. Used for the free-form fields that are stored
+    (conversation metadata, ...).
+    """
+    if isinstance(value, str):
+        return mask_pii(value)
+    if isinstance(value, dict):
+        return {mask_pii(str(k)): mask_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_json(v) for v in value]
+    return value

@@ -56,7 +56,7 @@ class Signal:
 
     id: str
     language: str
-    polarity: str
+    polarity: str | None
     emotion: str | None
     strength: float
     contains: tuple[str, ...] = ()
@@ -65,6 +65,8 @@ class Signal:
     excludes: tuple[str, ...] = ()
     question: bool = False
     shouting: bool = False
+    #: fire only while the models read each of these polarities below the bound
+    model_below: tuple[tuple[str, float], ...] = ()
 
 
 def _is_shouting(text: str) -> bool:
@@ -101,9 +103,11 @@ class SignalLexicon:
             self.emoticons: dict[str, tuple[str, str]] = {
                 str(k): (str(v[0]), str(v[1])) for k, v in (raw.get("emoticons") or {}).items()
             }
-            self.facts: dict[str, tuple[str, ...]] = {
-                lang: tuple(str(x).lower() for x in words)
-                for lang, words in (raw.get("complaint_facts") or {}).items()
+            self.lists: dict[str, dict[str, tuple[str, ...]]] = {
+                name: {
+                    lang: tuple(str(x).lower() for x in words) for lang, words in by_lang.items()
+                }
+                for name, by_lang in (raw.get("word_lists") or {}).items()
             }
             self.signals = [self._signal(s) for s in raw.get("signals") or []]
         except (KeyError, TypeError, IndexError, ValueError, re.error) as exc:
@@ -127,7 +131,7 @@ class SignalLexicon:
         sig = Signal(
             id=str(s["id"]),
             language=str(s.get("language", "any")),
-            polarity=str(s["polarity"]),
+            polarity=str(s["polarity"]) if s.get("polarity") is not None else None,
             emotion=str(s["emotion"]) if s.get("emotion") is not None else None,
             strength=float(s["strength"]),
             contains=tuple(str(x).lower() for x in s.get("contains", ())),
@@ -136,8 +140,11 @@ class SignalLexicon:
             excludes=(str(s["excludes"]),) if s.get("excludes") else (),
             question=bool(s.get("question", False)),
             shouting=bool(s.get("shouting", False)),
+            model_below=tuple((str(k), float(v)) for k, v in (s.get("model_below") or {}).items()),
         )
-        self._check(sig.polarity, sig.emotion or "neutral", f"signal {sig.id!r}")
+        for label, _ in sig.model_below:
+            self._check(label, "neutral", f"signal {sig.id!r} model_below")
+        self._check(sig.polarity or "neutral", sig.emotion or "neutral", f"signal {sig.id!r}")
         if not 0.0 <= sig.strength <= 1.0:
             raise InvalidInputError(f"invalid signal lexicon {self.source}: strength of {sig.id!r}")
         return sig
@@ -163,8 +170,10 @@ class SignalLexicon:
         """Whether ``text`` has words or digits once emoticons and tags are removed."""
         return bool(_WORD_RE.search(self.strip_symbols(text)))
 
-    def _facts(self, low: str, language: str) -> bool:
-        return any(f in low for f in self.facts.get(language, ()))
+    def _has(self, name: str, low: str, language: str) -> bool:
+        if name not in self.lists:
+            raise InvalidInputError(f"invalid signal lexicon {self.source}: no word list {name!r}")
+        return any(w in low for w in self.lists[name].get(language, ()))
 
     def match(self, text: str, language: str) -> list[Signal]:
         """The phrase signals that fire on ``text`` (language ``zh`` or ``en``)."""
@@ -188,9 +197,9 @@ class SignalLexicon:
                 )
             ) or not (sig.contains or sig.patterns or sig.requires):
                 continue
-            if any(not self._facts(low, language) for _ in sig.requires):
+            if any(not self._has(name, low, language) for name in sig.requires):
                 continue
-            if any(self._facts(low, language) for _ in sig.excludes):
+            if any(self._has(name, low, language) for name in sig.excludes):
                 continue
             fired.append(sig)
             seen.add(sig.id)
@@ -239,7 +248,10 @@ def apply_signals(
     if used and used[0] == "emoji_only":
         return pol, emo, used
     for sig in lexicon.match(text, language):
-        pol = _pull(pol, POLARITY_LABELS, sig.polarity, sig.strength)
+        if any(pol[POLARITY_LABELS.index(lab)] >= bound for lab, bound in sig.model_below):
+            continue
+        if sig.polarity is not None:
+            pol = _pull(pol, POLARITY_LABELS, sig.polarity, sig.strength)
         if sig.emotion is not None:
             emo = _pull(emo, EMOTION_LABELS, sig.emotion, sig.strength)
         used.append(sig.id)

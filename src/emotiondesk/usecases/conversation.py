@@ -71,7 +71,7 @@ from emotiondesk.dialogue.context import (
     shipped_context_params,
 )
 from emotiondesk.dialogue.cues import explicit_requests, is_plain_question, shingles, similarity
-from emotiondesk.dialogue.risk import EscalationModel, Risk, assess_risk
+from emotiondesk.dialogue.risk import EscalationModel, Risk, RiskRules, assess_risk
 from emotiondesk.dialogue.state import (
     AGENT,
     CUSTOMER,
@@ -151,6 +151,7 @@ class ConversationEngine:
         policy: the rule engine (default: the shipped rules).
         suggester: the reply suggester (default: templates + shipped FAQ and catalog).
         risk_model: the learned escalation model (default: shipped).
+        risk_rules: the numbers of the risk rules (default: shipped ``risk_rules.yaml``).
         context_params: per-language context blending (default: shipped, measured).
         window: turns kept per conversation.
     """
@@ -162,6 +163,7 @@ class ConversationEngine:
         policy: PolicyEngine | None = None,
         suggester: ReplySuggester | None = None,
         risk_model: EscalationModel | None = None,
+        risk_rules: RiskRules | None = None,
         context_params: Mapping[str, ContextParams] | None = None,
         window: int = DIALOGUE_WINDOW,
         suggest: bool = True,
@@ -175,6 +177,7 @@ class ConversationEngine:
             (suggester if suggester is not None else ReplySuggester()) if suggest else None
         )
         self.risk_model = risk_model if risk_model is not None else EscalationModel.load()
+        self.risk_rules = risk_rules if risk_rules is not None else RiskRules.load()
         self.context_params = dict(
             context_params if context_params is not None else shipped_context_params()
         )
@@ -199,6 +202,7 @@ class ConversationEngine:
             analyzer,
             policy=load_policy(s.policy_file),
             suggester=suggester,
+            risk_rules=RiskRules.load(s.risk_file),
             window=s.dialogue_window,
         )
 
@@ -296,6 +300,7 @@ class ConversationEngine:
             repetition=repetition,
             customer_turns=traj.customer_turns,
             model=self.risk_model,
+            rules=self.risk_rules,
             plain_question=is_plain_question(text),
         )
         state.risk = risk.value

@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 
 from emotiondesk.errors import AuthenticationError, EmotionDeskError
-from emotiondesk.web.session import SESSION_COOKIE
+from emotiondesk.storage import repository as repo
+from emotiondesk.web.session import SESSION_COOKIE, check_same_origin, client_address
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,14 +24,18 @@ def _page(name: str) -> str:
     return files("emotiondesk.web").joinpath("static", name).read_text(encoding="utf-8")
 
 
-async def _principal(request: Request, key: str | None, scope: str = "read") -> object | None:
-    """The key's principal when it may read (no rate-limit token is taken), else None."""
-    if not key:
+async def _principal(request: Request, key_hash: str | None, scope: str = "read") -> object | None:
+    """The principal of a key (by its hash) when it may read (no rate-limit token taken)."""
+    if not key_hash:
+        return None
+    principal = await request.app.state.verifier.verify_hash(key_hash)
+    if principal is None:
         return None
     try:
-        return await request.app.state.verifier.authorize(key, scope, rate_limit=False)
+        principal.require(scope)
     except EmotionDeskError:
         return None
+    return principal
 
 
 @router.get("/", response_class=RedirectResponse)
@@ -47,13 +52,25 @@ async def login_page() -> HTMLResponse:
 async def login(
     request: Request, api_key: Annotated[str, Body(embed=True, min_length=1, max_length=256)]
 ) -> Response:
-    """Check the key (it needs the read scope) and set the session cookie."""
-    if await _principal(request, api_key.strip()) is None:
+    """Check the key (it needs the read scope) and set the session cookie.
+
+    The cookie holds a signed session token (the key's hash and an expiry),
+    never the key. A cross-site login is refused (Origin check), and failed
+    logins count against the client address like failed API calls.
+    """
+    if request.headers.get("origin") is not None:
+        check_same_origin(request)
+    verifier = request.app.state.verifier
+    address = client_address(request)
+    verifier.refuse_throttled(address)
+    key_hash = repo.hash_key(api_key.strip())
+    if await _principal(request, key_hash) is None:
+        await verifier.count_failure(address)
         raise AuthenticationError("unknown or revoked API key, or it lacks the read scope")
     resp = JSONResponse({"ok": True})
     resp.set_cookie(
         SESSION_COOKIE,
-        api_key.strip(),
+        request.app.state.signer.issue(key_hash, SESSION_MAX_AGE),
         max_age=SESSION_MAX_AGE,
         httponly=True,
         samesite="strict",
@@ -72,7 +89,9 @@ async def logout() -> RedirectResponse:
 
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(request: Request) -> Response:
-    if await _principal(request, request.cookies.get(SESSION_COOKIE)) is None:
+    token = request.cookies.get(SESSION_COOKIE)
+    key_hash = request.app.state.signer.verify(token) if token else None
+    if await _principal(request, key_hash) is None:
         return RedirectResponse("/login", status_code=303)
     return HTMLResponse(_page("dashboard.html"))
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -15,7 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from emotiondesk.service.contract import ERRORS, ERRORS_404
 from emotiondesk.service.deps import ReadKey, SessionDep, WriteKey
-from emotiondesk.service.schemas import AlertOut
+from emotiondesk.service.schemas import AlertOut, ApiDatetime
 from emotiondesk.storage import stats
 from emotiondesk.usecases import analytics as svc
 from emotiondesk.usecases.live import LiveTail
@@ -29,8 +28,8 @@ Days = Annotated[
     int,
     Query(ge=0, le=3660, description="Period: the last N days up to the newest message (0 = all)."),
 ]
-Since = Annotated[datetime | None, Query(description="Start (ISO 8601); overrides days.")]
-Until = Annotated[datetime | None, Query(description="End, exclusive (ISO 8601).")]
+Since = Annotated[ApiDatetime | None, Query(description="Start (ISO 8601); overrides days.")]
+Until = Annotated[ApiDatetime | None, Query(description="End, exclusive (ISO 8601).")]
 Channel = Annotated[str | None, Query(max_length=64)]
 Ident = Annotated[str | None, Query(max_length=128)]
 
@@ -52,10 +51,12 @@ def _product_filters(
 
 
 def _agent_filters(
-    base: Annotated[stats.Filters, Depends(_product_filters)], agent_id: Ident = None
+    request: Request,
+    base: Annotated[stats.Filters, Depends(_product_filters)],
+    agent_id: Ident = None,
 ) -> stats.Filters:
     """The shared filters plus ``agent_id`` (the endpoints that can slice by agent)."""
-    return replace(base, agent_id=agent_id)
+    return replace(base, agent_id=request.app.state.privacy.filter_identifier(agent_id))
 
 
 #: Filters of the product views (aspects, topics): no agent.
@@ -162,7 +163,7 @@ def live(
     _key: ReadKey,
     session: SessionDep,
     after: Annotated[
-        datetime | None, Query(description="Only messages stored after this time.")
+        ApiDatetime | None, Query(description="Only messages stored after this time.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:

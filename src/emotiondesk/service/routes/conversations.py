@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import anyio.from_thread
@@ -20,6 +19,7 @@ from emotiondesk.service.deps import (
     WriteKey,
 )
 from emotiondesk.service.schemas import (
+    ApiDatetime,
     ConversationCreate,
     ConversationDetail,
     ConversationOut,
@@ -41,17 +41,22 @@ router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
     "", response_model=ConversationOut, status_code=status.HTTP_201_CREATED, responses=ERRORS
 )
 def create_conversation(
-    body: ConversationCreate, _key: WriteKey, session: SessionDep
+    body: ConversationCreate, request: Request, _key: WriteKey, session: SessionDep
 ) -> ConversationOut:
-    """Open a conversation (channel, customer, product / category, agent, metadata)."""
+    """Open a conversation (channel, customer, product / category, agent, metadata).
+
+    PII in the metadata (any string, at any depth) is masked before it is
+    stored; ``customer_id`` and ``agent_id`` are masked or pseudonymised.
+    """
+    privacy = request.app.state.privacy
     conv = repo.create_conversation(
         session,
-        channel=body.channel,
-        customer_id=body.customer_id,
-        product_id=body.product_id,
-        category=body.category,
-        agent_id=body.agent_id,
-        metadata=body.metadata,
+        channel=privacy.text(body.channel),
+        customer_id=privacy.identifier(body.customer_id),
+        product_id=privacy.text(body.product_id),
+        category=privacy.text(body.category),
+        agent_id=privacy.identifier(body.agent_id),
+        metadata=privacy.json(body.metadata),
     )
     session.commit()
     return ConversationOut.model_validate(conv)
@@ -96,6 +101,7 @@ def _known_params_only(request: Request) -> None:
     dependencies=[Depends(_known_params_only)],
 )
 def list_conversations(
+    request: Request,
     _key: ReadKey,
     session: SessionDep,
     channel: Annotated[str | None, Query(max_length=64)] = None,
@@ -104,8 +110,8 @@ def list_conversations(
     category: Annotated[str | None, Query(max_length=128)] = None,
     agent_id: Annotated[str | None, Query(max_length=128)] = None,
     status: Annotated[ConversationStatus | None, Query()] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: ApiDatetime | None = None,
+    created_before: ApiDatetime | None = None,
     escalated: Annotated[
         bool | None, Query(description="Only conversations handed (or not) to a senior agent.")
     ] = None,
@@ -137,13 +143,14 @@ def list_conversations(
     The risk queue: `?status=open&kind=conversation&sort=risk`. An unknown
     parameter, sort or filter value is a 422.
     """
+    privacy = request.app.state.privacy
     page = repo.list_conversations(
         session,
         channel=channel,
-        customer_id=customer_id,
+        customer_id=privacy.filter_identifier(customer_id),
         product_id=product_id,
         category=category,
-        agent_id=agent_id,
+        agent_id=privacy.filter_identifier(agent_id),
         status=status,
         created_after=created_after,
         created_before=created_before,
@@ -165,11 +172,18 @@ def list_conversations(
 
 @router.patch("/{conversation_id}", response_model=ConversationOut, responses=ERRORS_404)
 def update_conversation(
-    conversation_id: str, body: ConversationUpdate, _key: WriteKey, session: SessionDep
+    conversation_id: str,
+    body: ConversationUpdate,
+    request: Request,
+    _key: WriteKey,
+    session: SessionDep,
 ) -> ConversationOut:
     """Assign the conversation to an agent, or resolve / close / reopen it."""
     conv = repo.update_conversation(
-        session, conversation_id=conversation_id, status=body.status, agent_id=body.agent_id
+        session,
+        conversation_id=conversation_id,
+        status=body.status,
+        agent_id=request.app.state.privacy.identifier(body.agent_id),
     )
     session.commit()
     return ConversationOut.model_validate(conv)

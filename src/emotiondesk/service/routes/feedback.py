@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from emotiondesk.service.contract import ERRORS
 from emotiondesk.service.deps import ReadKey, SessionDep, WriteKey
@@ -20,14 +20,19 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
     status_code=status.HTTP_201_CREATED,
     responses={**ERRORS, 404: ERRORS[422]},
 )
-def add_feedback(body: FeedbackIn, key: WriteKey, session: SessionDep) -> FeedbackOut:
-    """Correct a stored message's polarity and/or emotion (kept with what the model said)."""
+def add_feedback(
+    body: FeedbackIn, request: Request, key: WriteKey, session: SessionDep
+) -> FeedbackOut:
+    """Correct a stored message's polarity and/or emotion (kept with what the model said).
+
+    PII in the note is masked before it is stored.
+    """
     fb = repo.add_feedback(
         session,
         message_id=body.message_id,
         polarity=body.polarity,
         emotion=body.emotion,
-        note=body.note,
+        note=request.app.state.privacy.text(body.note),
         author=key.name,
     )
     session.commit()

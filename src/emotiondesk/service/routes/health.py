@@ -1,4 +1,4 @@
-"""Liveness, readiness and Prometheus metrics (no API key needed)."""
+"""Liveness and readiness (no API key needed) and Prometheus metrics (a read key outside dev)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from emotiondesk.errors import StorageError
-from emotiondesk.service.deps import MetricsDep
+from emotiondesk.service.deps import MetricsAccess, MetricsDep
 from emotiondesk.service.schemas import Health, Readiness
 from emotiondesk.storage import check_database
 
@@ -38,7 +38,12 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+    dependencies=[MetricsAccess],
+)
 async def metrics(metrics: MetricsDep) -> Response:
-    """Prometheus exposition format."""
+    """Prometheus exposition format (needs a read key unless the service runs in dev mode)."""
     return Response(metrics.render(), media_type=metrics.content_type)
