@@ -93,3 +93,24 @@ def test_models_list_and_info(tiny_pack: Path) -> None:
     assert json.loads(res.stdout)["config"]["model_type"] == "ngram"
     res = runner.invoke(app, ["models", "info", "nope", "--pack", str(tiny_pack)])
     assert res.exit_code == 2
+
+
+def test_analyze_explain_json_and_highlighting(tiny_pack: Path) -> None:
+    texts = ["物流太慢了，气死我了", "Thanks, great service"]
+    plain = runner.invoke(app, ["analyze", *texts, "--model", str(tiny_pack), "--json"])
+    res = runner.invoke(app, ["analyze", *texts, "--model", str(tiny_pack), "--json", "--explain"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    before = [json.loads(line) for line in plain.stdout.splitlines()]
+    # The documented fields are unchanged; evidence is added.
+    assert [{k: v for k, v in r.items() if k != "evidence"} for r in rows] == before
+    for text, row in zip(texts, rows, strict=True):
+        ev = row["evidence"]
+        assert ev["polarity"]["label"] == row["polarity"]
+        assert ev["emotion"]["label"] == row["emotion"]
+        spans = ev["polarity"]["spans"] + ev["emotion"]["spans"]
+        assert spans and all(text[s["start"] : s["end"]] == s["text"] for s in spans)
+    human = runner.invoke(app, ["analyze", *texts, "--model", str(tiny_pack), "--explain"])
+    assert human.exit_code == 0, human.output
+    assert "polarity negative (linear)" in human.stdout
+    assert "emotion anger (linear)" in human.stdout

@@ -38,6 +38,7 @@ TIERS: list[set[str]] = [
         "storage",
         "evaluation",
         "training",
+        "explain",  # evidence spans: the analyzer's models, read word by word
     },
     {"usecases"},  # the journeys joining the domain layers
     {"web"},  # dashboard pages and assets (the service mounts them)

@@ -256,3 +256,26 @@ def test_serve_runs_one_blas_thread_unless_told(monkeypatch: pytest.MonkeyPatch)
         limiter.restore_original_limits()
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert limit_blas_threads() is None  # the operator's number stands
+
+
+def test_explain_requests_go_to_the_route_and_keep_the_contract(svc: Service) -> None:
+    routed = Routed(svc.client)
+    h = svc.h("analyze")
+    plain = svc.client.post("/v1/analyze", json=BODY, headers=h)
+    assert plain.status_code == 200 and routed.calls == 1
+    assert "evidence" not in plain.json()["results"][0]  # unchanged without explain
+    bodies = [
+        svc.client.post("/v1/analyze", json={**BODY, "explain": True}, headers=h) for _ in range(2)
+    ]
+    assert routed.calls == 3  # the fast lane leaves explanations to the route
+    assert bodies[0].content == bodies[1].content  # the same explanation twice
+    result = bodies[0].json()["results"][0]
+    plain_result = plain.json()["results"][0]
+    assert {k: v for k, v in result.items() if k != "evidence"} == plain_result
+    evidence = result["evidence"]
+    assert evidence["emotion"]["label"] == plain_result["emotion"]
+    assert evidence["polarity"]["method"] == "linear"
+    for span in evidence["polarity"]["spans"] + evidence["emotion"]["spans"]:
+        assert result["text"][span["start"] : span["end"]] == span["text"]
+    bad = svc.client.post("/v1/analyze", json={**BODY, "explain": "maybe"}, headers=h)
+    assert bad.status_code == 422

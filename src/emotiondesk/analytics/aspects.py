@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any, cast
@@ -99,8 +99,37 @@ _EN_NEG_WINDOW = 3
 
 
 @dataclass(frozen=True, slots=True)
+class OpinionSpan:
+    """An opinion about an aspect: its words (with the negator, if any) and offsets.
+
+    ``polarity`` is the opinion's reading after negation (没有破损: positive);
+    ``negated`` says a negator turned it (没有破损, 不贵, "not bad at all").
+    ``start``/``end`` are character offsets into the text as given.
+    """
+
+    text: str
+    start: int
+    end: int
+    polarity: str
+    negated: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "polarity": self.polarity,
+            "negated": self.negated,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class AspectMention:
-    """One aspect mentioned in one clause of one text."""
+    """One aspect mentioned in one clause of one text.
+
+    ``start``/``end``: the aspect term's offsets in the text (-1: not located,
+    e.g. an implicit aspect); ``opinion_spans``: its opinions with offsets.
+    """
 
     aspect: str
     polarity: str
@@ -109,6 +138,14 @@ class AspectMention:
     clause: str
     text_index: int
     opinions: tuple[str, ...] = ()
+    start: int = -1
+    end: int = -1
+    opinion_spans: tuple[OpinionSpan, ...] = ()
+
+    @property
+    def negated(self) -> bool:
+        """Some opinion about the aspect is negated."""
+        return any(o.negated for o in self.opinion_spans)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -119,6 +156,10 @@ class AspectMention:
             "clause": self.clause,
             "text_index": self.text_index,
             "opinions": list(self.opinions),
+            "start": self.start,
+            "end": self.end,
+            "negated": self.negated,
+            "opinion_spans": [o.to_dict() for o in self.opinion_spans],
         }
 
 
@@ -265,10 +306,78 @@ def _negated_en(tokens: list[tuple[int, int, str]], start: int, term: str) -> bo
     return any(t in _EN_NEGATORS or t.endswith("n't") for t in before)
 
 
+#: Opinions an aspect-less clause may pass on to the aspect of the clause before it
+#: (包装很严实，没有破损: the damage is the packaging's).
+_FOLLOW_ON: dict[str, set[str]] = {
+    "packaging": {"破损", "压坏", "变形", "完好", "严实", "damaged", "crushed", "dented", "intact"},
+    "logistics": {"破损", "压坏", "丢件", "damaged", "lost", "late", "delayed"},
+}
+
+#: (clause-local start, end, polarity label, negated) of one opinion.
+_OpSpan = tuple[int, int, str, bool]
+
+
+def _negator_start(low: str, tokens: list[tuple[int, int, str]], start: int, lang: str) -> int:
+    """Where the negator of the opinion at ``start`` begins (``start`` if none is found)."""
+    if lang == "zh":
+        lo = max(0, start - _ZH_NEG_WINDOW)
+        best = -1
+        for n in _ZH_NEGATORS:
+            k = low.rfind(n, lo, start)
+            if k >= 0 and (best < 0 or k < best):
+                best = k
+        if best >= 0:
+            return best
+        m = _ZH_COMPARATIVE_NEG.search(low[:start])
+        return m.start() if m else start
+    before = [(s, t) for s, _e, t in tokens if s < start][-_EN_NEG_WINDOW:]
+    for s, t in before:
+        if t in _EN_NEGATORS or t.endswith("n't"):
+            return s
+    return start
+
+
+def _self_negated(term: str, value: float, lang: str) -> bool:
+    """A phrase that carries its own negator over an opinion word (没有破损, 不贵, "not bad")."""
+    general = _LEXICONS[lang].general
+    if lang == "zh":
+        for n in sorted(_ZH_NEGATORS, key=len, reverse=True):
+            if term.startswith(n) and len(term) > len(n):
+                rest = term[len(n) :]
+                base = general.get(rest)
+                if base is None:
+                    base = next((v.get(rest) for v in _ASPECT_SENSES.values() if rest in v), None)
+                return base is not None and base * value < 0
+        return False
+    words = term.split()
+    if len(words) > 1 and words[0] in _EN_NEGATORS:
+        base = general.get(words[1])
+        return base is not None and base * value < 0
+    return False
+
+
+def _base_word(term: str, lang: str) -> str:
+    """An opinion phrase without its leading negator (没有破损 -> 破损, "not bad" -> bad)."""
+    if lang == "zh":
+        for n in sorted(_ZH_NEGATORS, key=len, reverse=True):
+            if term.startswith(n) and len(term) > len(n):
+                return term[len(n) :]
+        return term
+    words = term.split()
+    return words[-1] if len(words) > 1 and words[0] in _EN_NEGATORS else term
+
+
 def _clause_mentions(
     clause: str, language: str, allowed: set[str] | None
 ) -> list[tuple[str, str, float, list[str]]]:
     """(aspect, term, summed opinion, opinion words) for the aspects named in ``clause``."""
+    return [m[:4] for m in _clause_mentions_located(clause, language, allowed)]  # type: ignore[misc]
+
+
+def _clause_mentions_located(
+    clause: str, language: str, allowed: set[str] | None
+) -> list[tuple[str, str, float, list[str], tuple[int, int], list[_OpSpan]]]:
+    """As :func:`_clause_mentions`, with the term's and the opinions' clause offsets."""
     lex = _LEXICONS[language]
     low = clause.lower() if language == "en" else clause
     words = language == "en"
@@ -297,8 +406,11 @@ def _clause_mentions(
     )
     tokens = [(m.start(), m.end(), m.group()) for m in _EN_TOKEN.finditer(low)] if words else []
     result: dict[str, tuple[str, float, list[str]]] = {}
+    where: dict[str, tuple[int, int]] = {}
+    located: dict[str, list[_OpSpan]] = defaultdict(list)
     for _s, _e, term, aspect in aspect_spans:
         result.setdefault(str(aspect), (term, 0.0, []))
+        where.setdefault(str(aspect), (_s, _e))
     for s, e, term, value in implicit:
         aspect, weight = cast(tuple[str, float], value)
         others = [(a, b) for a, b, _t, _v in implicit if (a, b) != (s, e)]
@@ -306,6 +418,9 @@ def _clause_mentions(
             _negated_zh(low, s, term, others) if language == "zh" else _negated_en(tokens, s, term)
         )
         w = -weight if negated else weight
+        where.setdefault(aspect, (s, e))
+        start = _negator_start(low, tokens, s, language) if negated else s
+        located[aspect].append((start, e, _label(w), negated or _self_negated(term, w, language)))
         t, total, ops = result.get(aspect, (term, 0.0, []))
         result[aspect] = (
             t,
@@ -333,17 +448,32 @@ def _clause_mentions(
         )
         if negated:
             weight = -weight
+        start = _negator_start(low, tokens, s, language) if negated else s
+        located[aspect].append(
+            (start, e, _label(weight), negated or _self_negated(term, weight, language))
+        )
         t, total, ops = result[aspect]
         result[aspect] = (
             t,
             total + weight,
             [*ops, ("不" if language == "zh" else "not ") + term if negated else term],
         )
-    return [(a, t, total, ops) for a, (t, total, ops) in result.items()]
+    return [
+        (a, t, total, ops, where.get(a, (-1, -1)), located.get(a, []))
+        for a, (t, total, ops) in result.items()
+    ]
 
 
 def _clause_polarity(clause: str, language: str) -> tuple[float, list[str]]:
     """Summed general opinion of a clause that names no aspect (for carrying over)."""
+    total, ops, _spans = _clause_polarity_located(clause, language)
+    return total, ops
+
+
+def _clause_polarity_located(
+    clause: str, language: str
+) -> tuple[float, list[str], list[tuple[int, int, str, bool, str, float]]]:
+    """:func:`_clause_polarity` with each opinion's (start, end, label, negated, term, value)."""
     lex = _LEXICONS[language]
     low = clause.lower() if language == "en" else clause
     spans = _find_spans(low, lex.opinions, words=language == "en")
@@ -353,14 +483,18 @@ def _clause_polarity(clause: str, language: str) -> tuple[float, list[str]]:
         else []
     )
     total, ops = 0.0, []
+    located = []
     for s, e, term, value in spans:
         others = [(a, b) for a, b, _t, _v in spans if (a, b) != (s, e)]
         neg = (
             _negated_zh(low, s, term, others) if language == "zh" else _negated_en(tokens, s, term)
         )
-        total += -float(value) if neg else float(value)  # type: ignore[arg-type]
+        v = -float(value) if neg else float(value)  # type: ignore[arg-type]
+        total += v
         ops.append(("不" if language == "zh" else "not ") + term if neg else term)
-    return total, ops
+        start = _negator_start(low, tokens, s, language) if neg else s
+        located.append((start, e, _label(v), neg or _self_negated(term, v, language), term, v))
+    return total, ops, located
 
 
 def _label(total: float) -> str:
@@ -391,37 +525,78 @@ def extract_aspects(
     out: list[list[AspectMention]] = []
     undecided: list[tuple[int, int]] = []  # (text index, mention index)
     for i, raw in enumerate(texts):
-        text = to_simplified(raw or "")
+        original = raw or ""
+        text = to_simplified(original)
         lang = detect_language(text) if language == "auto" else language
         lang = lang if lang in ("zh", "en") else "en"
         mentions: list[AspectMention] = []
+        cursor = 0
+        previous: list[int] = []  # the mentions of the clause just before
         for clause in split_clauses(text, lang):
-            found = _clause_mentions(clause, lang, allowed)
+            base = text.find(clause, cursor)
+            if base < 0:  # pragma: no cover - clauses are pieces of the text, in order
+                base = cursor
+            cursor = base + len(clause)
+
+            def spans(
+                located: Iterable[tuple[int, int, str, bool]],
+                base: int = base,
+                original: str = original,
+            ) -> tuple[OpinionSpan, ...]:
+                return tuple(
+                    OpinionSpan(original[base + a : base + b], base + a, base + b, pol, neg)
+                    for a, b, pol, neg in located
+                )
+
+            found = _clause_mentions_located(clause, lang, allowed)
             if not found:
+                after, previous = previous, []
                 # "尺寸和描述的一样，很合适": an opinion clause right after an aspect
                 # clause that had none carries over to that aspect
                 if mentions and mentions[-1].text_index == i and not mentions[-1].opinions:
-                    total, ops = _clause_polarity(clause, lang)
+                    total, ops, located = _clause_polarity_located(clause, lang)
                     if ops:
+                        extra = spans((a, b, pol, neg) for a, b, pol, neg, _t, _v in located)
                         for k in range(len(mentions) - 1, -1, -1):
                             m = mentions[k]
                             if m.opinions or m.clause != mentions[-1].clause:
                                 break
-                            mentions[k] = AspectMention(
-                                m.aspect,
-                                _label(total),
-                                total,
-                                m.term,
-                                f"{m.clause}，{clause}"
+                            mentions[k] = replace(
+                                m,
+                                polarity=_label(total),
+                                score=total,
+                                clause=f"{m.clause}，{clause}"
                                 if lang == "zh"
                                 else f"{m.clause}, {clause}",
-                                i,
-                                tuple(ops),
+                                opinions=tuple(ops),
+                                opinion_spans=m.opinion_spans + extra,
                             )
+                    continue
+                if len(after) == 1:
+                    # "包装很严实，没有破损": opinions that belong to the aspect just named
+                    m = mentions[after[0]]
+                    follow = _FOLLOW_ON.get(m.aspect, set())
+                    _total, _ops, located = _clause_polarity_located(clause, lang)
+                    kept = [x for x in located if _base_word(x[4], lang) in follow]
+                    if kept:
+                        score = m.score + sum(x[5] for x in kept)
+                        mentions[after[0]] = replace(
+                            m,
+                            polarity=_label(score),
+                            score=score,
+                            clause=f"{m.clause}，{clause}"
+                            if lang == "zh"
+                            else f"{m.clause}, {clause}",
+                            opinions=m.opinions + tuple(x[4] for x in kept),
+                            opinion_spans=m.opinion_spans
+                            + spans((a, b, pol, neg) for a, b, pol, neg, _t, _v in kept),
+                        )
                 continue
-            for aspect, term, total, ops in found:
+            previous = []
+            for aspect, term, total, ops, (ts, te), op_located in found:
                 if not ops and polarity_fn is not None:
                     undecided.append((i, len(mentions)))
+                previous.append(len(mentions))
                 mentions.append(
                     AspectMention(
                         aspect=aspect,
@@ -431,6 +606,9 @@ def extract_aspects(
                         clause=clause,
                         text_index=i,
                         opinions=tuple(ops),
+                        start=base + ts if ts >= 0 else -1,
+                        end=base + te if ts >= 0 else -1,
+                        opinion_spans=spans(sorted(op_located)),
                     )
                 )
         out.append(mentions)
@@ -438,9 +616,7 @@ def extract_aspects(
         labels = polarity_fn([out[i][j].clause for i, j in undecided])
         for (i, j), label in zip(undecided, labels, strict=True):
             m = out[i][j]
-            out[i][j] = AspectMention(
-                m.aspect, label, m.score, m.term, m.clause, m.text_index, m.opinions
-            )
+            out[i][j] = replace(m, polarity=label)
     return out
 
 

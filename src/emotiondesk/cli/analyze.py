@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from emotiondesk.cli.common import print_json, user_errors
 from emotiondesk.errors import DataError, InvalidInputError
+
+if TYPE_CHECKING:
+    from emotiondesk.analyzer import AnalysisResult
+    from emotiondesk.explain import Evidence
 
 BATCH = 512
 
@@ -50,11 +56,19 @@ def analyze_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per text on stdout.")
     ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Show the words that drove polarity and emotion (JSON: an 'evidence' field).",
+        ),
+    ] = False,
 ) -> None:
     """Tell how each message feels: polarity, 0-1 score and emotion."""
     from tqdm import tqdm
 
     from emotiondesk.analyzer import load_analyzer
+    from emotiondesk.usecases.analyze_messages import explain_results, to_rows
 
     with user_errors():
         items = list(texts or [])
@@ -66,15 +80,22 @@ def analyze_command(
             raise InvalidInputError(f"--lang must be auto, zh or en, not {lang!r}")
         analyzer = load_analyzer(model)
         results = []
+        evidence: list[Evidence] = []
         show = len(items) > BATCH
         with tqdm(total=len(items), disable=not show, unit="msg") as bar:
             for start in range(0, len(items), BATCH):
                 chunk = items[start : start + BATCH]
-                results.extend(analyzer.analyze(chunk, language=None if lang == "auto" else lang))
+                batch = analyzer.analyze(chunk, language=None if lang == "auto" else lang)
+                results.extend(batch)
+                if explain:
+                    evidence.extend(explain_results(analyzer, batch))
                 bar.update(len(chunk))
     if as_json:
-        for r in results:
-            print_json(r.to_dict())
+        for row in to_rows(results, evidence if explain else None):
+            print_json(row)
+        return
+    if explain:
+        print_explained(results, evidence)
         return
     table = Table(show_lines=False)
     for col in ("text", "lang", "polarity", "score", "emotion", "confidence"):
@@ -90,3 +111,29 @@ def analyze_command(
             f"{r.emotion_scores[r.emotion]:.2f}",
         )
     Console().print(table)
+
+
+#: Highlight styles: the spans that pushed towards the label, by its polarity; against it.
+_TOWARDS = {"negative": "bold white on red", "positive": "bold black on green"}
+_AGAINST = "underline dim"
+
+
+def print_explained(results: Sequence[AnalysisResult], evidence: Sequence[Evidence]) -> None:
+    """Each message with its evidence highlighted, then the spans with their weights."""
+    console = Console()
+    for r, ev in zip(results, evidence, strict=True):
+        text = Text(r.text)
+        towards = _TOWARDS.get(r.polarity, "bold black on yellow")
+        for span in ev.polarity.spans:
+            text.stylize(towards if span.weight > 0 else _AGAINST, span.start, span.end)
+        head = Text(
+            f"{r.language}  {r.polarity} {r.score:.2f}  {r.emotion} "
+            f"{r.emotion_scores[r.emotion]:.2f}",
+            style="bold",
+        )
+        console.print(head)
+        console.print(text)
+        for name, task in (("polarity", ev.polarity), ("emotion", ev.emotion)):
+            shown = ", ".join(f"{s.text!r} {s.weight:+.3f}" for s in task.spans) or "-"
+            console.print(f"  {name} {task.label} ({task.method}): {shown}")
+        console.print()

@@ -17,8 +17,8 @@ It checks the key with the same ``KeyVerifier.authorize`` as the routes
 (from the cache only), which applies the key's rate limit (429 with
 ``Retry-After``, through the service's one exception handler), runs the
 texts through the micro-batcher and answers with the same JSON body as the
-FastAPI route. Anything else (a first
-request with a key, a missing or wrong key, a bad body, another content type)
+FastAPI route. Anything else (a first request with a key, a missing or wrong
+key, a bad body, another content type, a request with ``"explain": true``)
 is passed, body included, to the FastAPI route unchanged, which produces
 every error response exactly as before. Nothing is consumed (no rate-limit
 token) before the fast lane knows it answers the request itself.
@@ -102,6 +102,10 @@ class AnalyzeFastPath:
             )
         except (ValidationError, EmotionDeskError):
             # The FastAPI route answers it (422 with the usual details).
+            await self.app(scope, _replay(body, receive), send)
+            return
+        if request.explain:
+            # Explanations are computed by the route (the analyze use case).
             await self.app(scope, _replay(body, receive), send)
             return
         if not raw_key:

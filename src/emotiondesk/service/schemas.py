@@ -81,6 +81,10 @@ class AnalyzeRequest(_In):
     language: Literal["auto", "zh", "en"] = Field(
         default="auto", description="'auto' detects per text; 'zh' or 'en' forces the models."
     )
+    explain: bool = Field(
+        default=False,
+        description="Add each result's 'evidence': the spans that drove polarity and emotion.",
+    )
 
 
 class Analysis(_Out):
@@ -108,8 +112,57 @@ class Analysis(_Out):
     )
 
 
+class EvidenceSpan(BaseModel):
+    text: str
+    start: int = Field(description="Character offset into the text as given.")
+    end: int
+    weight: float = Field(
+        description="Signed: towards (+) or against (-) the label; logit units (linear) "
+        "or the drop in the label's probability when erased (occlusion)."
+    )
+
+
+class TaskEvidence(BaseModel):
+    label: str
+    method: Literal["linear", "occlusion", "none"]
+    spans: list[EvidenceSpan]
+
+
+class OpinionSpanOut(BaseModel):
+    text: str
+    start: int
+    end: int
+    polarity: str
+    negated: bool
+
+
+class AspectOpinion(BaseModel):
+    aspect: str
+    term: str
+    start: int = Field(description="The aspect term's offset in the text (-1: implicit).")
+    end: int
+    polarity: str
+    negated: bool
+    opinions: list[OpinionSpanOut]
+
+
+class Evidence(BaseModel):
+    polarity: TaskEvidence
+    emotion: TaskEvidence
+    aspects: list[AspectOpinion] = Field(default_factory=list)
+    note: str | None = Field(
+        default=None, description="Set when the message's polarity and its aspects disagree."
+    )
+
+
+class ExplainedAnalysis(Analysis):
+    evidence: Evidence | None = Field(
+        default=None, description="Only with 'explain': true: why the message reads so."
+    )
+
+
 class AnalyzeResponse(BaseModel):
-    results: list[Analysis]
+    results: list[ExplainedAnalysis]
 
 
 # -- conversations -------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 DEFAULT_MAX_CHARS = 20_000
 _TAIL_SHARE = 0.25
@@ -123,3 +124,107 @@ def prepare(text: str, *, max_chars: int | None = DEFAULT_MAX_CHARS) -> Normaliz
         text = text[:head] + " " + text[-tail:] if tail > 0 else text[:max_chars]
         truncated = True
     return NormalizedText(text=text, original_length=original_length, truncated=truncated)
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetText:
+    """A normalised text and, per character, the span of the original it came from.
+
+    ``spans[i]`` is ``(start, end)`` in the original text for character ``i``
+    of ``text`` (a replacement such as ``URL`` maps each of its characters to
+    the whole URL; the space joining a truncated head and tail maps to the cut).
+    """
+
+    text: str
+    spans: tuple[tuple[int, int], ...]
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """The original offsets covering normalised characters ``start:end``."""
+        if not self.spans or end <= start:
+            return (0, 0)
+        return (self.spans[start][0], self.spans[end - 1][1])
+
+
+def _sub_spans(
+    chars: list[str], spans: list[tuple[int, int]], pattern: re.Pattern[str], repl: Any
+) -> tuple[list[str], list[tuple[int, int]]]:
+    """``pattern.sub(repl)`` on a character list, carrying each character's original span."""
+    text = "".join(chars)
+    out_c: list[str] = []
+    out_s: list[tuple[int, int]] = []
+    pos = 0
+    for m in pattern.finditer(text):
+        out_c.extend(chars[pos : m.start()])
+        out_s.extend(spans[pos : m.start()])
+        new = m.expand(repl) if isinstance(repl, str) else repl(m)
+        if m.end() > m.start():
+            whole = (spans[m.start()][0], spans[m.end() - 1][1])
+        else:
+            whole = (spans[m.start()][0], spans[m.start()][0]) if m.start() < len(spans) else (0, 0)
+        if new == m.group(0)[: len(new)]:
+            # A shortened copy (repeats cut): each kept character keeps its own span.
+            out_s.extend(spans[m.start() : m.start() + len(new)])
+        else:
+            out_s.extend([whole] * len(new))
+        out_c.extend(new)
+        pos = m.end()
+    out_c.extend(chars[pos:])
+    out_s.extend(spans[pos:])
+    return out_c, out_s
+
+
+def prepare_with_offsets(text: str, *, max_chars: int | None = DEFAULT_MAX_CHARS) -> OffsetText:
+    """:func:`normalize` ``text``, keeping for each output character its original span.
+
+    The text is the same as :func:`normalize` gives (checked; on the rare
+    input where the step-by-step mapping differs, e.g. NFKC composing across
+    characters, the spans fall back to a proportional map).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"expected a str, got {type(text).__name__}")
+    expected = prepare(text, max_chars=max_chars).text
+    chars: list[str] = []
+    spans: list[tuple[int, int]] = []
+    # NFKC per cluster (a character and the combining marks after it).
+    i, n = 0, len(text)
+    while i < n:
+        j = i + 1
+        while j < n and unicodedata.combining(text[j]):
+            j += 1
+        piece = unicodedata.normalize("NFKC", text[i:j])
+        chars.extend(piece)
+        spans.extend([(i, j)] * len(piece))
+        i = j
+    if not text.isascii():
+        keep = [k for k, ch in enumerate(chars) if _clean_char(ch)]
+        table = _t2s_table()
+        chars = [chars[k].translate(table) for k in keep]
+        spans = [spans[k] for k in keep]
+    else:
+        keep = [k for k, ch in enumerate(chars) if ch >= " " or ch in "\t\n\r"]
+        chars = [chars[k] for k in keep]
+        spans = [spans[k] for k in keep]
+    chars, spans = _sub_spans(chars, spans, _URL_RE, "URL")
+    chars, spans = _sub_spans(chars, spans, _MENTION_RE, "@user")
+    chars, spans = _sub_spans(chars, spans, _REPEAT_RE, r"\1\1\1")
+    chars, spans = _sub_spans(chars, spans, _WS_RE, " ")
+    while chars and chars[0] == " ":
+        chars, spans = chars[1:], spans[1:]
+    while chars and chars[-1] == " ":
+        chars, spans = chars[:-1], spans[:-1]
+    if max_chars is not None and len(chars) > max_chars:
+        head = int(max_chars * (1 - _TAIL_SHARE))
+        tail = max_chars - head - 1
+        if tail > 0:
+            cut = (spans[head - 1][1], spans[-tail][0])
+            chars = [*chars[:head], " ", *chars[-tail:]]
+            spans = [*spans[:head], cut, *spans[-tail:]]
+        else:
+            chars, spans = chars[:max_chars], spans[:max_chars]
+    out = "".join(chars)
+    if out != expected or len(spans) != len(out):
+        # Fallback: spread the normalised characters evenly over the original.
+        m = max(len(expected), 1)
+        spans = [(k * n // m, max((k + 1) * n // m, k * n // m + 1)) for k in range(len(expected))]
+        out = expected
+    return OffsetText(text=out, spans=tuple(spans))

@@ -1,0 +1,59 @@
+"""Aspect-opinion pairs: opinion spans with offsets, polarity and negation."""
+
+from __future__ import annotations
+
+from emotiondesk.analytics.aspects import extract_aspects
+
+
+def test_packaging_with_a_negated_negative_opinion() -> None:
+    text = "包装很严实，没有破损。"
+    [mentions] = extract_aspects([text])
+    assert [m.aspect for m in mentions] == ["packaging"]
+    m = mentions[0]
+    assert m.polarity != "negative" and m.negated
+    assert text[m.start : m.end] == "包装"
+    negated = [o for o in m.opinion_spans if o.negated]
+    assert [(o.text, o.polarity) for o in negated] == [("没有破损", "positive")]
+    assert text[negated[0].start : negated[0].end] == "没有破损"
+    assert m.to_dict()["opinion_spans"][1]["negated"] is True
+
+
+def test_two_aspects_of_opposite_polarity_with_spans() -> None:
+    text = "The battery is great but delivery was a joke"
+    [mentions] = extract_aspects([text])
+    by_aspect = {m.aspect: m for m in mentions}
+    assert set(by_aspect) == {"battery", "logistics"}
+    battery, delivery = by_aspect["battery"], by_aspect["logistics"]
+    assert (battery.polarity, delivery.polarity) == ("positive", "negative")
+    assert text[battery.start : battery.end] == "battery"
+    assert text[delivery.start : delivery.end] == "delivery"
+    assert [(o.text, o.negated) for o in battery.opinion_spans] == [("great", False)]
+    assert [o.text for o in delivery.opinion_spans] == ["a joke"]
+    for m in mentions:
+        for o in m.opinion_spans:
+            assert text[o.start : o.end] == o.text
+
+
+def test_negators_are_part_of_the_opinion_span() -> None:
+    cases = {
+        "价格不贵，质量也不太好": {
+            "price": ("不贵", "positive"),
+            "quality": ("不太好", "negative"),
+        },
+        "Honestly the quality is not bad at all": {"quality": ("not bad", "positive")},
+    }
+    for text, expected in cases.items():
+        [mentions] = extract_aspects([text])
+        got = {m.aspect: m for m in mentions}
+        for aspect, (words, polarity) in expected.items():
+            [opinion] = got[aspect].opinion_spans
+            assert (opinion.text, opinion.polarity, opinion.negated) == (words, polarity, True)
+            assert text[opinion.start : opinion.end] == words
+
+
+def test_a_positive_follow_on_clause_is_not_given_to_an_unrelated_aspect() -> None:
+    # Only opinions that belong to the aspect pass on (衣服太丑 is not about packaging).
+    [mentions] = extract_aspects(["包装很好，衣服太丑了"])
+    [packaging] = [m for m in mentions if m.aspect == "packaging"]
+    assert packaging.polarity == "positive"
+    assert [o.text for o in packaging.opinion_spans] == ["很好"]

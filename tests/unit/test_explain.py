@@ -1,0 +1,166 @@
+"""Evidence spans: offsets into the original text, exact linear contributions, occlusion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emotiondesk.analyzer import Analyzer, load_analyzer
+from emotiondesk.explain import explain, group_units, linear_char_scores, segment
+from emotiondesk.models.ensemble import EnsembleClassifier
+from emotiondesk.text.normalize import prepare, prepare_with_offsets
+from emotiondesk.usecases.analyze_messages import analyze_messages
+
+TEXTS = [
+    "物流太慢了，气死我了",
+    "  ＧＯＯＤ！！！！！ 質量很好 😀 http://x.cn/a  @bob thanks",
+    "The parcel is so late, this is unacceptable, I am furious",
+    "Thank you so much, I love it, great service",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def analyzer(tiny_pack: Path) -> Analyzer:
+    return load_analyzer(tiny_pack, signals=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        TEXTS[1],
+        "a\u0301bc   d\n\n\te",
+        "好好好好好好！！！！ ＠someone 質量",
+        "see www.example.com/x?y=1 now!!!!!!",
+        "\x00bad\ufffdbytes  ",
+        "",
+    ],
+)
+def test_offset_map_gives_the_normalised_text_and_valid_spans(text: str) -> None:
+    mapped = prepare_with_offsets(text)
+    assert mapped.text == prepare(text).text
+    assert len(mapped.spans) == len(mapped.text)
+    for (s, e), ch in zip(mapped.spans, mapped.text, strict=True):
+        assert 0 <= s < e <= len(text)
+        if ch not in " URL@user":
+            # The character comes from its span (after NFKC, simplification, lower-casing).
+            assert ch.lower() in prepare(text[s:e], max_chars=None).text.lower() or ch == " "
+
+
+def test_offset_map_keeps_head_and_tail_of_truncated_texts() -> None:
+    text = "开头很好。" + "中间" * 50 + "结尾太差了"
+    mapped = prepare_with_offsets(text, max_chars=40)
+    assert mapped.text == prepare(text, max_chars=40).text
+    s, e = mapped.original_span(len(mapped.text) - 5, len(mapped.text))
+    assert text[s:e] == "结尾太差了"
+
+
+def test_linear_contributions_are_exact(analyzer: Analyzer) -> None:
+    for lang, text in (
+        ("zh", "物流太慢了，气死我了"),
+        ("en", "I am so angry, the parcel is late!"),
+    ):
+        model = analyzer.models[lang]["emotion"]
+        normed = prepare(text).text
+        logits = model.decision_function([normed])[0]
+        for c in range(len(model.labels_)):
+            chars = linear_char_scores(model, normed, c)
+            assert chars is not None and chars.shape == (len(normed),)
+            centred_intercept = model.intercept_[c] - model.intercept_.mean()
+            assert chars.sum() + centred_intercept == pytest.approx(
+                logits[c] - logits.mean(), abs=1e-4
+            )
+
+
+def test_explanations_point_into_the_original_text_and_repeat(analyzer: Analyzer) -> None:
+    results = analyzer.analyze(TEXTS)
+    first = [e.to_dict() for e in explain(analyzer, results)]
+    again = [e.to_dict() for e in explain(analyzer, analyzer.analyze(TEXTS))]
+    assert first == again  # same input, same explanation
+    for text, result, ev in zip(TEXTS, results, first, strict=True):
+        assert ev["polarity"]["label"] == result.polarity
+        assert ev["emotion"]["label"] == result.emotion
+        for task in ("polarity", "emotion"):
+            for span in ev[task]["spans"]:
+                assert text[span["start"] : span["end"]] == span["text"]
+    assert first[-1]["polarity"] == {"label": "neutral", "method": "none", "spans": []}
+    angry = first[0]["emotion"]
+    assert angry["method"] == "linear" and angry["label"] == "anger"
+    top = angry["spans"][0]
+    assert top["weight"] > 0 and "气" in top["text"]
+    # The URL and the mention never reach the models; the full-width GOOD does.
+    good = first[1]["polarity"]
+    assert all("http" not in s["text"] or s["text"].startswith("http") for s in good["spans"])
+
+
+def test_other_model_kinds_are_explained_by_batched_occlusion(
+    analyzer: Analyzer, tiny_pack: Path
+) -> None:
+    # An ensemble (here of the real n-gram model) is not linear: occlusion.
+    models = {
+        lang: {
+            task: EnsembleClassifier([f"{lang}-{task}-ngram"], [1.0]).load_members(
+                tiny_pack, [analyzer.models[lang][task]]
+            )
+            for task in ("polarity", "emotion")
+        }
+        for lang in ("zh", "en")
+    }
+    wrapped = Analyzer(models, version="ens")
+    calls: list[int] = []
+    original = EnsembleClassifier.predict_proba
+
+    def counting(self: EnsembleClassifier, texts: list[str]) -> np.ndarray:
+        calls.append(len(texts))
+        return original(self, texts)
+
+    EnsembleClassifier.predict_proba = counting  # type: ignore[method-assign]
+    try:
+        results = wrapped.analyze(TEXTS[:4])
+        calls.clear()
+        evidence = explain(wrapped, results)
+    finally:
+        EnsembleClassifier.predict_proba = original  # type: ignore[method-assign]
+    # One batch per model: zh and en x polarity and emotion.
+    assert len(calls) == 4
+    ev = evidence[0].to_dict()["emotion"]
+    assert ev["method"] == "occlusion" and ev["label"] == "anger"
+    assert ev["spans"][0]["weight"] > 0 and "气" in ev["spans"][0]["text"]
+    assert [e.to_dict() for e in explain(wrapped, results)] == [e.to_dict() for e in evidence]
+
+
+def test_segmenter_words_and_units() -> None:
+    assert segment("The battery is great!", "en") == [(0, 3), (4, 11), (12, 14), (15, 20), (20, 21)]
+    words = segment("包装很严实，没有破损。", "zh")
+    assert words[0] == (0, 2) and words[-1][1] == 11
+    assert group_units([(i, i + 1) for i in range(10)], 4) == [(0, 3), (3, 6), (6, 9), (9, 10)]
+
+
+def test_usecase_adds_evidence_only_when_asked(analyzer: Analyzer) -> None:
+    plain = analyze_messages(analyzer, ["物流太慢了"])
+    assert "evidence" not in plain[0]
+    rows = analyze_messages(analyzer, ["物流太慢了"], explain=True)
+    assert set(rows[0]) == set(plain[0]) | {"evidence"}
+    assert rows[0]["evidence"]["polarity"]["spans"]
+
+
+def test_evidence_holds_the_aspects_and_says_when_they_disagree(analyzer: Analyzer) -> None:
+    text = "包装很严实，没有破损。"
+    [row] = analyze_messages(analyzer, [text], explain=True)
+    [packaging] = row["evidence"]["aspects"]
+    assert packaging["aspect"] == "packaging" and packaging["negated"] is True
+    assert packaging["polarity"] != "negative"
+    negated = [o for o in packaging["opinions"] if o["negated"]]
+    assert text[negated[0]["start"] : negated[0]["end"]] == "没有破损"
+    note = row["evidence"]["note"]
+    # The note is set exactly when the message's polarity contradicts the aspects.
+    assert (note is not None) == (row["polarity"] == "negative")
+    [mixed] = analyze_messages(
+        analyzer, ["The battery is great but delivery was a joke"], explain=True
+    )
+    polarities = {a["aspect"]: a["polarity"] for a in mixed["evidence"]["aspects"]}
+    assert polarities == {"battery": "positive", "logistics": "negative"}
+    if mixed["polarity"] != "neutral":
+        assert mixed["evidence"]["note"].startswith("mixed")
