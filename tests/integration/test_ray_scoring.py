@@ -189,3 +189,65 @@ def test_ray_matches_local_row_for_row(
         )
     assert len(set(b.column("订单号").to_pylist())) == ROWS
     assert set(a.column("polarity").to_pylist()) == {"negative", "neutral", "positive"}
+
+
+def test_import_on_ray_into_postgres_resumes_and_matches_local(
+    ray_cluster: str, ray_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``import --engine ray``: the analysis on the cluster, rows stored in batches in
+    PostgreSQL; an interrupted import (here: stopped after 1,500 rows) re-run stores
+    nothing twice, and every row reads as the local engine's import reads it."""
+    from sqlalchemy import text
+
+    from emotiondesk.service.demo_reviews import generate_reviews, write_jsonl
+    from emotiondesk.storage import make_engine
+    from tests.integration.test_service_http import reset_postgres
+
+    url = os.environ.get("EMOTIONDESK_TEST_POSTGRES_URL", "")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must set EMOTIONDESK_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)")
+        pytest.skip("EMOTIONDESK_TEST_POSTGRES_URL is not set: no PostgreSQL to test against")
+    reset_postgres(url)
+    archive = write_jsonl(generate_reviews(n=4000, seed=3), tmp_path / "reviews.jsonl")
+
+    def run_import(database: str, *extra: str) -> dict:
+        proc = subprocess.run(
+            [
+                *(sys.executable, "-m", "emotiondesk", "import", str(archive)),
+                *("--database", database, "--model", str(FAST_PACK), "--batch-size", "250"),
+                *("--no-scan-surges", "--json", *extra),
+            ],
+            env=ray_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    on_ray = ["--engine", "ray", "--ray-address", ray_cluster, "--workers", "2"]
+    first = run_import(url, *on_ray, "--limit", "1500")
+    assert first["imported"] == 1500
+    again = run_import(url, *on_ray)
+    assert (again["imported"], again["already_stored"]) == (2500, 1500)
+    local_db = f"sqlite:///{tmp_path / 'local.sqlite'}"
+    assert run_import(local_db)["imported"] == 4000
+
+    query = text(
+        "SELECT conversation_id, client_message_id, polarity, emotion, score, text FROM messages"
+    )
+    rows = {}
+    for name, db in (("ray", url), ("local", local_db)):
+        engine = make_engine(db)
+        with engine.connect() as conn:
+            got = conn.execute(query).all()
+        engine.dispose()
+        keys = [(r[0], r[1]) for r in got]
+        assert len(keys) == len(set(keys)) == 4000, name  # every row once
+        rows[name] = {(r[0], r[1]): r[2:] for r in got}
+    assert rows["ray"].keys() == rows["local"].keys()
+    for key, (pol, emo, score, txt) in rows["local"].items():
+        r_pol, r_emo, r_score, r_txt = rows["ray"][key]
+        assert (r_pol, r_emo, r_txt) == (pol, emo, txt)
+        assert abs(r_score - score) <= 1e-6

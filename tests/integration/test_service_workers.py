@@ -92,6 +92,7 @@ def workers(
         tmp_path_factory.mktemp("log") / "server.log",
         EMOTIONDESK_WORKERS="2",
         EMOTIONDESK_SURGE_SCAN_MINUTES="0",
+        EMOTIONDESK_API_KEY_CACHE_SECONDS="1",
     )
     yield srv
     assert stop_server(srv) in CLEAN_EXIT
@@ -233,3 +234,34 @@ def test_concurrent_surge_scans_store_each_episode_once(workers: Server) -> None
     with _sessions(workers)() as s:
         surges = s.query(Alert).filter(Alert.kind == "negative_surge").all()
     assert len(surges) == len({a.details["episode"] for a in surges}) == len(found)
+
+
+def test_a_revoked_key_is_refused_by_every_worker(workers: Server) -> None:
+    from emotiondesk.storage import repository as repo
+
+    sessions = _sessions(workers)
+    with sessions() as s:
+        key = repo.generate_key()
+        row, _ = repo.create_api_key(s, name="revoke-me", scopes=["read"], key=key)
+        s.commit()
+        key_id = row.id
+
+    def statuses(n: int) -> list[int]:
+        async def run() -> list[int]:
+            limits = httpx.Limits(max_connections=16, max_keepalive_connections=0)
+            async with httpx.AsyncClient(
+                base_url=workers.base, headers={"X-API-Key": key}, timeout=30, limits=limits
+            ) as http:
+                rs = await asyncio.gather(*(http.get("/v1/alerts?limit=1") for _ in range(n)))
+            return [r.status_code for r in rs]
+
+        return asyncio.run(run())
+
+    assert set(statuses(40)) == {200}  # both workers know (and cache) the key
+    with sessions() as s:
+        repo.revoke_api_key(s, key_id=key_id)
+        s.commit()
+    time.sleep(1.5)  # EMOTIONDESK_API_KEY_CACHE_SECONDS=1
+    after = statuses(40)
+    # refused everywhere: 401, or 429 once the failed attempts are throttled
+    assert 401 in after and set(after) <= {401, 429}, after

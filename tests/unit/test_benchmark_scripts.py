@@ -55,3 +55,9 @@ def test_service_cpu_runs_in_process(tiny_pack: Path) -> None:
     assert res.returncode == 0, res.stderr[-2000:]
     assert "60 requests, 6 in-process callers" in res.stdout
     assert "ms CPU per request" in res.stdout
+
+
+def test_scale_needs_a_database_for_the_service_part() -> None:
+    res = run("scale.py", "--skip-scoring", "--database-url", "")
+    assert res.returncode == 1
+    assert "--database-url" in res.stderr

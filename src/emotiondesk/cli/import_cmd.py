@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -60,6 +60,19 @@ def import_command(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the report as JSON on stdout.")
     ] = False,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray (the analysis in a Ray actor pool).")
+    ] = "local",
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Ray engine: actors, each with the pack (default 2).")
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Ray engine: an existing cluster (default RAY_ADDRESS or a local Ray for the run).",
+        ),
+    ] = None,
 ) -> None:
     """Import FILE, analysing every row; resumable (re-run the same command after an interruption)."""
     with user_errors():
@@ -77,6 +90,9 @@ def import_command(
             rejects=rejects,
             scan_surges=scan_surges,
             json_out=json_out,
+            engine=engine,
+            workers=workers,
+            ray_address=ray_address,
         )
 
 
@@ -95,11 +111,16 @@ def run_import(
     rejects: Path | None,
     scan_surges: bool,
     json_out: bool,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> None:
+    from contextlib import ExitStack
+
     from tqdm import tqdm
 
     from emotiondesk.analyzer import load_analyzer
-    from emotiondesk.errors import DataError
+    from emotiondesk.errors import DataError, InvalidInputError
     from emotiondesk.storage import (
         describe_database,
         make_engine,
@@ -113,6 +134,10 @@ def run_import(
         parse_column_map,
     )
 
+    if engine not in ("local", "ray"):
+        raise InvalidInputError(f"--engine must be local or ray, not {engine!r}")
+    if engine == "local" and (workers is not None or ray_address is not None):
+        raise InvalidInputError("--workers and --ray-address need --engine ray")
     if not file.is_file():
         raise DataError(f"{file}: no such file")
     if file.stat().st_size == 0:
@@ -122,10 +147,19 @@ def run_import(
     where = describe_database(database)
     if not json_out:
         err_console.print(f"importing {file} into {where}", highlight=False)
-    engine = make_engine(database)
-    upgrade_database(engine)
-    sessions = make_session_factory(engine)
-    analyzer = load_analyzer(None if model == "default" else model)
+    db = make_engine(database)
+    upgrade_database(db)
+    sessions = make_session_factory(db)
+    stack = ExitStack()
+    if engine == "ray":
+        from emotiondesk.usecases.distributed import RayScorer, ray_session
+
+        ray = stack.enter_context(ray_session(ray_address))
+        scorer: Any = RayScorer(ray, pack=model, workers=workers or 2)
+        analyzer = None
+    else:
+        analyzer = load_analyzer(None if model == "default" else model)
+        scorer = None
     total = count_rows(file, kind)
     if limit is not None:
         total = min(total, limit)
@@ -134,6 +168,7 @@ def run_import(
         report = import_archive(
             file,
             analyzer=analyzer,
+            scorer=scorer,
             sessions=sessions,
             fmt=kind,
             source=source,
@@ -147,12 +182,13 @@ def run_import(
         )
     finally:
         bar.close()
+        stack.close()
     if scan_surges and report.imported:
         from emotiondesk.usecases.analytics import scan_surges as scan
 
         with sessions() as session:
             report.surges = len(scan(session, by="category"))
-    engine.dispose()
+    db.dispose()
     if json_out:
         print_json({**report.to_dict(), "database": where})
     else:

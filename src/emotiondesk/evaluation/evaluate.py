@@ -59,6 +59,8 @@ def predict_scheme_proba(
         return out, analyzer.version
     if path.is_dir() and (path / CONFIG_NAME).is_file():
         clf = load_model(path)
+        if hasattr(clf, "for_task") and task in getattr(clf, "tasks_", {}):
+            clf = clf.for_task(task)  # a multi-task model: the head of this task
         if not set(clf.labels_) <= set(labels):
             raise ModelError(
                 f"model {path} predicts {clf.labels_}, not {task} labels {list(labels)}"

@@ -42,7 +42,11 @@ MODEL_TYPE = "transformer"
 ENCODER_DIR = "encoder"
 HEADS_FILE = "heads.safetensors"
 FORMAT_VERSION = 1
-POOLINGS = ("mean", "cls")
+POOLINGS = ("mean", "cls", "mean_norm")
+#: ``mean_norm`` pooling: the mean-pooled vector, L2-normalised, times this (E5-style
+#: encoders are trained on normalised mean-pooled vectors; the scale gives the heads
+#: logits of a useful range from the start).
+NORM_SCALE = 20.0
 
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
 _TOKENIZER_FILES = (
@@ -190,7 +194,10 @@ class MultiTaskNet(nn.Module):
         if self.pooling == "cls":
             return hidden[:, 0]
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-6)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-6)
+        if self.pooling == "mean_norm":
+            return NORM_SCALE * nn.functional.normalize(pooled, dim=-1)
+        return pooled
 
     def forward(
         self,

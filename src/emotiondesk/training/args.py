@@ -66,7 +66,9 @@ class TrainingArgs:
     lora_alpha: int = 16
     lora_dropout: float = 0.1
     lora_targets: list[str] | None = None  # None: the attention projections of the base
-    pooling: str = "mean"  # mean | cls
+    pooling: str = "mean"  # mean | cls | mean_norm (L2-normalised, scaled: E5 bases)
+    freeze_embeddings: bool = False  # keep the word-embedding table fixed (large vocabularies)
+    freeze_layers: int = 0  # also keep the embeddings and the lowest N encoder layers fixed
     max_length: int | None = None  # None: the model's own limit
     # optimisation
     epochs: float = 3.0
@@ -133,7 +135,7 @@ class TrainingArgs:
         if len(set(names)) != len(names):
             raise ConfigError(f"each task may appear once; got {names}")
         _choice("method", self.method, ("full", "lora"))
-        _choice("pooling", self.pooling, ("mean", "cls"))
+        _choice("pooling", self.pooling, ("mean", "cls", "mean_norm"))
         _choice("loss", self.loss, ("ce", "focal"))
         _choice("class_weights", self.class_weights, ("none", "balanced"))
         _choice("device", self.device, ("auto", "cpu", "cuda"))
@@ -169,6 +171,8 @@ class TrainingArgs:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.freeze_layers < 0:
+            raise ConfigError(f"freeze_layers must be >= 0, got {self.freeze_layers}")
         if self.patience < 0:
             raise ConfigError("patience must be >= 0 (0 disables early stopping)")
 

@@ -38,6 +38,7 @@ import json
 import logging
 import math
 import random
+import re
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -275,6 +276,10 @@ def _merge_lora(net: MultiTaskNet) -> None:
 def _param_groups(net: nn.Module, args: TrainingArgs) -> list[dict[str, Any]]:
     decay, no_decay, head = [], [], []
     for name, p in net.named_parameters():
+        if (args.freeze_embeddings and "word_embeddings" in name) or _in_frozen_layers(
+            name, args.freeze_layers
+        ):
+            p.requires_grad_(False)
         if not p.requires_grad:
             continue
         if name.startswith("heads."):
@@ -289,6 +294,16 @@ def _param_groups(net: nn.Module, args: TrainingArgs) -> list[dict[str, Any]]:
         {"params": no_decay, "weight_decay": 0.0, "lr": args.lr},
         {"params": head, "weight_decay": args.weight_decay, "lr": head_lr},
     ]
+
+
+def _in_frozen_layers(name: str, n_layers: int) -> bool:
+    """Embeddings and encoder layers below ``n_layers`` (BERT-style parameter names)."""
+    if n_layers <= 0:
+        return False
+    if ".embeddings." in name or name.startswith("embeddings."):
+        return True
+    m = re.search(r"\.layer\.(\d+)\.", name)
+    return m is not None and int(m.group(1)) < n_layers
 
 
 def _trainable_state(net: nn.Module) -> dict[str, torch.Tensor]:

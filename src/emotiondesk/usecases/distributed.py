@@ -66,9 +66,9 @@ def ray_session(address: str | None, *, num_cpus: int | None = None) -> Iterator
             "logging_level": logging.WARNING,
             "log_to_driver": False,
         }
-        if address:
-            kwargs["address"] = address
-        elif num_cpus is not None:
+        # "local" starts a new Ray even where `ray start` left a cluster address behind
+        kwargs["address"] = address or os.environ.get("RAY_ADDRESS") or "local"
+        if kwargs["address"] == "local" and num_cpus is not None:
             kwargs["num_cpus"] = num_cpus
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
@@ -140,6 +140,41 @@ class AnalyzeActor:
 
     def version(self) -> str:
         return self.analyzer.version
+
+
+class RayScorer:
+    """A :class:`~emotiondesk.usecases.scoring.BatchScorer` over a pool of :class:`AnalyzeActor`.
+
+    Batches go to the actors in turn; ``depth`` (two per actor) batches are in
+    flight while the caller stores the oldest, so the actors keep working
+    while the database writes. Use inside :func:`ray_session`.
+    """
+
+    def __init__(
+        self,
+        ray: Any,
+        *,
+        pack: str | Path | None = None,
+        workers: int = 2,
+        max_chars: int | None = None,
+    ) -> None:
+        if workers < 1:
+            raise DataError("--workers must be at least 1")
+        remote = ray.remote(num_cpus=actor_cpus(ray, workers))(AnalyzeActor)
+        self.ray = ray
+        self.actors = [remote.remote(_pack_arg(pack), max_chars) for _ in range(workers)]
+        self.depth = 2 * workers
+        self._next = 0
+        # the pack loads in every actor before the first batch is sent
+        self.version = ray.get([a.version.remote() for a in self.actors])[0]
+
+    def submit(self, texts: list[str]) -> Any:
+        actor = self.actors[self._next % len(self.actors)]
+        self._next += 1
+        return actor.score.remote(texts)
+
+    def result(self, handle: Any) -> dict[str, list[Any]]:
+        return self.ray.get(handle)  # type: ignore[no-any-return]
 
 
 def score_file_ray(
@@ -221,7 +256,7 @@ def score_file_ray(
             },
             batch_size=batch_size,
             batch_format="pyarrow",
-            concurrency=workers,
+            compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=cpus,
         )
         if ofmt == "parquet":

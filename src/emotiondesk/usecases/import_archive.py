@@ -29,7 +29,7 @@ import hashlib
 import json
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +44,8 @@ from emotiondesk.config import MAX_TEXT_CHARS
 from emotiondesk.errors import DataError
 from emotiondesk.storage.repository import to_utc
 from emotiondesk.storage.tables import Conversation, Message, new_id
-from emotiondesk.usecases.ingest_message import mask_and_analyse
+from emotiondesk.text.pii import MaskResult, mask_pii_detailed
+from emotiondesk.usecases.scoring import BatchScorer, LocalScorer, analysis_record
 
 logger = logging.getLogger(__name__)
 
@@ -266,8 +267,9 @@ def _clean(value: Any, limit: int) -> str | None:
 def import_archive(
     path: str | Path,
     *,
-    analyzer: Analyzer,
+    analyzer: Analyzer | None = None,
     sessions: sessionmaker[Session],
+    scorer: BatchScorer | None = None,
     fmt: str | None = None,
     source: str | None = None,
     channel: str | None = None,
@@ -283,7 +285,14 @@ def import_archive(
 
     ``columns`` maps fields to the file's column names where the built-in aliases
     (:data:`ALIASES`) do not find them, e.g. ``{"text": "评论内容"}``.
+    ``scorer`` analyses the batches (default: ``analyzer`` in this process; a
+    :class:`~emotiondesk.usecases.distributed.RayScorer` analyses them on Ray,
+    several batches in flight, stored in file order).
     """
+    if scorer is None:
+        if analyzer is None:
+            raise ValueError("import_archive needs an analyzer or a scorer")
+        scorer = LocalScorer(analyzer)
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
@@ -299,6 +308,17 @@ def import_archive(
     t0 = time.perf_counter()
     batch: list[_Row] = []
     seen_convs: set[str] = set()
+    in_flight: deque[tuple[_Prepared, Any]] = deque()
+
+    def flush(rows: list[_Row]) -> None:
+        prepared = _prepare(rows, sessions=sessions, source=source, report=report, seen=seen_convs)
+        if prepared is not None:
+            in_flight.append((prepared, scorer.submit([m.text for m in prepared.masked])))
+        while len(in_flight) >= scorer.depth:
+            done, handle = in_flight.popleft()
+            _store(done, scorer.result(handle), sessions=sessions, source=source, report=report)
+        if progress:
+            progress(len(rows))
 
     def reject(rowno: int, reason: str, rec: Any) -> None:
         report.rejected += 1
@@ -363,28 +383,13 @@ def import_archive(
             }
             batch.append(_Row(rowno, text, fields))
             if len(batch) >= batch_size:
-                _flush(
-                    batch,
-                    analyzer=analyzer,
-                    sessions=sessions,
-                    source=source,
-                    report=report,
-                    seen=seen_convs,
-                )
-                if progress:
-                    progress(len(batch))
+                flush(batch)
                 batch = []
         if batch:
-            _flush(
-                batch,
-                analyzer=analyzer,
-                sessions=sessions,
-                source=source,
-                report=report,
-                seen=seen_convs,
-            )
-            if progress:
-                progress(len(batch))
+            flush(batch)
+        while in_flight:
+            done, handle = in_flight.popleft()
+            _store(done, scorer.result(handle), sessions=sessions, source=source, report=report)
     finally:
         if reject_fh is not None:
             reject_fh.close()
@@ -393,16 +398,23 @@ def import_archive(
     return report
 
 
-def _flush(
+@dataclass
+class _Prepared:
+    """A batch's rows not stored yet, masked, waiting for their analysis."""
+
+    todo: list[tuple[_Row, tuple[str, str]]]
+    masked: list[MaskResult]
+
+
+def _prepare(
     batch: list[_Row],
     *,
-    analyzer: Analyzer,
     sessions: sessionmaker[Session],
     source: str,
     report: ImportReport,
     seen: set[str],
-) -> None:
-    """Analyse and store one batch in one transaction, skipping rows already stored."""
+) -> _Prepared | None:
+    """The rows of ``batch`` not stored yet (by their stable ids), PII-masked; None if none."""
     conv_ids = {
         r.fields["conversation_key"]: _stable_id(source, r.fields["conversation_key"])
         for r in batch
@@ -420,12 +432,25 @@ def _flush(
             if client_ids
             else set()
         )
-        todo = [(r, cid) for r, cid in zip(batch, client_ids, strict=True) if cid not in existing]
-        report.already_stored += len(batch) - len(todo)
-        seen.update(conv_ids.values())
-        if not todo:
-            return
-        prepared = mask_and_analyse([r.text for r, _ in todo], analyzer.analyze)
+    todo = [(r, cid) for r, cid in zip(batch, client_ids, strict=True) if cid not in existing]
+    report.already_stored += len(batch) - len(todo)
+    seen.update(conv_ids.values())
+    if not todo:
+        return None
+    return _Prepared(todo, [mask_pii_detailed(r.text) for r, _ in todo])
+
+
+def _store(
+    prepared: _Prepared,
+    cols: dict[str, list[Any]],
+    *,
+    sessions: sessionmaker[Session],
+    source: str,
+    report: ImportReport,
+) -> None:
+    """Store one analysed batch in one transaction."""
+    todo = prepared.todo
+    with sessions() as session:
         wanted = sorted({cid[0] for _r, cid in todo})
         convs = {
             c.id: c
@@ -442,7 +467,9 @@ def _flush(
         new_convs: dict[str, dict[str, Any]] = {}
         touched: dict[str, tuple[int, datetime]] = {}
         messages: list[dict[str, Any]] = []
-        for (row, (conv_id, client_id)), (m, res) in zip(todo, prepared, strict=True):
+        for i, ((row, (conv_id, client_id)), m) in enumerate(
+            zip(todo, prepared.masked, strict=True)
+        ):
             f = row.fields
             when = f["timestamp"] or now
             if conv_id not in convs and conv_id not in new_convs:
@@ -463,18 +490,7 @@ def _flush(
                 }
             seq = int(next_seq.get(conv_id) or 0) + 1
             next_seq[conv_id] = seq
-            # a shallow dict: AnalysisResult.to_dict (dataclasses.asdict) deep-copies, 3x slower
-            analysis: dict[str, Any] = {
-                "text": res.text,
-                "language": res.language,
-                "polarity": res.polarity,
-                "polarity_scores": dict(res.polarity_scores),
-                "score": res.score,
-                "emotion": res.emotion,
-                "emotion_scores": dict(res.emotion_scores),
-                "truncated": res.truncated,
-                "model": res.model,
-            }
+            analysis = analysis_record(cols, i, m.text)
             if f["rating"] is not None:
                 analysis["rating"] = f["rating"]
             messages.append(
@@ -486,14 +502,14 @@ def _flush(
                     "role": f["role"],
                     "text": m.text,
                     "raw_text": None,
-                    "language": res.language,
-                    "polarity": res.polarity,
-                    "score": res.score,
-                    "emotion": res.emotion,
+                    "language": analysis["language"],
+                    "polarity": analysis["polarity"],
+                    "score": analysis["score"],
+                    "emotion": analysis["emotion"],
                     "analysis": analysis,
                     "state": None,
                     "pii": m.counts,
-                    "model_version": res.model,
+                    "model_version": analysis["model"],
                     "sent_at": f["timestamp"],
                     "created_at": when,
                 }

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from emotiondesk.analyzer import AnalysisResult, Analyzer
 from emotiondesk.errors import DataError
@@ -85,6 +85,35 @@ def score_batch(analyzer: Analyzer, texts: Sequence[Any]) -> dict[str, list[Any]
     non-string cells are analysed as their ``str``.
     """
     return columns_from_results(analyzer.analyze([as_text(t) for t in texts]))
+
+
+class BatchScorer(Protocol):
+    """Analyses batches of texts into columns, possibly several at once, results in order.
+
+    ``submit`` starts a batch and returns a handle; ``result`` waits for it.
+    ``depth``: how many batches a caller keeps in flight before it waits.
+    """
+
+    depth: int
+
+    def submit(self, texts: list[str]) -> Any: ...
+
+    def result(self, handle: Any) -> dict[str, list[Any]]: ...
+
+
+class LocalScorer:
+    """:func:`score_batch` in this process (one batch at a time)."""
+
+    depth = 1
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+
+    def submit(self, texts: list[str]) -> dict[str, list[Any]]:
+        return score_batch(self.analyzer, texts)
+
+    def result(self, handle: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        return handle
 
 
 def analysis_record(cols: dict[str, list[Any]], i: int, text: str) -> dict[str, Any]:
