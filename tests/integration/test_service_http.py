@@ -282,7 +282,10 @@ def test_graceful_shutdown_keeps_acknowledged_messages(
                 )
                 for i in range(30)
             ]
-            await asyncio.sleep(0.15)
+            # SIGTERM once the server has acknowledged one of them, so that the
+            # shutdown lands mid-stream however loaded the machine is (a fixed
+            # sleep sent it before any request had been accepted under load)
+            await asyncio.wait(jobs, timeout=30, return_when=asyncio.FIRST_COMPLETED)
             srv.proc.send_signal(signal.SIGTERM)
             return await asyncio.gather(*jobs, return_exceptions=True)
 
