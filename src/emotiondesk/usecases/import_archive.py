@@ -45,6 +45,7 @@ from emotiondesk.errors import DataError
 from emotiondesk.storage.repository import to_utc
 from emotiondesk.storage.tables import Conversation, Message, new_id
 from emotiondesk.text.pii import MaskResult, mask_pii_detailed
+from emotiondesk.usecases.score_files import input_format
 from emotiondesk.usecases.scoring import BatchScorer, LocalScorer, analysis_record
 
 logger = logging.getLogger(__name__)
@@ -140,18 +141,8 @@ class _Row:
 
 
 def detect_format(path: Path, fmt: str | None = None) -> str:
-    if fmt:
-        if fmt not in FORMATS:
-            raise DataError(f"unknown format {fmt!r}; use csv or jsonl")
-        return fmt
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        return "csv"
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    raise DataError(
-        f"{path.name}: cannot tell the format from the extension; pass --format csv|jsonl"
-    )
+    """``csv`` or ``jsonl``: ``fmt`` or the file's extension."""
+    return input_format(path, fmt, formats=FORMATS, option="--format")
 
 
 def parse_column_map(pairs: list[str] | None) -> dict[str, str]:

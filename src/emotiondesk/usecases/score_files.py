@@ -78,22 +78,34 @@ class ScoreReport:
         }
 
 
-def input_format(path: Path, fmt: str | None = None) -> str:
-    """``csv``, ``jsonl`` or ``parquet``: ``fmt`` or the file's extension."""
+def input_format(
+    path: Path,
+    fmt: str | None = None,
+    *,
+    formats: tuple[str, ...] = INPUT_FORMATS,
+    option: str = "--input-format",
+) -> str:
+    """One of ``formats``: ``fmt`` or the file's extension (``option`` names the flag in errors)."""
+    choices = "|".join(formats)
     if fmt:
-        if fmt not in INPUT_FORMATS:
-            raise DataError(f"unknown input format {fmt!r}; use one of {', '.join(INPUT_FORMATS)}")
+        if fmt not in formats:
+            raise DataError(f"unknown format {fmt!r}; use one of {', '.join(formats)}")
         return fmt
     suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        return "csv"
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise DataError(
-        f"{path.name}: cannot tell the format from the extension; pass --input-format csv|jsonl|parquet"
-    )
+    detected = {
+        ".csv": "csv",
+        ".tsv": "csv",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".json": "jsonl",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+    }.get(suffix)
+    if detected is None or detected not in formats:
+        raise DataError(
+            f"{path.name}: cannot tell the format from the extension; pass {option} {choices}"
+        )
+    return detected
 
 
 def output_format(path: Path, fmt: str | None = None) -> str:
