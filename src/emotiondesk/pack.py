@@ -15,6 +15,11 @@
 Each route names a model directory inside the pack. The shipped pack lives in
 the repository's ``models/`` folder; an installed wheel carries it as
 ``emotiondesk/_pack``.
+
+A single model directory (what ``emotiondesk train --out DIR`` writes: a
+``config.json`` and no ``pack.json``) is read as a pack too: the default pack
+with that model on the routes it serves (its task, or each task of a
+multi-task model; its language, or every language when it records none).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from emotiondesk.errors import ModelError
 from emotiondesk.labels import SCHEMES
 
 PACK_FILE = "pack.json"
+MODEL_CONFIG = "config.json"
 LANGUAGES = ("zh", "en")
 
 
@@ -48,12 +54,17 @@ class PackSpec:
 
 
 def default_pack_dir() -> Path:
-    """Where the shipped pack is: the installed package data, else the checkout's ``models/``."""
+    """Where the default pack is: ``EMOTIONDESK_MODEL_DIR``, else the shipped pack."""
     from emotiondesk.config import get_settings
 
     configured = get_settings().model_dir
     if configured is not None:
         return Path(configured)
+    return shipped_pack_dir()
+
+
+def shipped_pack_dir() -> Path:
+    """The shipped pack: the installed package data, else the checkout's ``models/``."""
     installed = resources.files("emotiondesk") / "_pack"
     if installed.is_dir():
         return Path(str(installed))
@@ -72,7 +83,12 @@ def read_pack(directory: str | Path) -> PackSpec:
     root = Path(directory)
     path = root / PACK_FILE
     if not path.is_file():
-        raise ModelError(f"{str(root)!r} is not a model pack (no {PACK_FILE})")
+        if (root / MODEL_CONFIG).is_file():
+            return single_model_pack(root)
+        raise ModelError(
+            f"{str(root)!r} is not a model pack (no {PACK_FILE}) "
+            f"and not a model directory (no {MODEL_CONFIG})"
+        )
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -99,4 +115,70 @@ def read_pack(directory: str | Path) -> PackSpec:
         routes={lang: {t: str(d) for t, d in tasks.items()} for lang, tasks in routes.items()},
         fallback_language=fallback,
         extra={k: v for k, v in raw.items() if k not in known},
+    )
+
+
+def single_model_pack(directory: str | Path, base: str | Path | None = None) -> PackSpec:
+    """A pack that serves one model directory on its routes and ``base`` on the rest.
+
+    ``base`` defaults to the default pack (the shipped one when the default is
+    this very directory). Routes to the model are absolute paths, so
+    ``spec.model_dir`` works for both kinds of route.
+
+    Example:
+        >>> spec = single_model_pack("my-emotion-model")   # doctest: +SKIP
+        >>> spec.routes["zh"]["emotion"]                    # doctest: +SKIP
+        '/abs/path/my-emotion-model'
+    """
+    model_dir = Path(directory).resolve()
+    try:
+        cfg = json.loads((model_dir / MODEL_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"cannot read {model_dir / MODEL_CONFIG}: {exc}") from exc
+    if not isinstance(cfg, dict) or "model_type" not in cfg:
+        raise ModelError(f"{model_dir / MODEL_CONFIG} is not an emotiondesk model config")
+    tasks = _model_tasks(cfg, model_dir)
+    if base is None:
+        base = default_pack_dir()
+        if Path(base).resolve() == model_dir:
+            base = shipped_pack_dir()
+    base_spec = read_pack(base)
+    language = cfg.get("language")
+    languages = [language] if language in LANGUAGES else list(base_spec.routes)
+    routes = {
+        lang: {t: str((base_spec.root / rel).resolve()) for t, rel in served.items()}
+        for lang, served in base_spec.routes.items()
+    }
+    for lang in languages:
+        for task in tasks:
+            routes.setdefault(lang, {})[task] = str(model_dir)
+    return PackSpec(
+        root=model_dir,
+        name=model_dir.name,
+        version=str(cfg.get("version", "0")),
+        routes=routes,
+        fallback_language=base_spec.fallback_language,
+        extra={
+            "base_pack": f"{base_spec.name}-{base_spec.version}",
+            "single_model": {"tasks": tasks, "languages": languages},
+        },
+    )
+
+
+def _model_tasks(cfg: dict[str, Any], model_dir: Path) -> list[str]:
+    """The tasks a saved model serves: its ``tasks``, its recorded task, or its labels."""
+    if isinstance(cfg.get("tasks"), dict):
+        tasks = [t for t in cfg["tasks"] if t in SCHEMES]
+        if tasks:
+            return tasks
+    training = cfg.get("training")
+    if isinstance(training, dict) and training.get("task") in SCHEMES:
+        return [str(training["task"])]
+    labels = set(cfg.get("labels") or [])
+    fits = [t for t, scheme in SCHEMES.items() if labels and labels <= set(scheme)]
+    if len(fits) == 1:
+        return fits
+    raise ModelError(
+        f"{model_dir}: cannot tell which task the model serves (labels {sorted(labels)}); "
+        "write a pack.json that routes it (see the README, 'Model packs')"
     )

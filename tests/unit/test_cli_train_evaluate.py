@@ -243,3 +243,45 @@ def test_train_errors(tmp_path: Path, polarity_csv: Path) -> None:
     )
     assert res.exit_code == 2 and "row 2" in flat(res.output)
     assert "Traceback" not in res.output
+
+
+def test_trained_model_dir_works_where_a_pack_does(
+    tmp_path: Path, tiny_pack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`train --out DIR` then `analyze --model DIR`: the model serves its task and
+    language, the default pack the rest (issue 11, item 7)."""
+    import emotiondesk.pack as pack_mod
+    from emotiondesk.analyzer import load_analyzer
+    from emotiondesk.pack import read_pack
+
+    monkeypatch.setattr(pack_mod, "default_pack_dir", lambda: tiny_pack)
+    rows = [(t, e) for t, _, e in TINY_EN] * 3
+    train = write_csv(tmp_path / "train.csv", [(f"{t} #{i}", e) for i, (t, e) in enumerate(rows)])
+    dev = write_csv(tmp_path / "dev.csv", [(t, e) for t, _, e in TINY_EN])
+    out = tmp_path / "my-emotion-model"
+    res = runner.invoke(
+        app,
+        ["train", "--task", "emotion", "--train", str(train), "--dev", str(dev), "--out", str(out)],
+    )
+    assert res.exit_code == 0, res.output
+
+    spec = read_pack(out)
+    assert spec.routes["en"]["emotion"] == str(out.resolve())
+    base = read_pack(tiny_pack)
+    for lang, task in (("zh", "emotion"), ("zh", "polarity"), ("en", "polarity")):
+        assert spec.routes[lang][task] == str((tiny_pack / base.routes[lang][task]).resolve())
+    assert spec.extra["single_model"] == {"tasks": ["emotion"], "languages": ["en"]}
+
+    analyzer = load_analyzer(out)
+    assert analyzer.version.startswith("my-emotion-model-")
+    res = runner.invoke(
+        app, ["analyze", "--model", str(out), "--json", "I am so angry!", "物流太慢了"]
+    )
+    assert res.exit_code == 0, res.output
+    results = [json.loads(line) for line in res.stdout.strip().splitlines()]
+    assert [r["language"] for r in results] == ["en", "zh"]
+    assert all(r["model"].startswith("my-emotion-model-") for r in results)
+
+    # a directory that is neither a pack nor a model is a clear error
+    res = runner.invoke(app, ["analyze", "--model", str(tmp_path / "nothing"), "hi"])
+    assert res.exit_code != 0 and "not a model pack" in flat(res.output)

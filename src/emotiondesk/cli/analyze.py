@@ -51,7 +51,11 @@ def analyze_command(
         str, typer.Option("--lang", help="auto (detect per message), zh or en.")
     ] = "auto",
     model: Annotated[
-        str, typer.Option("--model", help="'default' (the shipped pack) or a pack directory.")
+        str,
+        typer.Option(
+            "--model",
+            help="'default' (the shipped pack), a pack directory or a model directory (train --out).",
+        ),
     ] = "default",
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per text on stdout.")

@@ -166,7 +166,11 @@ def chat_command(
         str, typer.Option("--lang", help="auto (detect per message), zh or en.")
     ] = "auto",
     model: Annotated[
-        str, typer.Option("--model", help="'default' (the shipped pack) or a pack directory.")
+        str,
+        typer.Option(
+            "--model",
+            help="'default' (the shipped pack), a pack directory or a model directory (train --out).",
+        ),
     ] = "default",
     rules: Annotated[
         Path | None, typer.Option("--rules", help="A YAML rule file (default: the shipped rules).")

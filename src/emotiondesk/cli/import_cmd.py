@@ -45,7 +45,10 @@ def import_command(
         ),
     ] = None,
     model: Annotated[
-        str, typer.Option("--model", help="'default' or a pack directory.")
+        str,
+        typer.Option(
+            "--model", help="'default', a pack directory or a model directory (train --out)."
+        ),
     ] = "default",
     batch_size: Annotated[
         int, typer.Option(min=1, max=4096, help="Rows analysed and stored per transaction.")

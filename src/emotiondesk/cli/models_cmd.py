@@ -16,7 +16,12 @@ models_app = typer.Typer(help="Inspect model packs and models.", no_args_is_help
 
 @models_app.command("list")
 def list_command(
-    pack: Annotated[str, typer.Option("--pack", help="'default' or a pack directory.")] = "default",
+    pack: Annotated[
+        str,
+        typer.Option(
+            "--pack", help="'default', a pack directory or a model directory (train --out)."
+        ),
+    ] = "default",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List the models of a pack and what each serves."""
@@ -53,7 +58,12 @@ def list_command(
 @models_app.command("info")
 def info_command(
     name: Annotated[str, typer.Argument(help="A model directory, or a model's name in the pack.")],
-    pack: Annotated[str, typer.Option("--pack", help="'default' or a pack directory.")] = "default",
+    pack: Annotated[
+        str,
+        typer.Option(
+            "--pack", help="'default', a pack directory or a model directory (train --out)."
+        ),
+    ] = "default",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show a model's configuration and its model card."""

@@ -13,7 +13,11 @@ from emotiondesk.cli.common import print_json, user_errors
 
 def robustness_command(
     model: Annotated[
-        str, typer.Option("--model", help="'default' (the shipped pack) or a pack directory.")
+        str,
+        typer.Option(
+            "--model",
+            help="'default' (the shipped pack), a pack directory or a model directory (train --out).",
+        ),
     ] = "default",
     lang: Annotated[
         list[str] | None,

@@ -29,7 +29,11 @@ def score_command(
         str, typer.Option(help="local (this process) or ray (Ray Data and an actor pool).")
     ] = "local",
     model: Annotated[
-        str, typer.Option("--model", help="'default' (the shipped pack) or a pack directory.")
+        str,
+        typer.Option(
+            "--model",
+            help="'default' (the shipped pack), a pack directory or a model directory (train --out).",
+        ),
     ] = "default",
     input_format: Annotated[
         str | None,

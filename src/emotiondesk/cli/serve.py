@@ -59,7 +59,10 @@ def demo_command(
         bool, typer.Option("--fresh", help="Delete the SQLite database file first.")
     ] = False,
     model: Annotated[
-        str, typer.Option("--model", help="'default' or a pack directory.")
+        str,
+        typer.Option(
+            "--model", help="'default', a pack directory or a model directory (train --out)."
+        ),
     ] = "default",
 ) -> None:
     """Start the service with a dev key, sample conversations (zh and en) and reviews."""
