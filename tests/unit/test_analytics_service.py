@@ -33,6 +33,32 @@ def db(tmp_path: Path):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
+def test_import_masks_identifiers_like_the_service(tmp_path: Path, tiny_pack: Path, db) -> None:  # type: ignore[no-untyped-def]
+    """The archive import stored customer_id raw (issue 17): it is masked, or
+    pseudonymised with the same keyed hash the service uses."""
+    from emotiondesk.storage.tables import Conversation
+    from emotiondesk.text.privacy import Privacy
+
+    archive = tmp_path / "chats.csv"
+    archive.write_text(
+        "text,customer_id,agent_id,conversation_id\n"
+        "物流太慢了,13812345678,a1,c1\n"
+        "where is my order?,bob@example.com,a1,c2\n",
+        encoding="utf-8",
+    )
+    analyzer = load_analyzer(tiny_pack)
+    import_archive(archive, analyzer=analyzer, sessions=db, privacy=Privacy())
+    with db() as s:
+        stored = sorted(c.customer_id for c in s.query(Conversation))
+    assert stored == ["[EMAIL]", "[PHONE]"]
+
+    keyed = Privacy(pseudonym_key=b"k" * 32)
+    import_archive(archive, analyzer=analyzer, sessions=db, privacy=keyed, source="again")
+    with db() as s:
+        ids = {c.customer_id for c in s.query(Conversation)}
+    assert keyed.identifier("13812345678") in ids and "13812345678" not in ids
+
+
 def test_import_reports_rejects_and_resumes(tmp_path: Path, tiny_pack: Path, db) -> None:  # type: ignore[no-untyped-def]
     archive = tmp_path / "reviews.csv"
     archive.write_text(

@@ -28,11 +28,11 @@ from emotiondesk.service.guard import GuardMiddleware
 from emotiondesk.service.handlers import install_handlers
 from emotiondesk.service.limits import BodySizeLimitMiddleware
 from emotiondesk.service.metrics import Metrics, MetricsMiddleware
-from emotiondesk.service.privacy import Privacy
 from emotiondesk.service.routes import analytics, analyze, conversations, feedback, health
 from emotiondesk.service.routes import quality as quality_routes
 from emotiondesk.storage import make_engine, make_session_factory, redact_url, upgrade_database
 from emotiondesk.storage import repository as repo
+from emotiondesk.text.privacy import Privacy
 from emotiondesk.usecases.conversation import ConversationHook, resolve_hook, serialized
 from emotiondesk.web.session import SessionSigner
 

@@ -40,11 +40,12 @@ from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from emotiondesk.analyzer import Analyzer
-from emotiondesk.config import MAX_TEXT_CHARS
+from emotiondesk.config import MAX_TEXT_CHARS, get_settings
 from emotiondesk.errors import DataError
 from emotiondesk.storage.repository import to_utc
 from emotiondesk.storage.tables import Conversation, Message, new_id
 from emotiondesk.text.pii import MaskResult, mask_pii_detailed
+from emotiondesk.text.privacy import Privacy
 from emotiondesk.usecases.score_files import input_format
 from emotiondesk.usecases.scoring import BatchScorer, LocalScorer, analysis_record
 
@@ -271,6 +272,7 @@ def import_archive(
     progress: Callable[[int], None] | None = None,
     rejects_to: Path | None = None,
     columns: dict[str, str] | None = None,
+    privacy: Privacy | None = None,
 ) -> ImportReport:
     """Import ``path``; see the module docstring. ``progress(n)`` is called per batch of rows.
 
@@ -279,7 +281,12 @@ def import_archive(
     ``scorer`` analyses the batches (default: ``analyzer`` in this process; a
     :class:`~emotiondesk.usecases.distributed.RayScorer` analyses them on Ray,
     several batches in flight, stored in file order).
+    ``privacy`` masks the stored identifiers and short fields like the service
+    does (default: from the settings, so ``EMOTIONDESK_PSEUDONYMIZE_IDS``
+    applies to imports too).
     """
+    if privacy is None:
+        privacy = Privacy.from_settings(get_settings())
     if scorer is None:
         if analyzer is None:
             raise ValueError("import_archive needs an analyzer or a scorer")
@@ -366,11 +373,11 @@ def import_archive(
                 "role": role,
                 "rating": rating,
                 "conversation_key": conv_key or f"row:{rowno}",
-                "channel": _clean(get.get("channel"), 64) or channel,
-                "category": _clean(get.get("category"), 128) or category,
-                "product_id": _clean(get.get("product_id"), 128),
-                "customer_id": _clean(get.get("customer_id"), 128),
-                "agent_id": _clean(get.get("agent_id"), 128),
+                "channel": privacy.text(_clean(get.get("channel"), 64) or channel),
+                "category": privacy.text(_clean(get.get("category"), 128) or category),
+                "product_id": privacy.text(_clean(get.get("product_id"), 128)),
+                "customer_id": privacy.identifier(_clean(get.get("customer_id"), 128)),
+                "agent_id": privacy.identifier(_clean(get.get("agent_id"), 128)),
             }
             batch.append(_Row(rowno, text, fields))
             if len(batch) >= batch_size:

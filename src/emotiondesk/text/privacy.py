@@ -1,6 +1,7 @@
-"""What the service stores about people: masked free text and pseudonymous identifiers.
+"""What emotiondesk stores about people: masked free text and pseudonymous identifiers.
 
-Every free-text field that is stored goes through :class:`Privacy` first:
+Every free-text field that is stored (by the service and by the archive
+import) goes through :class:`Privacy` first:
 message text (in ingestion), the feedback note, conversation metadata (every
 string, keys too, at any depth) and the identifiers ``customer_id`` and
 ``agent_id``. Identifiers are either masked like text (a customer id that is a
