@@ -75,6 +75,9 @@ def test_identifiers_are_pseudonymised_with_a_keyed_hash(tmp_path: Path, tiny_pa
             "/v1/conversations", params={"customer_id": "13812345678"}, headers=svc.h()
         ).json()
         assert page["total"] == 2
+        # and the queue's search finds a customer by the raw id too
+        found = client.get("/v1/conversations", params={"q": "13812345678"}, headers=svc.h())
+        assert found.json()["total"] == 2
     other = make_settings(tmp_path / "o", tiny_pack, pseudonymize_ids=True, pseudonym_key="z" * 32)
     (tmp_path / "o").mkdir()
     with TestClient(create_app(other)) as client:

@@ -136,6 +136,7 @@ def list_conversations(
     language: str | None = None,
     kind: str | None = None,
     q: str | None = None,
+    q_customer_id: str | None = None,
     sort: str = "created",
     limit: int = 50,
     offset: int = 0,
@@ -144,7 +145,9 @@ def list_conversations(
 
     ``sort``: see :data:`CONVERSATION_SORTS` (risk: unknown risk last). ``q``
     finds a customer id or conversation id (prefix), or an order number or other
-    words in a message. ``kind``: see :data:`CONVERSATION_KINDS`.
+    words in a message; ``q_customer_id`` is the stored form of ``q`` as a
+    customer id (its pseudonym), matched exactly as well. ``kind``: see
+    :data:`CONVERSATION_KINDS`.
     """
     if sort not in CONVERSATION_SORTS:
         raise InvalidInputError(
@@ -186,13 +189,14 @@ def list_conversations(
             )
             .exists()
         )
-        filters.append(
-            or_(
-                Conversation.customer_id.like(f"{like}%", escape="\\"),
-                Conversation.id.like(f"{like}%", escape="\\"),
-                in_text,
-            )
-        )
+        matches = [
+            Conversation.customer_id.like(f"{like}%", escape="\\"),
+            Conversation.id.like(f"{like}%", escape="\\"),
+            in_text,
+        ]
+        if q_customer_id is not None:
+            matches.append(Conversation.customer_id == q_customer_id)
+        filters.append(or_(*matches))
     order: list[Any]
     if sort == "risk":
         risk = _risk_expr()

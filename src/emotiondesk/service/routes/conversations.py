@@ -158,6 +158,11 @@ def list_conversations(
         language=language,
         kind=kind,
         q=q,
+        q_customer_id=(
+            privacy.filter_identifier(q.strip())
+            if q and q.strip() and privacy.pseudonymizes
+            else None
+        ),
         sort=sort,
         limit=limit,
         offset=offset,
