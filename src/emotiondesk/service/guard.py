@@ -24,6 +24,8 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emotiondesk.service.limits import send_json_error
+
 logger = logging.getLogger(__name__)
 
 #: The dashboard loads its own scripts and styles only; the API answers JSON.
@@ -92,19 +94,7 @@ def _bad_url_part(raw: bytes, what: str) -> str | None:
 
 
 async def _send_json(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *SECURITY_HEADERS,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_json_error(send, status, code, message, SECURITY_HEADERS)
 
 
 class GuardMiddleware:
