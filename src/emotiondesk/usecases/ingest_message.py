@@ -153,6 +153,22 @@ def _conversation_view(conv: Conversation) -> dict[str, Any]:
     }
 
 
+_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_locks_guard = threading.Lock()
+
+
+@contextmanager
+def conversation_lock(conversation_id: str) -> Iterator[None]:
+    """One writer per conversation in this process (other processes: the compare-and-swap)."""
+    with _locks_guard:
+        lock = _locks.get(conversation_id)
+        if lock is None:
+            lock = threading.Lock()
+            _locks[conversation_id] = lock
+    with lock:
+        yield
+
+
 def store_message(
     sessions: sessionmaker[Session],
     *,
@@ -174,132 +190,93 @@ def store_message(
     the winner's message.
     """
     with conversation_lock(conversation_id):
-        return _store(
-            sessions,
-            conversation_id=conversation_id,
-            role=role,
-            masked=masked,
-            raw_text=raw_text,
-            analysis=analysis,
-            model_version=model_version,
-            sent_at=sent_at,
-            client_message_id=client_message_id,
-            engine=engine,
-            quality=quality,
-        )
-
-
-_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
-_locks_guard = threading.Lock()
-
-
-@contextmanager
-def conversation_lock(conversation_id: str) -> Iterator[None]:
-    """One writer per conversation in this process (other processes: the compare-and-swap)."""
-    with _locks_guard:
-        lock = _locks.get(conversation_id)
-        if lock is None:
-            lock = threading.Lock()
-            _locks[conversation_id] = lock
-    with lock:
-        yield
-
-
-def _store(
-    sessions: sessionmaker[Session],
-    *,
-    conversation_id: str,
-    role: str,
-    masked: MaskResult,
-    raw_text: str | None,
-    analysis: dict[str, Any],
-    model_version: str,
-    sent_at: datetime | None,
-    client_message_id: str | None,
-    engine: ConversationHook,
-    quality: AgentQuality | None = None,
-) -> Ingested:
-    last_exc: Exception | None = None
-    for attempt in range(ATTEMPTS):
-        session = sessions()
-        try:
-            conv = repo.get_conversation(session, conversation_id=conversation_id, for_update=True)
-            if client_message_id is not None:
-                existing = repo.find_message(
-                    session, conversation_id=conversation_id, client_message_id=client_message_id
+        last_exc: Exception | None = None
+        for attempt in range(ATTEMPTS):
+            session = sessions()
+            try:
+                conv = repo.get_conversation(
+                    session, conversation_id=conversation_id, for_update=True
                 )
-                if existing is not None:
-                    return Ingested(existing, conv, created=False)
-            history = repo.recent_turns(
-                session, conversation_id=conversation_id, limit=HISTORY_TURNS
-            )
-            turn = {
-                "seq": conv.message_count + 1,
-                "role": role,
-                "text": masked.text,
-                "analysis": analysis,
-                "sent_at": sent_at,
-            }
-            state = _run_engine(
-                engine,
-                conversation=_conversation_view(conv),
-                history=history,
-                turn=turn,
-            )
-            scorecard = (
-                quality.score_turn(history=history, turn=turn) if quality is not None else None
-            )
-            msg = repo.add_message(
-                session,
-                conversation=conv,
-                role=role,
-                text=masked.text,
-                raw_text=raw_text,
-                analysis=analysis,
-                state=state,
-                pii=masked.counts,
-                model_version=model_version,
-                sent_at=sent_at,
-                client_message_id=client_message_id,
-                scorecard=scorecard,
-            )
-            _store_alerts(session, conversation_id=conversation_id, state=state)
-            session.commit()
-            return Ingested(msg, conv, created=True)
-        except repo.StaleConversationError as exc:
-            # Another message of this conversation was stored meanwhile: recompute.
-            session.rollback()
-            last_exc = exc
-            time.sleep(0.002 * (attempt + 1))
-        except EmotionDeskError:
-            session.rollback()
-            raise
-        except (IntegrityError, OperationalError) as exc:
-            session.rollback()
-            last_exc = exc
-            if client_message_id is not None and isinstance(exc, IntegrityError):
-                found = lookup_existing(
-                    sessions, conversation_id=conversation_id, client_message_id=client_message_id
+                if client_message_id is not None:
+                    existing = repo.find_message(
+                        session,
+                        conversation_id=conversation_id,
+                        client_message_id=client_message_id,
+                    )
+                    if existing is not None:
+                        return Ingested(existing, conv, created=False)
+                history = repo.recent_turns(
+                    session, conversation_id=conversation_id, limit=HISTORY_TURNS
                 )
-                if found is not None:
-                    return found
-            time.sleep(0.005 * (attempt + 1))
-        except SQLAlchemyError as exc:
-            session.rollback()
-            logger.error("storing a message failed: %s", exc.__class__.__name__)
-            raise StorageError(
-                "the message could not be stored (nothing was acknowledged): retry the request"
-            ) from None
-        finally:
-            session.close()
-    logger.error(
-        "storing a message failed after %d attempts: %s", ATTEMPTS, type(last_exc).__name__
-    )
-    if isinstance(last_exc, IntegrityError | repo.StaleConversationError):
-        raise ConflictError(
-            "the conversation changed while the message was stored: retry the request"
+                turn = {
+                    "seq": conv.message_count + 1,
+                    "role": role,
+                    "text": masked.text,
+                    "analysis": analysis,
+                    "sent_at": sent_at,
+                }
+                state = _run_engine(
+                    engine,
+                    conversation=_conversation_view(conv),
+                    history=history,
+                    turn=turn,
+                )
+                scorecard = (
+                    quality.score_turn(history=history, turn=turn) if quality is not None else None
+                )
+                msg = repo.add_message(
+                    session,
+                    conversation=conv,
+                    role=role,
+                    text=masked.text,
+                    raw_text=raw_text,
+                    analysis=analysis,
+                    state=state,
+                    pii=masked.counts,
+                    model_version=model_version,
+                    sent_at=sent_at,
+                    client_message_id=client_message_id,
+                    scorecard=scorecard,
+                )
+                _store_alerts(session, conversation_id=conversation_id, state=state)
+                session.commit()
+                return Ingested(msg, conv, created=True)
+            except repo.StaleConversationError as exc:
+                # Another message of this conversation was stored meanwhile: recompute.
+                session.rollback()
+                last_exc = exc
+                time.sleep(0.002 * (attempt + 1))
+            except EmotionDeskError:
+                session.rollback()
+                raise
+            except (IntegrityError, OperationalError) as exc:
+                session.rollback()
+                last_exc = exc
+                if client_message_id is not None and isinstance(exc, IntegrityError):
+                    found = lookup_existing(
+                        sessions,
+                        conversation_id=conversation_id,
+                        client_message_id=client_message_id,
+                    )
+                    if found is not None:
+                        return found
+                time.sleep(0.005 * (attempt + 1))
+            except SQLAlchemyError as exc:
+                session.rollback()
+                logger.error("storing a message failed: %s", exc.__class__.__name__)
+                raise StorageError(
+                    "the message could not be stored (nothing was acknowledged): retry the request"
+                ) from None
+            finally:
+                session.close()
+        logger.error(
+            "storing a message failed after %d attempts: %s", ATTEMPTS, type(last_exc).__name__
         )
-    raise StorageError("the database is busy: the message was not stored; retry the request")
+        if isinstance(last_exc, IntegrityError | repo.StaleConversationError):
+            raise ConflictError(
+                "the conversation changed while the message was stored: retry the request"
+            )
+        raise StorageError("the database is busy: the message was not stored; retry the request")
 
 
 def _store_alerts(session: Session, *, conversation_id: str, state: dict[str, Any]) -> None:
