@@ -54,16 +54,7 @@ def agent_quality(
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(Message.role == "agent", Message.qa_score.is_not(None))
     )
-    if agent_id is not None:
-        stmt = stmt.where(
-            Conversation.agent_id.is_(None)
-            if agent_id == UNASSIGNED
-            else Conversation.agent_id == agent_id
-        )
-    if since is not None:
-        stmt = stmt.where(Message.created_at >= to_utc(since))
-    if until is not None:
-        stmt = stmt.where(Message.created_at < to_utc(until))
+    stmt = _scoped(stmt, Conversation.agent_id, Message.created_at, agent_id, since, until)
     rows = session.execute(stmt.order_by(Message.created_at.desc()).limit(limit)).all()
     agents: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -161,16 +152,9 @@ def _practice_by_agent(
     until: datetime | None,
 ) -> dict[str, dict[str, Any]]:
     stmt = select(PracticeSession).order_by(PracticeSession.created_at.desc()).limit(2000)
-    if agent_id is not None:
-        stmt = stmt.where(
-            PracticeSession.agent_id.is_(None)
-            if agent_id == UNASSIGNED
-            else PracticeSession.agent_id == agent_id
-        )
-    if since is not None:
-        stmt = stmt.where(PracticeSession.created_at >= to_utc(since))
-    if until is not None:
-        stmt = stmt.where(PracticeSession.created_at < to_utc(until))
+    stmt = _scoped(
+        stmt, PracticeSession.agent_id, PracticeSession.created_at, agent_id, since, until
+    )
     out: dict[str, dict[str, Any]] = {}
     for p in session.scalars(stmt):
         key = p.agent_id or UNASSIGNED
@@ -278,3 +262,21 @@ def count_scored_replies(session: Session) -> int:
         )
         or 0
     )
+
+
+def _scoped(
+    stmt: Any,
+    agent_col: Any,
+    time_col: Any,
+    agent_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Any:
+    """``stmt`` limited to one agent (``UNASSIGNED``: none) and a period ``[since, until)``."""
+    if agent_id is not None:
+        stmt = stmt.where(agent_col.is_(None) if agent_id == UNASSIGNED else agent_col == agent_id)
+    if since is not None:
+        stmt = stmt.where(time_col >= to_utc(since))
+    if until is not None:
+        stmt = stmt.where(time_col < to_utc(until))
+    return stmt
