@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +11,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from emotiondesk.cli.common import err_console, print_json, user_errors
+from emotiondesk.cli.common import err_console, print_json, read_lines, user_errors
 from emotiondesk.errors import EmotionDeskError, InvalidInputError
 
 HELP = (
@@ -207,19 +206,9 @@ def chat_command(
     state = engine.new_state("chat", channel=channel, tier=tier)
     language = None if lang == "auto" else lang
     console = Console()
-    interactive = sys.stdin.isatty()
     if not as_json:
         err_console.print(f"[dim]{HELP_ZH if lang == 'zh' else HELP}[/]")
-    while True:
-        try:
-            line = input(PROMPT.get(lang, PROMPT["en"]) if interactive else "")
-        except (EOFError, KeyboardInterrupt):
-            break
-        line = line.strip()
-        if not line:
-            continue
-        if line in ("/quit", "/exit", "/q"):
-            break
+    for line in read_lines(PROMPT.get(lang, PROMPT["en"])):
         if line == "/state":
             print_json(state.trajectory.to_dict()) if as_json else console.print(
                 state.trajectory.to_dict()

@@ -35,3 +35,24 @@ def user_errors() -> Iterator[None]:
 def print_json(obj: Any) -> None:
     """One JSON document on one line of stdout (UTF-8, not ASCII-escaped)."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+#: Lines that end an interactive session (as EOF and Ctrl-C do).
+QUIT_COMMANDS = ("/quit", "/exit", "/q")
+
+
+def read_lines(prompt: str) -> Iterator[str]:
+    """The user's lines, stripped, blank ones skipped, until EOF, Ctrl-C or ``/quit``.
+
+    The prompt is shown only on a terminal, so scripted stdin reads cleanly.
+    """
+    shown = prompt if sys.stdin.isatty() else ""
+    while True:
+        try:
+            line = input(shown).strip()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if line in QUIT_COMMANDS:
+            return
+        if line:
+            yield line

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from emotiondesk.cli.common import err_console, print_json, user_errors
+from emotiondesk.cli.common import err_console, print_json, read_lines, user_errors
 from emotiondesk.errors import EmotionDeskError
 
 HELP = {
@@ -111,23 +111,13 @@ def practice_command(
             llm=LLMBackend.from_settings(get_settings()),  # varies the lines when configured
         )
     console = Console()
-    interactive = sys.stdin.isatty()
     if as_json:
         print_json({"scenario": session.scenario.id, "customer": session.opening})
     else:
         err_console.print(f"[dim]{HELP.get(lang, HELP['en'])}[/]")
         who = "顾客" if lang == "zh" else "customer"
         console.print(f"[bold cyan]{who}:[/] {escape(session.opening)}")
-    while not session.done:
-        try:
-            line = input(PROMPT.get(lang, PROMPT["en"]) if interactive else "")
-        except (EOFError, KeyboardInterrupt):
-            break
-        line = line.strip()
-        if not line:
-            continue
-        if line in ("/quit", "/exit", "/q"):
-            break
+    for line in read_lines(PROMPT.get(lang, PROMPT["en"])):
         try:
             step = session.reply(line)
         except EmotionDeskError as exc:
@@ -137,6 +127,8 @@ def practice_command(
             print_json(step.to_dict())
         else:
             _render_step(console, step, lang)
+        if session.done:
+            break
     report = session.report()
     if as_json:
         print_json({"report": report})
