@@ -89,11 +89,15 @@ def load_uss(root: Path, rows: int, seed: int) -> LabelledData:
     with path.open(encoding="utf-8", newline="") as f:
         recs = [r for r in csv.DictReader(f) if r["speaker"] == "user" and r["label3"] in USS_MAP]
     rng = random.Random(seed)
-    # every dissatisfied turn (the rare class), then the others at random
-    neg = [r for r in recs if r["label3"] == "dissatisfied"]
-    rest = [r for r in recs if r["label3"] != "dissatisfied"]
-    rng.shuffle(rest)
-    pick = (neg + rest)[:rows]
+    # the three classes in turn (each shuffled), so that a small sample holds all
+    # three and the rare "dissatisfied" class is not swamped by neutral turns
+    by_class = {c: [r for r in recs if r["label3"] == c] for c in USS_MAP}
+    for group in by_class.values():
+        rng.shuffle(group)
+    pick = []
+    for k in range(max(len(g) for g in by_class.values())):
+        pick.extend(g[k] for g in by_class.values() if k < len(g))
+    pick = pick[:rows]
     return LabelledData(
         texts=[r["text"] for r in pick],
         labels=[USS_MAP[r["label3"]] for r in pick],
@@ -215,7 +219,7 @@ def training_args(args: argparse.Namespace, base: Path, work: Path, command: str
     from emotiondesk.training.args import TaskData, TrainingArgs
 
     return TrainingArgs(
-        base=str(base),
+        base=str(args.init or base),
         out=str(work / "model"),
         tasks=[
             TaskData("polarity", "mix:polarity", "held-out:polarity"),
@@ -607,6 +611,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gate-sample", type=int, default=800, help="rows per dev set, fp32 vs int8")
     p.add_argument("--eval-part", default="both", choices=["both", "full", "gate"])
     p.add_argument("--skip-dev", default="", help="comma-separated dev names not evaluated")
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start the encoder from this model directory (a previous run's model/encoder)",
+    )
     p.add_argument(
         "--freeze-layers", type=int, default=6, help="lowest encoder layers kept fixed (CPU budget)"
     )

@@ -97,6 +97,14 @@ def export_command(
             "--per-channel/--per-tensor", help="int8 scales per output channel or per tensor."
         ),
     ] = True,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="dynamic (int8 weights and activations, fastest) or weight-only "
+            "(int8 weights, 4-bit embeddings, fp32 activations: closest to fp32).",
+        ),
+    ] = "dynamic",
     parity_data: Annotated[
         Path | None,
         typer.Option(
@@ -132,6 +140,7 @@ def export_command(
                 parity_texts=texts,
                 min_agreement=min_agreement,
                 per_channel=per_channel,
+                method=method,
             )
     if as_json:
         print_json(report.to_dict())
