@@ -14,7 +14,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from emotiondesk.analyzer import load_analyzer  # noqa: E402
-from emotiondesk.errors import ConfigError, DataError, LabelError, ModelError  # noqa: E402
+from emotiondesk.errors import (  # noqa: E402
+    ConfigError,
+    DataError,
+    InvalidInputError,
+    LabelError,
+    ModelError,
+)
 from emotiondesk.models.base import load_model  # noqa: E402
 from emotiondesk.models.transformer import TransformerClassifier  # noqa: E402
 from emotiondesk.training import TaskData, TrainingArgs, fine_tune  # noqa: E402
@@ -367,8 +373,54 @@ def test_onnx_weight_only_export_quantises_weights_and_keeps_close_to_fp32(
     cfg = json.loads((tmp_path / "wo" / "config.json").read_text())
     assert cfg["quantization"] == "weight-only"
     assert "weight-only" in (tmp_path / "wo" / "README.md").read_text()
+    kept = export_onnx(
+        trained,
+        tmp_path / "wo1",
+        method="weight-only",
+        fp32_layers=1,
+        parity_texts=texts,
+        min_agreement=0.0,
+    )
+    graph1 = onnx.load(str(tmp_path / "wo1" / "model.onnx")).graph
+    weights1 = {t.name for t in graph1.initializer}
+    fp32_matmuls = [
+        n.name for n in graph1.node if n.op_type == "MatMul" and set(n.input) & weights1
+    ]
+    assert fp32_matmuls and all("/layer." in n for n in fp32_matmuls)  # the last layer only
+    assert len({n.split("/layer.")[1].split("/")[0] for n in fp32_matmuls}) == 1
+    assert kept.size_bytes > report.size_bytes
     with pytest.raises(ModelError, match="unknown quantisation method"):
         export_onnx(trained, tmp_path / "never", method="int3")
+
+
+def test_ensemble_members_read_one_head_of_a_shared_multitask_model(trained: Path, tmp_path: Path):
+    import shutil
+
+    from emotiondesk.models.ensemble import EnsembleClassifier
+
+    shutil.copytree(trained, tmp_path / "mt")
+    ens = {}
+    for task in ("polarity", "emotion"):
+        EnsembleClassifier(["mt"], [1.0], tasks=[task]).save_pretrained(tmp_path / task)
+        ens[task] = load_model(tmp_path / task)
+        member = json.loads((tmp_path / task / "config.json").read_text())["members"][0]
+        assert member == {"path": "mt", "weight": 1.0, "task": task}
+    # one open model serves both ensembles, each through its own head
+    assert ens["polarity"].models_[0].model is ens["emotion"].models_[0].model
+    mt = load_model(trained)
+    texts = [t for t, _ in task_rows("polarity", repeat=1)][:6]
+    for task in ("polarity", "emotion"):
+        assert ens[task].labels_ == mt.tasks_[task]
+        assert np.allclose(ens[task].predict_proba(texts), mt.predict_proba(texts, task=task))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text(
+        json.dumps(
+            {"model_type": "ensemble", "members": [{"path": "mt", "weight": 1, "task": "x"}]}
+        )
+    )
+    with pytest.raises((ModelError, InvalidInputError), match="no 'x' head"):
+        load_model(bad)
 
 
 def test_analyzer_serves_both_tasks_from_one_model_and_prefers_onnx(

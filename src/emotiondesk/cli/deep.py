@@ -102,9 +102,17 @@ def export_command(
         typer.Option(
             "--method",
             help="dynamic (int8 weights and activations, fastest) or weight-only "
-            "(int8 weights, 4-bit embeddings, fp32 activations: closest to fp32).",
+            "(int8 weights, 4-bit word table, fp32 activations: closest to fp32).",
         ),
     ] = "dynamic",
+    fp32_layers: Annotated[
+        int,
+        typer.Option(
+            "--fp32-layers",
+            min=0,
+            help="With --method weight-only: the last N encoder layers keep fp32 weights.",
+        ),
+    ] = 0,
     parity_data: Annotated[
         Path | None,
         typer.Option(
@@ -141,6 +149,7 @@ def export_command(
                 min_agreement=min_agreement,
                 per_channel=per_channel,
                 method=method,
+                fp32_layers=fp32_layers,
             )
     if as_json:
         print_json(report.to_dict())

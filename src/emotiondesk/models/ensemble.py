@@ -12,6 +12,13 @@ An ensemble directory holds only a ``config.json``::
       "temperature": 1.0
     }
 
+A member may name the ``task`` it is read for (``{"path": "e5-multitask",
+"weight": 0.5, "task": "polarity"}``): a multi-task model then serves that head.
+Members are opened once per process and directory (:func:`shared_member`), so
+a pack whose polarity and emotion ensembles both hold one multi-task model
+keeps it once in memory, and the second task reuses the first one's forward
+pass of the same batch.
+
 Member paths are relative to the directory that holds the ensemble (in a pack:
 the pack root), so an ensemble reuses the pack's own models instead of copying
 them; they may not be absolute or climb out with ``..``. The prediction is the
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -52,6 +60,37 @@ def _check_member_path(rel: str, where: str | Path) -> None:
             f"{where}: ensemble member {rel!r} must be a relative path without '..' "
             "(a model directory next to the ensemble, inside the pack)"
         )
+
+
+#: open members by (directory, config mtime); weak, so a model no ensemble holds is freed
+_SHARED: weakref.WeakValueDictionary[tuple[Path, int], Any] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_member(directory: Path) -> TextClassifier:
+    """The one open model of ``directory`` in this process (opened on first use).
+
+    Keyed by the resolved path and the files' modification time, so a model
+    directory rewritten in place (a new version) is opened again.
+    """
+    path = Path(directory)
+    cfg = path / CONFIG_NAME
+    key = (path.resolve(), cfg.stat().st_mtime_ns if cfg.is_file() else 0)
+    with _SHARED_LOCK:
+        model: TextClassifier | None = _SHARED.get(key)
+        if model is None:
+            model = load_model(path)
+            _SHARED[key] = model
+        return model
+
+
+def _head(model: TextClassifier, task: str | None) -> TextClassifier:
+    if task is None:
+        return model
+    for_task = getattr(model, "for_task", None)
+    if not callable(for_task):
+        raise ModelError(f"ensemble member {model!r} has one head; it takes no 'task'")
+    return for_task(task)  # type: ignore[no-any-return]
 
 
 def to_labels(proba: np.ndarray, model_labels: Sequence[str], labels: Sequence[str]) -> np.ndarray:
@@ -92,6 +131,7 @@ class EnsembleClassifier:
         labels: the ensemble's label order (default: the union of the
             members' labels, in the first member's order, then new ones).
         temperature: applied to the log of the averaged probabilities.
+        tasks: per member, the head of a multi-task member to read (``None``: its default).
     """
 
     def __init__(
@@ -101,8 +141,10 @@ class EnsembleClassifier:
         *,
         labels: Sequence[str] | None = None,
         temperature: float = 1.0,
+        tasks: Sequence[str | None] | None = None,
     ) -> None:
         self.members = list(members)
+        self.tasks = list(tasks) if tasks is not None else [None] * len(self.members)
         self.weights = list(weights)
         self.labels = list(labels) if labels is not None else None
         self.temperature = temperature
@@ -113,6 +155,10 @@ class EnsembleClassifier:
         if len(self.weights) != len(self.members):
             raise InvalidInputError(
                 f"{where}: {len(self.members)} members but {len(self.weights)} weights"
+            )
+        if len(self.tasks) != len(self.members):
+            raise InvalidInputError(
+                f"{where}: {len(self.members)} members but {len(self.tasks)} tasks"
             )
         if any(not np.isfinite(w) or w < 0 for w in self.weights) or sum(self.weights) <= 0:
             raise InvalidInputError(
@@ -129,7 +175,10 @@ class EnsembleClassifier:
         """Open the members from ``root`` (or take already-open ``models``); returns ``self``."""
         self._validate(root)
         if models is None:
-            models = [load_model(Path(root) / rel) for rel in self.members]
+            models = [
+                _head(shared_member(Path(root) / rel), task)
+                for rel, task in zip(self.members, self.tasks, strict=True)
+            ]
         if len(models) != len(self.members):
             raise InvalidInputError(f"{len(self.members)} members but {len(models)} models")
         labels = list(self.labels) if self.labels else []
@@ -175,8 +224,8 @@ class EnsembleClassifier:
             "version": __version__,
             "labels": list(getattr(self, "labels_", None) or self.labels or []),
             "members": [
-                {"path": rel, "weight": float(w)}
-                for rel, w in zip(self.members, self.weights, strict=True)
+                {"path": rel, "weight": float(w), **({"task": task} if task else {})}
+                for rel, w, task in zip(self.members, self.weights, self.tasks, strict=True)
             ],
             "temperature": float(self.temperature),
             "training": dict(getattr(self, "training_info_", {})),
@@ -204,6 +253,7 @@ class EnsembleClassifier:
         try:
             rels = [str(m["path"]) for m in members]
             weights = [float(m["weight"]) for m in members]
+            tasks = [str(m["task"]) if m.get("task") else None for m in members]
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(
                 f"{path}/{CONFIG_NAME}: each member needs a 'path' and a numeric 'weight'"
@@ -213,6 +263,7 @@ class EnsembleClassifier:
             weights,
             labels=cfg.get("labels") or None,
             temperature=float(cfg.get("temperature", 1.0)),
+            tasks=tasks,
         )
         try:
             model._validate(path)

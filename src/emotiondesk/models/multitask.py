@@ -70,8 +70,8 @@ class MultiTaskClassifier:
     task_: str
     batch_size: int = DEFAULT_BATCH_SIZE
 
-    _cache_key: tuple[str, ...] | None = None
-    _cache_val: dict[str, np.ndarray] | None = None
+    #: the last batch's texts and logits, as one tuple (replaced whole: thread-safe to read)
+    _last: tuple[tuple[str, ...], dict[str, np.ndarray]] | None = None
 
     @property
     def labels_(self) -> list[str]:
@@ -105,8 +105,9 @@ class MultiTaskClassifier:
         # form (full-width punctuation, traditional forms...). Idempotent for the analyzer.
         texts = [normalize(t) for t in texts]
         key = tuple(texts)
-        if self._cache_key == key and self._cache_val is not None:
-            return self._cache_val
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
         n = len(texts)
         out = {t: np.zeros((n, len(labels)), dtype=np.float32) for t, labels in self.tasks_.items()}
         if n:
@@ -117,7 +118,7 @@ class MultiTaskClassifier:
                 logits = self._forward_batch([texts[i] for i in idx])
                 for task in out:
                     out[task][idx] = logits[task]
-        self._cache_key, self._cache_val = key, out
+        self._last = (key, out)
         return out
 
     def predict_proba_all(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -141,7 +142,7 @@ class MultiTaskClassifier:
         return [labels[i] for i in proba.argmax(axis=1)]
 
     def clear_cache(self) -> None:
-        self._cache_key, self._cache_val = None, None
+        self._last = None
 
     def save_pretrained(self, directory: str | Path) -> Path:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -91,6 +91,7 @@ def export_onnx(
     opset: int = 17,
     per_channel: bool = True,
     method: str = "dynamic",
+    fp32_layers: int = 0,
 ) -> ExportReport:
     """Export ``model_dir`` (a ``transformer`` artifact) to an ``onnx`` artifact at ``out``.
 
@@ -105,9 +106,11 @@ def export_onnx(
             on a MiniLM SST-2 model, 99.0% instead of 96.2% label agreement).
         method: ``"dynamic"`` (int8 weights and int8 activations computed at run time:
             the fastest) or ``"weight-only"`` (int8 weights of every MatMul in blocks of
-            32, 4-bit embedding tables in blocks of 32, activations kept fp32: closer to
-            fp32; on the multilingual-e5 model 99.4 % label agreement against 91-94 %
-            for dynamic, at about half its speed). Only used with ``quantize``.
+            32, the word-embedding table 4-bit in blocks of 32 with Q4_0 scales,
+            activations kept fp32: much closer to fp32 than dynamic; figures in
+            docs/BENCHMARKS.md). Only used with ``quantize``.
+        fp32_layers: with ``weight-only``, the last this many encoder layers keep fp32
+            weights (closer still, about 5 MB more per layer of a 384-wide model).
     """
     if method not in QUANT_METHODS:
         raise ModelError(f"unknown quantisation method {method!r}; choose one of {QUANT_METHODS}")
@@ -148,7 +151,7 @@ def export_onnx(
             )
         final = tmp / MODEL_FILE
         if quantize:
-            _quantize(fp32, final, method=method, per_channel=per_channel)
+            _quantize(fp32, final, method=method, per_channel=per_channel, fp32_layers=fp32_layers)
             fp32.unlink()
         else:
             fp32.rename(final)
@@ -164,6 +167,7 @@ def export_onnx(
             "output_names": output_names,
             "quantized": quantize,
             "quantization": method if quantize else None,
+            "fp32_layers": fp32_layers if quantize and method == "weight-only" else 0,
             "per_channel": bool(quantize and per_channel and method == "dynamic"),
             "pad_token_id": model.tokenizer_.pad_token_id or 0,
             "pad_token": model.tokenizer_.pad_token or "[PAD]",
@@ -200,7 +204,8 @@ def export_onnx(
             "## ONNX export",
             "",
             f"- {_METHOD_NAMES[method] if quantize else 'fp32'}"
-            f"{' (per channel)' if quantize and per_channel and method == 'dynamic' else ''}, "
+            f"{' (per channel)' if quantize and per_channel and method == 'dynamic' else ''}"
+            f"{f', last {fp32_layers} layers fp32' if quantize and method == 'weight-only' and fp32_layers else ''}, "
             f"opset {opset if not (quantize and method == 'weight-only') else WEIGHT_ONLY_OPSET}, "
             f"{report.size_bytes / 1e6:.1f} MB",
             f"- parity on {report.n_texts} texts: label agreement "
@@ -217,13 +222,26 @@ def export_onnx(
 QUANT_METHODS = ("dynamic", "weight-only")
 _METHOD_NAMES = {
     "dynamic": "int8 dynamic quantisation",
-    "weight-only": "weight-only quantisation (int8 MatMul weights, 4-bit embeddings, blocks of 32)",
+    "weight-only": "weight-only quantisation (int8 MatMul weights, 4-bit word table, blocks of 32)",
 }
 #: int4 tensors (the 4-bit embedding tables) need opset 21 and IR version 10
 WEIGHT_ONLY_OPSET = 21
 
 
-def _quantize(src: Path, dst: Path, *, method: str, per_channel: bool) -> None:
+def _last_layers(model: Any, n: int) -> list[int]:
+    import re
+
+    found = {
+        int(m.group(1))
+        for node in model.graph.node
+        if (m := re.search(r"/layer\.(\d+)/", node.name)) is not None
+    }
+    return sorted(found)[-n:] if n > 0 else []
+
+
+def _quantize(
+    src: Path, dst: Path, *, method: str, per_channel: bool, fp32_layers: int = 0
+) -> None:
     """Write the quantised form of the fp32 ONNX model ``src`` to ``dst``."""
     if method == "dynamic":
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -241,22 +259,81 @@ def _quantize(src: Path, dst: Path, *, method: str, per_channel: bool) -> None:
             "install the train extra"
         ) from exc
     model = version_converter.convert_version(onnx.load(str(src)), WEIGHT_ONLY_OPSET)
+    # the last ``fp32_layers`` encoder layers stay fp32 (closest to fp32 where it counts most)
+    keep = [
+        n.name
+        for n in model.graph.node
+        if n.op_type == "MatMul"
+        and any(f"/layer.{k}/" in n.name for k in _last_layers(model, fp32_layers))
+    ]
     matmuls = MatMulNBitsQuantizer(
-        model, bits=8, block_size=32, is_symmetric=True, op_types_to_quantize=("MatMul",)
-    )
-    matmuls.process()
-    # Gather (embedding tables) is quantised to 4 bits only; the e5 base's tables come
-    # 4-bit (Q4_0, blocks of 32) from its package, so little is lost there
-    tables = MatMulNBitsQuantizer(
-        matmuls.model.model,
-        bits=4,
+        model,
+        bits=8,
         block_size=32,
         is_symmetric=True,
-        op_types_to_quantize=("Gather",),
-        quant_axes=(("Gather", 1),),
+        op_types_to_quantize=("MatMul",),
+        nodes_to_exclude=keep,
     )
-    tables.process()
-    tables.model.save_model_to_file(str(dst), use_external_data_format=False)
+    matmuls.process()
+    model = matmuls.model.model
+    _quantize_word_table(model)
+    onnx.save(model, str(dst))
+
+
+def _quantize_word_table(model: Any, block: int = 32) -> None:
+    """Replace the largest constant Gather (the word-embedding table) by GatherBlockQuantized.
+
+    4-bit signed values in blocks of ``block`` along the hidden axis, with the
+    scale of each block set as the Q4_0 format of the e5 base sets it: the
+    value of largest magnitude maps to -8 (``scale = that value / -8``). The
+    e5 base's word table comes in that format and stays frozen in training, so
+    its values are represented exactly; onnxruntime's own Gather quantiser
+    scales by the magnitude / 7 and re-rounds every value (it cost 1-2 points
+    of label agreement). Other tables (positions, token types: small) stay fp32.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    gathers = [
+        n
+        for n in model.graph.node
+        if n.op_type == "Gather" and n.input[0] in inits and len(inits[n.input[0]].dims) == 2
+    ]
+    if not gathers:
+        return
+    node = max(gathers, key=lambda n: int(np.prod(inits[n.input[0]].dims)))
+    table = numpy_helper.to_array(inits[node.input[0]]).astype(np.float32)
+    rows, dim = table.shape
+    if dim % block or sum(1 for n in model.graph.node if node.input[0] in n.input) != 1:
+        return  # not block-aligned, or the table is shared (tied weights): leave it fp32
+    blocks = table.reshape(rows, dim // block, block)
+    pick = np.abs(blocks).argmax(axis=2)[..., None]
+    scales = np.take_along_axis(blocks, pick, axis=2)[..., 0] / -8.0
+    scales[scales == 0] = 1.0
+    q = np.clip(np.rint(blocks / scales[..., None]), -8, 7).astype(np.int8).reshape(-1)
+    packed = ((q[::2] & 0xF) | ((q[1::2] & 0xF) << 4)).astype(np.uint8)
+    name = node.input[0]
+    data = helper.make_tensor(name + "_Q4", TensorProto.INT4, [rows, dim], packed.tobytes(), True)
+    scale_t = numpy_helper.from_array(scales.astype(np.float32), name + "_scales")
+    model.graph.initializer.remove(inits[name])
+    model.graph.initializer.extend([data, scale_t])
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    new = helper.make_node(
+        "GatherBlockQuantized",
+        [data.name, node.input[1], scale_t.name],
+        [node.output[0]],
+        name=node.name + "_Q4",
+        domain="com.microsoft",
+        gather_axis=int(attrs.get("axis", 0)),
+        quantize_axis=1,
+        block_size=block,
+    )
+    index = list(model.graph.node).index(node)
+    model.graph.node.remove(node)
+    model.graph.node.insert(index, new)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    model.ir_version = max(model.ir_version, 10)  # int4 tensors
 
 
 def _write_tokenizer(model: TransformerClassifier, directory: Path) -> None:
