@@ -322,7 +322,7 @@ class AgentScorer:
                 c.weight,
                 note=f"replied after {seconds:.0f} s (limit {limit:.0f} s)",
             )
-        bad = c.fail_cues.find(reply, lang)
+        bad = c.fail_cues.find(reply, lang, unless=c.fail_unless)
         if bad is not None:
             return CriterionResult(
                 c.id, FAIL, c.weight, _span(reply, bad), trigger, f"{why}; the reply says this"
