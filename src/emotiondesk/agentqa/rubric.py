@@ -45,9 +45,7 @@ class Cues:
 
     patterns: Mapping[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
 
-    def find(
-        self, text: str, language: str, unless: Cues | None = None
-    ) -> tuple[int, int] | None:
+    def find(self, text: str, language: str, unless: Cues | None = None) -> tuple[int, int] | None:
         """The first (leftmost) match's character offsets, or ``None``.
 
         With ``unless``, a match that overlaps one of its matches does not count
@@ -108,6 +106,9 @@ class Rubric:
     customer: Mapping[str, Cues]
     coach: Mapping[str, Any]
     source: str = "default_rubric.yaml"
+    #: a customer turn read with one of these emotions reports a fault of the shop
+    #: (unless the customer owns the slip), even when no fault cue matches
+    fault_emotions: frozenset[str] = frozenset()
 
     def criterion(self, criterion_id: str) -> Criterion:
         for c in self.criteria:
@@ -233,6 +234,7 @@ def parse_rubric(data: Any, source: str = "<rubric>") -> Rubric:
         customer=customer,
         coach=dict(coach),
         source=source,
+        fault_emotions=frozenset(str(e) for e in cust.get("fault_emotions") or ()),
     )
 
 
