@@ -267,3 +267,70 @@ def test_report_markdown_lists_failures_first() -> None:
     }
     md = report_markdown(report)
     assert md.index("## Failures") < md.index("## Summary")
+
+
+def test_learn_command_reads_the_database_and_marks_rows_used(
+    registry: Registry, tmp_path: Path
+) -> None:
+    from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
+    from emotiondesk.storage import repository as repo
+    from emotiondesk.storage.tables import Feedback
+    from tests.learning_data import write_gate_file
+
+    url = f"sqlite:///{tmp_path / 'learn.sqlite'}"
+    engine = make_engine(url)
+    upgrade_database(engine)
+    analyzer = load_analyzer(registry.root)
+    with make_session_factory(engine)() as s:
+        conv = repo.create_conversation(s, channel="chat")
+        texts = domain_messages() + anchor_texts()
+        for text, result in zip(texts, analyzer.analyze(texts), strict=True):
+            msg = repo.add_message(
+                s,
+                conversation=conv,
+                role="customer",
+                text=text,
+                analysis=result.to_dict(),
+                model_version=result.model,
+            )
+            if text in domain_messages():
+                repo.add_feedback(s, message_id=msg.id, polarity="negative", emotion="anger")
+        # a conflict: the same message corrected twice; the latest correction wins
+        repo.add_feedback(s, message_id=msg.id, emotion="joy")
+        s.commit()
+    gate_file = write_gate_file(tmp_path / "gate.csv", "emotion")
+    th = tmp_path / "th.yaml"
+    th.write_text("min_support: 3\n", encoding="utf-8")
+    res = runner.invoke(
+        app,
+        [
+            "learn",
+            "--registry",
+            str(registry.root),
+            "--database",
+            url,
+            "--no-shipped-sets",
+            "--gate-data",
+            f"emotion:{gate_file}",
+            "--thresholds",
+            str(th),
+            "--json",
+            "--by",
+            "ann",
+        ],
+    )
+    assert res.exit_code in (0, 3), res.output
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["version"] == "v2" and out["parent"] == "v1"
+    card = registry.card("v2")
+    assert sorted(card["feedback"]["train_ids"]) == out["trained_ids"]
+    with make_session_factory(engine)() as s:
+        used = {f.id for f in s.query(Feedback).filter(Feedback.used_for_training.is_(True))}
+    assert used == set(out["trained_ids"]) and not used & set(out["held_back_ids"])
+    report = registry.gate_report("v2")
+    assert report is not None and report["champion"]["version"] == "v1"
+    sets = {(s["set"], s["task"]) for s in report["sets"]}
+    assert ("gate", "emotion") in sets and ("feedback (held back)", "emotion") in sets
+    assert any("held-back feedback rows" in n for n in report["notes"])
+    assert (registry.root / report["archived"]).is_file()
+    engine.dispose()

@@ -67,36 +67,54 @@ def open_registry(path: Path | None) -> Any:
     return Registry(root)
 
 
-def feedback_rows(database: str | None, anchors: list[Any] | None = None) -> list[Any]:
+def feedback_rows(
+    database: str | None, anchors: list[Any] | None = None, notes: list[str] | None = None
+) -> list[Any]:
     """The corrected messages of the database as ``FeedbackRow`` objects.
 
-    ``anchors``: a list that receives the uncorrected customer messages
-    ``(text, language)`` (the candidate keeps the champion's reading of them).
+    Each task's label is the one ``storage.feedback`` settles (its conflict
+    rule: the latest correction wins); ``notes`` receives how many messages had
+    conflicting corrections. ``anchors`` receives the uncorrected customer
+    messages ``(text, language)`` (the candidate keeps the champion's reading of them).
     """
     from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
-    from emotiondesk.storage.learning import anchor_messages, feedback_for_training
+    from emotiondesk.storage.feedback import CONFLICT_RULE, training_rows
+    from emotiondesk.storage.learning import anchor_messages
     from emotiondesk.training.learn import FeedbackRow
 
     db = make_engine(database)
+    merged: dict[str, dict[str, Any]] = {}
+    conflicts = 0
     try:
         upgrade_database(db)
         with make_session_factory(db)() as session:
-            raw = feedback_for_training(session)
+            for task in ("polarity", "emotion"):
+                for r in training_rows(session, task=task):
+                    row = merged.setdefault(
+                        r.message_id,
+                        {"text": r.text, "language": r.language, "ids": set(), "id": 0},
+                    )
+                    row[task] = r.label
+                    row["ids"] |= set(r.feedback_ids)
+                    row["id"] = max(row["id"], r.feedback_id)
+                    conflicts += r.conflict
             if anchors is not None:
                 anchors.extend(anchor_messages(session))
     finally:
         db.dispose()
+    if notes is not None and conflicts:
+        notes.append(f"{conflicts} conflicting corrections resolved: {CONFLICT_RULE}")
     return [
         FeedbackRow(
             id=r["id"],
-            message_id=r["message_id"],
+            message_id=message_id,
             text=r["text"],
             language=r["language"],
-            polarity=r["polarity"],
-            emotion=r["emotion"],
-            ids=tuple(r["ids"]),
+            polarity=r.get("polarity"),
+            emotion=r.get("emotion"),
+            ids=tuple(sorted(r["ids"])),
         )
-        for r in raw
+        for message_id, r in merged.items()
     ]
 
 
@@ -201,7 +219,7 @@ def learn_command(
     from emotiondesk.data import load_dataset
     from emotiondesk.errors import InvalidInputError
     from emotiondesk.storage import make_engine, make_session_factory
-    from emotiondesk.storage.learning import mark_feedback_used
+    from emotiondesk.storage.feedback import mark_feedback_used
     from emotiondesk.training.learn import ExtraData, build_candidate
 
     with user_errors():
@@ -215,7 +233,8 @@ def learn_command(
                 )
             extras.append(ExtraData(task=task, data=load_dataset(path, task=task)))
         anchors: list[Any] = []
-        rows = feedback_rows(database, anchors)
+        notes: list[str] = []
+        rows = feedback_rows(database, anchors, notes)
         if not rows:
             raise InvalidInputError(
                 "no corrections in the database yet (POST /v1/feedback, or the dashboard's "
@@ -225,6 +244,8 @@ def learn_command(
             f"{len(rows)} corrected messages, {len(anchors)} uncorrected ones as anchors; "
             f"champion {registry.champion}"
         )
+        for note in notes:
+            err_console.print(f"  {note}", highlight=False)
         result = build_candidate(
             registry,
             rows,
@@ -238,7 +259,7 @@ def learn_command(
         db = make_engine(database)
         try:
             with make_session_factory(db)() as session:
-                marked = mark_feedback_used(session, result.trained_ids)
+                marked = mark_feedback_used(session, feedback_ids=result.trained_ids)
                 session.commit()
         finally:
             db.dispose()
