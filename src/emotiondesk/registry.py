@@ -53,6 +53,7 @@ from emotiondesk.pack import (
     is_registry,
     read_aliases,
     read_pack,
+    shipped_pack_dir,
 )
 
 AUDIT_FILE = "audit.jsonl"
@@ -133,7 +134,9 @@ class Registry:
             )
         src = default_pack_dir() if str(source) == "default" else Path(source)
         if src.resolve() == path.resolve():
-            raise InvalidInputError("the registry cannot be created from itself")
+            if str(source) != "default":
+                raise InvalidInputError("the registry cannot be created from itself")
+            src = shipped_pack_dir()  # EMOTIONDESK_MODEL_DIR names the registry to create
         spec = read_pack(src)
         (path / VERSIONS_DIR).mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".new-", dir=path / VERSIONS_DIR))
