@@ -18,12 +18,12 @@ category (the themes a tokeniser can find without labels), and the share of
 texts the vocabulary covers. Skipped, with a note, when ``--data`` is absent.
 English topics have no categorised public set here.
 
-Variants (``--variants``): ``shipped`` is the code as it is; the others run
-the same code with another tokeniser (``emotiondesk.text.tokens``), where that
-module exists.
+Variants (``--variants all``): ``shipped`` is the code as it is; the others
+run the same code with another setting of the one tokeniser
+(``emotiondesk.text.tokens``).
 
 Usage:
-    python benchmarks/tokenize_quality.py [--data ../shared/data] [--variants shipped,...] [--json]
+    python benchmarks/tokenize_quality.py [--data ../shared/data] [--variants all] [--json]
 """
 
 from __future__ import annotations
@@ -119,25 +119,39 @@ def topic_figures(data: Path, tokenizer: Any | None, k: int) -> dict[str, Any] |
     }
 
 
-def variant(name: str) -> Any | None:
-    if name == "shipped":
-        return None
-    from emotiondesk.text import tokens
+def variants() -> dict[str, tuple[Any, Any]]:
+    """name -> (FAQ tokeniser, topics tokeniser); None: the shipped one."""
+    from dataclasses import replace
 
-    return tokens.VARIANTS[name]
+    from emotiondesk.text.tokens import RETRIEVAL, TOPICS
+
+    return {
+        "shipped": (None, None),
+        "faq: jieba words": (replace(RETRIEVAL, zh="words"), None),
+        "faq: + topics stop words": (replace(RETRIEVAL, stop_sets=("common", "topics")), None),
+        "topics: chars + bigrams": (None, replace(TOPICS, zh="chars", mixed=True)),
+        "topics: common stop words only": (None, replace(TOPICS, stop_sets=("common",))),
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
-    ap.add_argument("--variants", default="shipped")
+    ap.add_argument("--variants", default="shipped", help="comma-separated names, or 'all'")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     results: dict[str, Any] = {}
-    for name in args.variants.split(","):
-        tok = variant(name)
-        results[name] = {"faq": faq_figures(tok), "topics": topic_figures(args.data, tok, args.k)}
+    known = variants()
+    names = list(known) if args.variants == "all" else args.variants.split(",")
+    for name in names:
+        if name not in known:
+            ap.error(f"unknown variant {name!r}; known: {', '.join(known)}")
+        faq_tok, topics_tok = known[name]
+        results[name] = {
+            "faq": faq_figures(faq_tok),
+            "topics": topic_figures(args.data, topics_tok, args.k),
+        }
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=1))
         return 0
