@@ -511,3 +511,53 @@ def test_workspace_names_are_checked() -> None:
     for bad in ("", "Shop", "a b", "-x", "x" * 65, "../etc"):
         with pytest.raises(InvalidInputError):
             repo.check_workspace(bad)
+
+
+def test_cli_keys_and_import_take_a_workspace(tmp_path: Path, tiny_pack: Path) -> None:
+    from typer.testing import CliRunner
+
+    from emotiondesk.cli.main import app as cli_app
+
+    runner = CliRunner()
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    made = {}
+    for ws in ("default", B):
+        args = ["keys", "create", "--scope", "read", "--name", f"k-{ws}", "--url", url, "--json"]
+        if ws != "default":
+            args += ["--workspace", ws]
+        r = runner.invoke(cli_app, args)
+        assert r.exit_code == 0, r.output
+        made[ws] = json.loads(r.stdout)
+        assert made[ws]["workspace"] == ws
+    listed = json.loads(runner.invoke(cli_app, ["keys", "list", "--url", url, "--json"]).stdout)
+    assert {(k["name"], k["workspace"]) for k in listed} == {
+        ("k-default", "default"),
+        ("k-shop-b", B),
+    }
+    only_b = runner.invoke(cli_app, ["keys", "list", "--url", url, "--workspace", B, "--json"])
+    assert [k["name"] for k in json.loads(only_b.stdout)] == ["k-shop-b"]
+    table = runner.invoke(cli_app, ["keys", "list", "--url", url])
+    assert "workspace" in table.stdout and B in table.stdout
+    bad = runner.invoke(
+        cli_app, ["keys", "create", "-s", "read", "--workspace", "No Such", "--url", url]
+    )
+    assert bad.exit_code == 2 and "not a valid name" in bad.output and "Traceback" not in bad.output
+
+    archive = _archive(tmp_path / "same.csv", MARK_B)
+    base = ["import", str(archive), "--database", url, "--model", str(tiny_pack), "--json"]
+    for ws in (None, B, B):  # the default workspace, then B twice (the second skips all)
+        r = runner.invoke(cli_app, base + ([] if ws is None else ["--workspace", ws]))
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        assert out["workspace"] == (ws or "default")
+    assert (out["imported"], out["already_stored"]) == (0, 3)
+    r = runner.invoke(cli_app, [*base, "--workspace", "-bad"])
+    assert r.exit_code == 2 and "not a valid name" in r.output
+    sessions = make_session_factory(make_engine(url))
+    with sessions() as s:
+        for ws in ("default", B):
+            page = repo.list_conversations(s, workspace=ws)
+            assert page.total == 2  # r1 and r2, each workspace its own
+            assert repo.count_messages(s, workspace=ws) == 3
+        default_ids = {c.id for c in repo.list_conversations(s, workspace="default").items}
+        assert not default_ids & {c.id for c in repo.list_conversations(s, workspace=B).items}
