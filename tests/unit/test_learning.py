@@ -282,7 +282,7 @@ def test_learn_command_reads_the_database_and_marks_rows_used(
     upgrade_database(engine)
     analyzer = load_analyzer(registry.root)
     with make_session_factory(engine)() as s:
-        conv = repo.create_conversation(s, channel="chat")
+        conv = repo.create_conversation(s, workspace="default", channel="chat")
         texts = domain_messages() + anchor_texts()
         for text, result in zip(texts, analyzer.analyze(texts), strict=True):
             msg = repo.add_message(
@@ -294,9 +294,11 @@ def test_learn_command_reads_the_database_and_marks_rows_used(
                 model_version=result.model,
             )
             if text in domain_messages():
-                repo.add_feedback(s, message_id=msg.id, polarity="negative", emotion="anger")
+                repo.add_feedback(
+                    s, workspace="default", message_id=msg.id, polarity="negative", emotion="anger"
+                )
         # a conflict: the same message corrected twice; the latest correction wins
-        repo.add_feedback(s, message_id=msg.id, emotion="joy")
+        repo.add_feedback(s, workspace="default", message_id=msg.id, emotion="joy")
         s.commit()
     gate_file = write_gate_file(tmp_path / "gate.csv", "emotion")
     th = tmp_path / "th.yaml"

@@ -39,6 +39,14 @@ GateDataOpt = Annotated[
         "e.g. emotion:../dev.csv.",
     ),
 ]
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        help="Learn from (gate on) one workspace's corrections only (default: every "
+        "workspace's; the served model is shared).",
+    ),
+]
 ThresholdsOpt = Annotated[
     Path | None,
     typer.Option("--thresholds", help="Gate thresholds (YAML/JSON; see the README)."),
@@ -68,7 +76,11 @@ def open_registry(path: Path | None) -> Any:
 
 
 def feedback_rows(
-    database: str | None, anchors: list[Any] | None = None, notes: list[str] | None = None
+    database: str | None,
+    anchors: list[Any] | None = None,
+    notes: list[str] | None = None,
+    *,
+    workspace: str | None = None,
 ) -> list[Any]:
     """The corrected messages of the database as ``FeedbackRow`` objects.
 
@@ -76,6 +88,8 @@ def feedback_rows(
     rule: the latest correction wins); ``notes`` receives how many messages had
     conflicting corrections. ``anchors`` receives the uncorrected customer
     messages ``(text, language)`` (the candidate keeps the champion's reading of them).
+    ``workspace``: only that workspace's rows (``None``: every workspace: the
+    model is shared by the service).
     """
     from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
     from emotiondesk.storage.feedback import CONFLICT_RULE, training_rows
@@ -89,7 +103,7 @@ def feedback_rows(
         upgrade_database(db)
         with make_session_factory(db)() as session:
             for task in ("polarity", "emotion"):
-                for r in training_rows(session, task=task):
+                for r in training_rows(session, workspace=workspace, task=task):
                     row = merged.setdefault(
                         r.message_id,
                         {"text": r.text, "language": r.language, "ids": set(), "id": 0},
@@ -99,7 +113,7 @@ def feedback_rows(
                     row["id"] = max(row["id"], r.feedback_id)
                     conflicts += r.conflict
             if anchors is not None:
-                anchors.extend(anchor_messages(session))
+                anchors.extend(anchor_messages(session, workspace=workspace))
     finally:
         db.dispose()
     if notes is not None and conflicts:
@@ -126,6 +140,7 @@ def gate_version(
     gate_data: list[str] | None,
     thresholds: Path | None,
     shipped: bool = True,
+    workspace: str | None = None,
 ) -> dict[str, Any]:
     """Gate ``version`` against the champion; writes and returns the report."""
     from emotiondesk.evaluation.gate import (
@@ -143,7 +158,7 @@ def gate_version(
     sets += [data_gate_set(spec) for spec in gate_data or []]
     card = registry.card(version)
     fraction = float(card.get("feedback", {}).get("holdback_fraction", HOLDBACK_FRACTION))
-    _, held = split_feedback(feedback_rows(database), fraction)
+    _, held = split_feedback(feedback_rows(database, workspace=workspace), fraction)
     trained = set(card.get("feedback", {}).get("train_ids", []))
     held = [r for r in held if not trained & set(r.feedback_ids)]
     if held:
@@ -187,6 +202,7 @@ def print_gate(report: dict[str, Any], registry: Any, version: str) -> None:
 def learn_command(
     registry_path: RegistryOpt = None,
     database: DatabaseOpt = None,
+    workspace: WorkspaceOpt = None,
     data: Annotated[
         list[str] | None,
         typer.Option(
@@ -234,7 +250,7 @@ def learn_command(
             extras.append(ExtraData(task=task, data=load_dataset(path, task=task)))
         anchors: list[Any] = []
         notes: list[str] = []
-        rows = feedback_rows(database, anchors, notes)
+        rows = feedback_rows(database, anchors, notes, workspace=workspace)
         if not rows:
             raise InvalidInputError(
                 "no corrections in the database yet (POST /v1/feedback, or the dashboard's "
@@ -259,7 +275,9 @@ def learn_command(
         db = make_engine(database)
         try:
             with make_session_factory(db)() as session:
-                marked = mark_feedback_used(session, feedback_ids=result.trained_ids)
+                marked = mark_feedback_used(
+                    session, workspace=workspace, feedback_ids=result.trained_ids
+                )
                 session.commit()
         finally:
             db.dispose()
@@ -276,6 +294,7 @@ def learn_command(
             gate_data=gate_data,
             thresholds=thresholds,
             shipped=not no_shipped_sets,
+            workspace=workspace,
         )
         print_gate(report, registry, result.version)
         promoted = None

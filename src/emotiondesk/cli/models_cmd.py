@@ -21,6 +21,7 @@ from emotiondesk.cli.learn_cmd import (
     NoShippedOpt,
     RegistryOpt,
     ThresholdsOpt,
+    WorkspaceOpt,
     gate_version,
     open_registry,
     print_gate,
@@ -213,6 +214,7 @@ def gate_command(
     version: Annotated[str, typer.Argument(help="The candidate version (or 'challenger').")],
     registry: RegistryOpt = None,
     database: DatabaseOpt = None,
+    workspace: WorkspaceOpt = None,
     gate_data: GateDataOpt = None,
     thresholds: ThresholdsOpt = None,
     no_shipped_sets: NoShippedOpt = False,
@@ -229,6 +231,7 @@ def gate_command(
             gate_data=gate_data,
             thresholds=thresholds,
             shipped=not no_shipped_sets,
+            workspace=workspace,
         )
     if as_json:
         print_json({k: report[k] for k in ("passed", "failures", "champion", "candidate")})
