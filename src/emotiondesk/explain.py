@@ -95,9 +95,10 @@ class Evidence:
     """Why a message reads as it does.
 
     Each task's ``method``: ``linear`` (exact n-gram contributions, weights
-    in logit units), ``occlusion`` (weights are drops in the label's
-    probability), or ``none`` (nothing to explain: empty text, or a romanised
-    message read in characters). ``units``: the words (or runs of words) that
+    in logit units), ``ngram_member`` (the same for an ensemble's n-gram
+    member), ``occlusion`` (weights are drops in the label's probability), or
+    ``none`` (nothing to explain: empty text, a romanised message read in
+    characters, or no n-gram model with the ``linear`` method). ``units``: the words (or runs of words) that
     were scored, in normalised offsets.
     """
 
@@ -364,8 +365,33 @@ def _occlude(text: str, units: Sequence[tuple[int, int]]) -> list[str]:
     return out
 
 
+def linear_part(
+    model: TextClassifier, *, members: bool = True
+) -> tuple[NgramClassifier, str] | None:
+    """The n-gram model whose exact contributions explain ``model``, and the method's name.
+
+    An n-gram model is its own (``linear``); with ``members``, an ensemble's
+    n-gram member with the largest weight stands for it (``ngram_member``:
+    exact for that member, an approximation for the ensemble); ``None`` when
+    there is none.
+    """
+    if isinstance(model, NgramClassifier):
+        return model, "linear"
+    if not members:
+        return None
+    found = [
+        (float(w), m)
+        for m, w in zip(getattr(model, "models_", ()), getattr(model, "weights", ()), strict=False)
+        if isinstance(m, NgramClassifier) and w > 0
+    ]
+    if not found:
+        return None
+    return max(found, key=lambda wm: wm[0])[1], "ngram_member"
+
+
 def _explain_linear(
     model: NgramClassifier,
+    tag: str,
     jobs: list[_Job],
     task: str,
     results: Sequence[AnalysisResult],
@@ -401,7 +427,7 @@ def _explain_linear(
             job.units, weights[pos : pos + n], job.mapped, results[job.index].text, job.base
         )
         pos += n
-        out[job.index] = TaskEvidence(label, spans, "linear")
+        out[job.index] = TaskEvidence(label, spans, tag)
     done = {job.index for job in kept}
     return [job for job in jobs if job.index not in done]
 
@@ -413,10 +439,13 @@ def explain(
 
     Args:
         method: ``auto`` (linear for n-gram models, occlusion for the rest),
-            or ``occlusion`` for every model (the benchmark compares both).
+            ``occlusion`` for every model (the benchmark compares both), or
+            ``linear``: the cheap path for every message (what ingestion
+            stores): n-gram models exactly, an ensemble through its n-gram
+            member (``ngram_member``), other models not at all (``none``).
     """
-    if method not in ("auto", "occlusion"):
-        raise ValueError(f"method must be auto or occlusion, not {method!r}")
+    if method not in ("auto", "occlusion", "linear"):
+        raise ValueError(f"method must be auto, occlusion or linear, not {method!r}")
     jobs: list[_Job | None] = []
     for i, r in enumerate(results):
         if r.read_as is not None:
@@ -440,21 +469,28 @@ def explain(
     for task in TASKS:
         # Occlusion copies of every message served by one model go in one batch.
         batches: dict[int, tuple[TextClassifier, list[tuple[_Job, list[tuple[int, int]]]]]] = {}
-        linear: dict[int, tuple[NgramClassifier, list[_Job]]] = {}
+        linear: dict[int, tuple[NgramClassifier, str, list[_Job]]] = {}
         for job in jobs:
             if job is None:
                 continue
             r = results[job.index]
             label = r.polarity if task == "polarity" else r.emotion
             model = analyzer.models[job.lang][task]
-            if method == "auto" and isinstance(model, NgramClassifier) and label in model.labels_:
-                linear.setdefault(id(model), (model, []))[1].append(job)
-                continue
+            if method != "occlusion":
+                part = linear_part(model, members=method == "linear")
+                if part is not None and label in part[0].labels_:
+                    linear.setdefault(id(part[0]), (part[0], part[1], []))[2].append(job)
+                    continue
+                if method == "linear":  # nothing cheap to explain it with
+                    per_task[task][job.index] = TaskEvidence(label, (), "none")
+                    continue
             units = group_units(job.units, MAX_UNITS)
             batches.setdefault(id(model), (model, []))[1].append((job, units))
-        for model, group in linear.values():
-            for job in _explain_linear(model, group, task, results, per_task[task], prepared):
-                # The model's preprocessing changed the text's length: occlusion.
+        for model, tag, group in linear.values():
+            left = _explain_linear(model, tag, group, task, results, per_task[task], prepared)
+            for job in left:
+                # The model's preprocessing changed the text's length: occlusion (of
+                # the n-gram model itself, which is cheap).
                 units = group_units(job.units, MAX_UNITS)
                 batches.setdefault(id(model), (model, []))[1].append((job, units))
         for model, items in batches.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,12 @@ from emotiondesk.explain import (
 )
 from emotiondesk.models.ensemble import EnsembleClassifier
 from emotiondesk.text.normalize import prepare, prepare_with_offsets
-from emotiondesk.usecases.analyze_messages import analyze_messages
+from emotiondesk.usecases.analyze_messages import (
+    STORED_ASPECTS,
+    analyze_messages,
+    evidence_for_storage,
+    with_texts,
+)
 
 TEXTS = [
     "物流太慢了，气死我了",
@@ -169,6 +175,35 @@ def test_other_model_kinds_are_explained_by_batched_occlusion(
     assert ev["method"] == "occlusion" and ev["label"] == "anger"
     assert ev["spans"][0]["weight"] > 0 and "气" in ev["spans"][0]["text"]
     assert [e.to_dict() for e in explain(wrapped, results)] == [e.to_dict() for e in evidence]
+    # The cheap path explains the ensemble through its n-gram member, without a model call.
+    EnsembleClassifier.predict_proba = counting  # type: ignore[method-assign]
+    try:
+        calls.clear()
+        cheap = explain(wrapped, results, method="linear")
+    finally:
+        EnsembleClassifier.predict_proba = original  # type: ignore[method-assign]
+    assert calls == []
+    direct = explain(analyzer, analyzer.analyze(TEXTS[:4]))
+    for mine, theirs in zip(cheap, direct, strict=True):
+        assert mine.emotion.method == "ngram_member"
+        assert mine.emotion.spans == theirs.emotion.spans
+
+
+def test_stored_evidence_is_bounded_and_gets_its_words_back(analyzer: Analyzer) -> None:
+    text = "物流太慢了，包装破了，客服态度差，价格太贵，质量不好，电池不行，屏幕有划痕，" * 40
+    results = analyzer.analyze([text, "物流太慢了，气死我了"])
+    stored = evidence_for_storage(analyzer)(results)
+    assert len(stored[0]["aspects"]) <= STORED_ASPECTS
+    assert len(json.dumps(stored[0])) < 4000 < len(text.encode())
+    full = with_texts(stored[1], results[1].text)
+    assert (
+        full["emotion"]["spans"][0]["text"]
+        == results[1].text[
+            full["emotion"]["spans"][0]["start"] : full["emotion"]["spans"][0]["end"]
+        ]
+    )
+    [aspect] = full["aspects"]
+    assert aspect["aspect"] == "logistics" and aspect["opinions"][0]["text"] == "慢"
 
 
 def test_segmenter_words_and_units() -> None:
