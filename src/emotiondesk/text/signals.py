@@ -132,9 +132,7 @@ def _transpositions(words: set[str]) -> dict[str, str]:
     return out
 
 
-_CLAUSE_END_RE = re.compile(
-    r"[，,。.！!？?；;～~\n]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])"
-)
+_CLAUSE_END_RE = re.compile(r"[，,。.！!？?；;～~\n]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 
 
 def _clauses(text: str) -> int:
