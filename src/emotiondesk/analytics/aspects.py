@@ -88,6 +88,19 @@ _IMPLICIT: dict[str, list[tuple[str, tuple[str, float]]]] = {
     lang: [(w, (a, float(x))) for w, a, x in items] for lang, items in _DATA["implicit"].items()
 }
 _ZH_NEGATORS: tuple[str, ...] = tuple(_DATA["negators"]["zh"])
+_ZH_NOT_NEGATORS: tuple[str, ...] = tuple(_DATA["not_negators"]["zh"])
+#: Phrases whose negator makes the opinion (不错, 不行, "not bad"): negated.
+_NEGATED_PHRASES: dict[str, set[str]] = {k: set(v) for k, v in _DATA["negated_phrases"].items()}
+_QUESTION: dict[str, re.Pattern[str]] = {
+    "zh": re.compile("|".join(_DATA["questions"]["zh"])),
+    "en": re.compile(r"^(?:" + "|".join(_DATA["questions"]["en"]) + r")\b", re.IGNORECASE),
+}
+_RHETORICAL: dict[str, re.Pattern[str]] = {
+    "zh": re.compile("|".join(_DATA["questions"]["rhetorical_zh"])),
+    "en": re.compile(
+        r"^(?:" + "|".join(_DATA["questions"]["rhetorical_en"]) + r")\b", re.IGNORECASE
+    ),
+}
 _EN_NEGATORS: set[str] = set(_DATA["negators"]["en"])
 _ZH_CONTRAST: tuple[str, ...] = tuple(_DATA["contrast"]["zh"])
 _EN_CONTRAST: tuple[str, ...] = tuple(_DATA["contrast"]["en"])
@@ -291,7 +304,8 @@ def _negated_zh(clause: str, start: int, term: str, other: Sequence[tuple[int, i
         ch for i, ch in enumerate(clause[lo:start], lo) if not any(a <= i < b for a, b in other)
     )
     # "不太好" / "并不快"; but not "不但" / "不仅" / "不少"
-    for w in ("不但", "不仅", "不少", "无论", "不管"):
+    # and 别 in 特别 / 别家 / 区别 is no negator
+    for w in ("不但", "不仅", "不少", "无论", "不管", *_ZH_NOT_NEGATORS):
         window = window.replace(w, "")
     if any(n in window for n in _ZH_NEGATORS):
         return True
@@ -339,6 +353,8 @@ def _negator_start(low: str, tokens: list[tuple[int, int, str]], start: int, lan
 
 def _self_negated(term: str, value: float, lang: str) -> bool:
     """A phrase that carries its own negator over an opinion word (没有破损, 不贵, "not bad")."""
+    if term in _NEGATED_PHRASES[lang]:
+        return True
     general = _LEXICONS[lang].general
     if lang == "zh":
         for n in sorted(_ZH_NEGATORS, key=len, reverse=True):
@@ -501,6 +517,21 @@ def _label(total: float) -> str:
     return "positive" if total > 0 else "negative" if total < 0 else "neutral"
 
 
+def is_question(clause: str, following: str, language: str) -> bool:
+    """A clause that asks (请问…吗？, "does it…?") rather than judges: not an opinion.
+
+    ``following``: the text right after the clause (its punctuation). A
+    rhetorical complaint (为什么还没发货？, "why is it so slow?") is no question here.
+    """
+    text = clause.strip()
+    if _RHETORICAL[language].search(text):
+        return False
+    asked = following.lstrip()[:1] in ("?", "？")
+    if language == "zh":
+        return bool(asked or text.endswith(("吗", "么")) or _QUESTION["zh"].search(text))
+    return bool(_QUESTION["en"].search(text)) and (asked or not following.strip())
+
+
 def extract_aspects(
     texts: Sequence[str],
     *,
@@ -549,6 +580,15 @@ def extract_aspects(
                 )
 
             found = _clause_mentions_located(clause, lang, allowed)
+            if found and is_question(clause, text[cursor : cursor + 2], lang):
+                # questions are not opinions: the aspects asked about, neutral
+                found = [(a, t, 0.0, [], where, []) for a, t, _s, _o, where, _l in found]
+                asked = True
+            else:
+                asked = False
+            if len(found) > 1:
+                # "卖家发货很快": the seller doing another aspect's work is no opinion on service
+                found = [f for f in found if not (f[0] == "service" and not f[3])] or found
             if not found:
                 after, previous = previous, []
                 # "尺寸和描述的一样，很合适": an opinion clause right after an aspect
@@ -594,7 +634,7 @@ def extract_aspects(
                 continue
             previous = []
             for aspect, term, total, ops, (ts, te), op_located in found:
-                if not ops and polarity_fn is not None:
+                if not ops and polarity_fn is not None and not asked:
                     undecided.append((i, len(mentions)))
                 previous.append(len(mentions))
                 mentions.append(
