@@ -95,11 +95,11 @@ def analyze_command(
                     evidence.extend(explain_results(analyzer, batch))
                 bar.update(len(chunk))
     if as_json:
-        for row in to_rows(results, evidence if explain else None):
+        for row in to_rows(results, evidence if explain else None, analyzer):
             print_json(row)
         return
     if explain:
-        print_explained(results, evidence_dicts(results, evidence))
+        print_explained(results, evidence_dicts(results, evidence, analyzer))
         return
     table = Table(show_lines=False)
     for col in ("text", "lang", "polarity", "score", "emotion", "confidence"):
