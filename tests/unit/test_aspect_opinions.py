@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from emotiondesk.analytics.aspects import extract_aspects
+from pathlib import Path
+
+import pytest
+
+from emotiondesk.analytics.aspects import extract_aspects, load_lexicon
+from emotiondesk.errors import ConfigError
 
 
 def test_packaging_with_a_negated_negative_opinion() -> None:
@@ -87,3 +92,16 @@ def test_lexicalised_negations_and_characters_that_negate_nothing() -> None:
 def test_the_seller_doing_another_aspects_work_is_no_service_opinion() -> None:
     [mentions] = extract_aspects(["卖家发货速度很快"])
     assert [(m.aspect, m.polarity) for m in mentions] == [("logistics", "positive")]
+
+
+def test_the_question_and_negation_sections_are_checked_and_extendable(tmp_path: Path) -> None:
+    good = tmp_path / "extra.yaml"
+    good.write_text("negated_phrases: {zh: [不差]}\nquestions: {zh: [咋样]}\n", encoding="utf-8")
+    lex = load_lexicon(good)
+    assert "不差" in lex.negated_phrases["zh"] and "不错" in lex.negated_phrases["zh"]
+    [[quality]] = extract_aspects(["质量咋样"], lexicon=lex)
+    assert quality.polarity == "neutral"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("questions: {fr: [quoi]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="questions"):
+        load_lexicon(bad)

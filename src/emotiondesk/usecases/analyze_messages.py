@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from emotiondesk.analytics.aspects import ASPECT_NAMES, AspectMention, extract_aspects
+from emotiondesk.analytics.aspects import AspectMention, aspect_lexicon, extract_aspects
 from emotiondesk.analyzer import AnalysisResult, Analyzer
 from emotiondesk.explain import Evidence, explain
 
@@ -142,10 +142,11 @@ def with_texts(stored: dict[str, Any], text: str) -> dict[str, Any]:
     for task in ("polarity", "emotion"):
         if isinstance(stored.get(task), dict):
             out[task] = {**stored[task], "spans": [words(s) for s in stored[task].get("spans", [])]}
+    names = aspect_lexicon().aspect_names
     out["aspects"] = [
         {
             **a,
-            "name": ASPECT_NAMES.get(a["aspect"], {"en": a["aspect"], "zh": a["aspect"]}),
+            "name": names.get(a["aspect"], {"en": a["aspect"], "zh": a["aspect"]}),
             "opinions": [words(o) for o in a.get("opinions", [])],
         }
         for a in stored.get("aspects", [])
