@@ -184,6 +184,11 @@ export const STRINGS = {
     see_queue: "Open the whole queue",
     total_n: "{n} in all",
     apply: "Apply",
+    evidence_towards: "{task}: pushed towards {label} ({w})",
+    aspects: "Aspects",
+    aspect_tip: "{aspect}: {polarity}; opinions: {opinions}",
+    negated: "negated",
+    evidence_mixed: "the aspects and the overall reading differ",
     emotions: { anger: "anger", disgust: "disgust", fear: "fear", joy: "joy", sadness: "sadness", surprise: "surprise", neutral: "neutral" },
   },
   zh: {
@@ -364,6 +369,11 @@ export const STRINGS = {
     see_queue: "查看完整队列",
     total_n: "共 {n} 个",
     apply: "应用",
+    evidence_towards: "{task}：推向{label}（{w}）",
+    aspects: "属性",
+    aspect_tip: "{aspect}：{polarity}；观点：{opinions}",
+    negated: "否定",
+    evidence_mixed: "属性评价与整体判断不一致",
     emotions: { anger: "愤怒", disgust: "厌恶", fear: "担忧", joy: "喜悦", sadness: "悲伤", surprise: "惊讶", neutral: "平静" },
   },
 };

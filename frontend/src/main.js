@@ -399,7 +399,7 @@ async function pageLive(main) {
     const tr = el(`<tr class="live-row ${m.polarity === "negative" ? "negrow" : ""}" data-message-id="${esc(m.id)}">
       <td>${fmtTime(m.created_at)}</td>
       <td><a href="#/conversation/${esc(m.conversation_id)}">${esc(m.conversation_id.slice(0, 8))}</a>${m.kind === "review" ? ` <span class="badge outline kind-review" data-kind="review">${t("review")}</span>` : ""}<span class="narrow-only"> · ${esc(m.channel ?? "–")} · ${esc(t("role_" + m.role))}</span></td>
-      <td class="wide-only">${esc(m.channel ?? "–")}</td><td class="wide-only">${esc(t("role_" + m.role))}</td><td class="text">${esc(m.text)}</td>
+      <td class="wide-only">${esc(m.channel ?? "–")}</td><td class="wide-only">${esc(t("role_" + m.role))}</td><td class="text">${evidenceText(m)}</td>
       <td>${emotionBadge(m.emotion)}<span class="narrow-only"> ${polarityBadge(m.polarity)}</span></td><td class="wide-only">${polarityBadge(m.polarity)}</td>
       <td data-label="${t("risk")}">${m.risk !== null && m.risk !== undefined ? riskBar(m.risk) : "–"}${m.escalate ? ` <span class="flag">${t("escalate")}</span>` : ""}</td></tr>`);
     rows.prepend(tr);
@@ -497,6 +497,59 @@ async function pageConversation(main, id, seq) {
   });
 }
 
+// A message's text with its stored evidence highlighted: the (at most three)
+// spans that pushed most towards its polarity (background, in the polarity's
+// colour) and towards its emotion (underline, in the emotion's colour), each
+// with a tooltip; then its aspects with their opinions. Offsets index the text.
+const EVIDENCE_SHOWN = 3;
+
+function evidenceText(m) {
+  const ev = m.evidence;
+  const text = String(m.text ?? "");
+  if (!ev) return esc(text);
+  const spans = [];
+  for (const task of ["polarity", "emotion"]) {
+    const label = ev[task] && ev[task].label;
+    const towards = ((ev[task] && ev[task].spans) || []).filter((s) => s.weight > 0 && s.start >= 0 && s.end <= text.length && s.end > s.start);
+    // Nothing to mark for a neutral reading: its spans say what kept it neutral.
+    if (label === "neutral") continue;
+    for (const s of towards.slice(0, EVIDENCE_SHOWN)) spans.push({ ...s, task, label });
+  }
+  const cuts = [...new Set([0, text.length, ...spans.flatMap((s) => [s.start, s.end])])].sort((a, b) => a - b);
+  let html = "";
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const [a, b] = [cuts[i], cuts[i + 1]];
+    const over = spans.filter((s) => s.start <= a && s.end >= b);
+    if (!over.length) { html += esc(text.slice(a, b)); continue; }
+    const pol = over.find((s) => s.task === "polarity");
+    const emotion = over.find((s) => s.task === "emotion");
+    const tip = over
+      .map((s) => t("evidence_towards", {
+        task: t(s.task),
+        label: s.task === "emotion" ? emo(s.label) : t(s.label),
+        w: "+" + Number(s.weight).toFixed(2),
+      }))
+      .join("\n");
+    const cls = ["ev", pol ? `ev-${esc(pol.label)}` : "", emotion ? "ev-emotion" : ""].join(" ").trim();
+    const style = emotion ? ` style="text-decoration-color:${EMOTION_COLORS[emotion.label] || "#777"}"` : "";
+    html += `<mark class="${cls}" data-task="${over.map((s) => s.task).join(" ")}"${style} title="${esc(tip)}">${esc(text.slice(a, b))}</mark>`;
+  }
+  return html;
+}
+
+function aspectsHtml(m) {
+  const ev = m.evidence;
+  if (!ev || !(ev.aspects || []).length) return "";
+  const chips = ev.aspects.map((a) => {
+    const name = (a.name && a.name[lang]) || a.aspect;
+    const ops = (a.opinions || []).map((o) => `${o.text}${o.negated ? ` (${t("negated")})` : ""}`).join(", ");
+    const tip = t("aspect_tip", { aspect: name, polarity: t(a.polarity), opinions: ops || "–" });
+    return `<span class="badge outline aspect-chip" data-aspect="${esc(a.aspect)}" data-polarity="${esc(a.polarity)}" title="${esc(tip)}" style="border-color:${POLARITY_COLORS[a.polarity] || "#777"};color:${POLARITY_COLORS[a.polarity] || "#777"}">${esc(name)} · ${esc(t(a.polarity))}${a.negated ? ` · ${t("negated")}` : ""}</span>`;
+  });
+  const note = ev.note ? ` <span class="ev-note" title="${esc(ev.note)}">${t("evidence_mixed")}</span>` : "";
+  return `<p class="aspects-line"><span class="muted">${t("aspects")}:</span> ${chips.join(" ")}${note}</p>`;
+}
+
 function turnHtml(m) {
   const st = m.state || {};
   const decisions = decisionLines(st.decisions, st, m)
@@ -509,7 +562,8 @@ function turnHtml(m) {
   return `<article class="turn ${esc(m.role)}" data-message-id="${esc(m.id)}">
     <header><span class="who">${t("turn")} ${m.seq} · ${esc(t("role_" + m.role))}</span> ${emotionBadge(m.emotion)} ${polarityBadge(m.polarity)}
       <span class="score">${m.score !== null ? m.score.toFixed(2) : ""}</span> <time>${fmtTime(m.sent_at || m.created_at)}</time></header>
-    <p class="text">${esc(m.text)}</p>
+    <p class="text">${evidenceText(m)}</p>
+    ${aspectsHtml(m)}
     ${m.role === "agent" ? scorecardHtml(qctx, m.scorecard) : ""}
     ${isCustomer && decisions ? `<div class="decisions"><h3>${t("decisions")}</h3><ul>${decisions}</ul></div>` : ""}
     ${isCustomer && suggestions ? `<div class="suggestions"><h3>${t("suggestions")}</h3><ul>${suggestions}</ul></div>` : ""}

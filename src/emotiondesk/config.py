@@ -26,8 +26,15 @@ class Settings(BaseSettings):
         env_prefix="EMOTIONDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    #: A model pack directory (with ``pack.json``); empty means the shipped pack.
+    #: A model pack directory (with ``pack.json``), a model directory, or a model
+    #: registry (``registry.json``: its champion is served); empty means the shipped pack.
     model_dir: Path | None = None
+    #: With a registry: seconds between checks of its champion (a promotion or
+    #: rollback is served without a restart); 0: never re-check.
+    model_poll_seconds: float = Field(default=2.0, ge=0)
+    #: With a registry: score its challenger in shadow on live traffic (agreement
+    #: counted, never returned to callers).
+    shadow: bool = False
     #: Longest text analysed (read whole, in overlapping chunks); longer ones keep
     #: their head and tail.
     max_chars: int = 20_000
@@ -38,6 +45,9 @@ class Settings(BaseSettings):
     pinyin: bool = True
     #: Read the lexical signals (emoji, threats, sarcasm, ...) on top of the models.
     signals: bool = True
+    #: The models and signals read a text without its PII and PII placeholders
+    #: (a phone number and ``[PHONE]`` read alike).
+    pii_neutral: bool = True
     #: A signal lexicon (YAML, the format of ``text/data/signals.yaml``) read on top
     #: of the models instead of the shipped one.
     signals_file: str | None = None
@@ -119,6 +129,9 @@ class Settings(BaseSettings):
     surge_scan_minutes: float = Field(default=10.0, ge=0)
     #: ``low`` | ``medium`` | ``high``: the scan's sensitivity (alpha 1e-4, 1e-3, 1e-2).
     surge_sensitivity: Literal["low", "medium", "high"] = "medium"
+    #: A YAML aspect lexicon that extends the shipped one (``mode: replace``: instead of it);
+    #: the shape of ``analytics/aspects_lexicon.yaml``. Empty means the shipped lexicon.
+    aspect_lexicon_file: Path | None = None
 
     # -- alert notifications (service/notify.py) -----------------------------------------
     #: POST every new alert to this URL (empty: no notifications).

@@ -171,12 +171,73 @@ def test_conversation_label_correction_is_stored(page, dash_server: Server, conv
     engine = make_engine(dash_server.database_url)
     try:
         with make_session_factory(engine)() as s:
-            stored = [f for f in repo.list_feedback(s) if f.message_id == first["id"]]
+            stored = [
+                f for f in repo.list_feedback(s, workspace="default") if f.message_id == first["id"]
+            ]
     finally:
         engine.dispose()
     assert len(stored) == 1
     assert (stored[0].polarity, stored[0].emotion) == ("positive", "surprise")
     assert stored[0].predicted_polarity == first["polarity"]
+
+
+def test_conversation_highlights_the_evidence(browser, dash_server: Server, conversation) -> None:  # type: ignore[no-untyped-def]
+    """The stored evidence spans are marked in the text, with tooltips in English and Chinese."""
+    first = conversation["messages"][0]
+    spans = first["evidence"]["polarity"]["spans"] + first["evidence"]["emotion"]["spans"]
+    assert spans and conversation["messages"][1]["evidence"] is None
+    for locale, towards, chip in (("en-GB", "pushed", "logistics"), ("zh-CN", "推向", "物流")):
+        ctx, pg = login(
+            browser, dash_server, locale=locale, viewport={"width": 1366, "height": 900}
+        )
+        try:
+            pg.goto(f"{dash_server.base}/dashboard#/conversation/{conversation['id']}")
+            pg.wait_for_selector("#main[data-ready=true][data-page=conversation]")
+            want = "总览" if locale == "zh-CN" else "Overview"
+            if pg.locator("nav a[data-nav=overview]").inner_text() != want:
+                pg.click("#lang")
+                pg.wait_for_selector(f"nav a[data-nav=overview]:has-text('{want}')")
+                pg.wait_for_selector("#main[data-ready=true][data-page=conversation]")
+            turn = pg.locator(f"article.turn[data-message-id='{first['id']}']")
+            marks = turn.locator("p.text mark.ev")
+            assert marks.count() >= 1
+            # The text is unchanged; every marked piece lies inside a stored span.
+            assert turn.locator("p.text").inner_text() == first["text"]
+            covered = {i for s in spans for i in range(s["start"], s["end"])}
+            marked = "".join(marks.nth(k).inner_text() for k in range(marks.count()))
+            assert set(marked) <= {first["text"][i] for i in covered}
+            tips = [marks.nth(k).get_attribute("title") for k in range(marks.count())]
+            assert any(towards in (tip or "") for tip in tips), tips
+            aspect = turn.locator(".aspects-line .aspect-chip[data-aspect=logistics]")
+            assert chip in aspect.inner_text()
+            # Agent turns carry no evidence.
+            agent = pg.locator(
+                f"article.turn[data-message-id='{conversation['messages'][1]['id']}']"
+            )
+            assert agent.locator("mark.ev").count() == 0
+            shot(pg, f"conversation-evidence-{locale[:2]}")
+        finally:
+            ctx.close()
+    # Live marks the evidence of a message as it arrives.
+    ctx, pg = login(browser, dash_server, locale="en-GB", viewport={"width": 1366, "height": 900})
+    try:
+        pg.goto(f"{dash_server.base}/dashboard#/live")
+        pg.wait_for_selector("#live-status.ok")
+        with dash_server.client() as http:
+            r = http.post(
+                f"/v1/conversations/{conversation['id']}/messages",
+                json={
+                    "role": "customer",
+                    "text": f"太差了，气死我了，退款！{uuid.uuid4().hex[:4]}",
+                },
+            )
+            assert r.status_code == 201
+            posted = r.json()["message"]
+        assert posted["polarity"] == "negative" and posted["evidence"]["polarity"]["spans"]
+        row = pg.wait_for_selector(f"tr.live-row[data-message-id='{posted['id']}']", timeout=15_000)
+        assert row.query_selector("td.text mark.ev.ev-negative") is not None
+    finally:
+        ctx.close()
 
 
 def test_message_posted_through_the_api_appears_in_live(

@@ -27,8 +27,10 @@ from emotiondesk.service.fastpath import AnalyzeFastPath
 from emotiondesk.service.guard import GuardMiddleware
 from emotiondesk.service.handlers import install_handlers
 from emotiondesk.service.limits import BodySizeLimitMiddleware
+from emotiondesk.service.live_models import LiveModels
 from emotiondesk.service.metrics import Metrics, MetricsMiddleware
 from emotiondesk.service.routes import analytics, analyze, conversations, feedback, health
+from emotiondesk.service.routes import models as models_routes
 from emotiondesk.service.routes import quality as quality_routes
 from emotiondesk.storage import make_engine, make_session_factory, redact_url, upgrade_database
 from emotiondesk.storage import repository as repo
@@ -61,7 +63,8 @@ def create_app(
             message; by default the one the settings name.
 
     Raises:
-        ConfigError: a placeholder ``EMOTIONDESK_API_KEY`` outside dev mode.
+        ConfigError: a placeholder ``EMOTIONDESK_API_KEY`` outside dev mode; a rule,
+            rubric or aspect-lexicon file that is not valid.
     """
     settings = settings or get_settings()
     bootstrap = settings.api_key.get_secret_value() if settings.api_key is not None else None
@@ -74,6 +77,9 @@ def create_app(
     from emotiondesk.usecases.agent_quality import AgentQuality  # agent quality (issue 12)
 
     quality = AgentQuality.from_settings(settings)
+    from emotiondesk.analytics.aspects import aspect_lexicon
+
+    aspect_lexicon(settings.aspect_lexicon_file)  # a bad lexicon file fails here, not on a request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,8 +113,10 @@ def create_app(
             )
         app.state.analyzer = model
         metrics.model_loaded.set(1)
+        live = LiveModels(app, settings, metrics)  # follows a registry's champion (issue 11)
+        app.state.live_models = live
         batcher = MicroBatcher(
-            model.analyze,
+            live.analyze,
             max_batch=settings.batch_max_size,
             max_wait=settings.batch_max_wait_ms / 1000.0,
             enabled=settings.batching,
@@ -116,6 +124,7 @@ def create_app(
         )
         await batcher.start()
         app.state.batcher = batcher
+        await live.start()
         logger.info(
             "ready: model %s, micro-batching %s",
             model.version,
@@ -133,6 +142,7 @@ def create_app(
         try:
             yield
         finally:
+            await live.stop()
             await monitor.stop()
             if app.state.notifier is not None:
                 await run_in_threadpool(app.state.notifier.close, 5.0)
@@ -171,7 +181,16 @@ def create_app(
     app.state.notify_alert = notify_alert
     app.state.analyzer = None
     install_handlers(app)
-    for module in (analyze, conversations, feedback, health, analytics, quality_routes):
+    app.state.live_models = None
+    for module in (
+        analyze,
+        conversations,
+        feedback,
+        health,
+        analytics,
+        quality_routes,
+        models_routes,
+    ):
         app.include_router(module.router)
     from emotiondesk.web import install_web  # the dashboard (issue 6)
 

@@ -13,9 +13,11 @@ from pydantic import (
     ConfigDict,
     Field,
     computed_field,
+    model_validator,
 )
 
 from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS
+from emotiondesk.usecases.analyze_messages import with_texts
 
 Polarity = Literal["negative", "neutral", "positive"]
 Emotion = Literal["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
@@ -254,6 +256,21 @@ class MessageOut(_Out):
         description="An agent message's rubric scorecard: score, criteria (verdict, evidence "
         "span, the customer turn answered), failed.",
     )
+    evidence: dict[str, Any] | None = Field(
+        default=None,
+        description="A customer message's evidence (null for agent messages and messages "
+        "stored before evidence was kept): per task (polarity, emotion) the label, the "
+        "method and the spans (text, start, end offsets into `text`, signed weight) that "
+        "drove it; the aspects (aspect, term, start, end, polarity, negated, opinions with "
+        "offsets); a note when the polarity and the aspects disagree.",
+    )
+
+    @model_validator(mode="after")
+    def _evidence_words(self) -> MessageOut:
+        # Stored as offsets into the stored text; the words are put back here.
+        if self.evidence:
+            self.evidence = with_texts(self.evidence, self.text)
+        return self
 
 
 class ConversationDetail(ConversationOut):
@@ -396,3 +413,34 @@ class PracticeOut(BaseModel):
         default_factory=dict, description="Rubric per turn, emotion curve, what to practise next."
     )
     customer: str | None = Field(default=None, description="The virtual customer's latest line.")
+
+
+# -- the model this service serves (issue 11: registry, live swap, shadow) ---------------
+
+
+class ShadowDisagreement(BaseModel):
+    champion: str
+    challenger: str
+    count: int
+
+
+class ShadowReport(BaseModel):
+    """The challenger scored in shadow on this worker's traffic (never returned to callers)."""
+
+    challenger: str
+    compared: int
+    skipped: int
+    agreement: dict[str, float | None]
+    disagreements: dict[str, list[ShadowDisagreement]]
+
+
+class ModelsOut(BaseModel):
+    """The model this worker serves and, with a registry, what it follows."""
+
+    model: str | None = Field(description="the pack name and version in every result's `model`")
+    registry: bool = Field(description="EMOTIONDESK_MODEL_DIR is a model registry")
+    champion: str | None = Field(description="the registry version served")
+    challenger: str | None = Field(description="the version scored in shadow (shadow on)")
+    swaps: int = Field(description="live swaps since this worker started")
+    poll_seconds: float | None
+    shadow: ShadowReport | None

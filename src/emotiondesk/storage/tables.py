@@ -7,6 +7,12 @@ what the conversation engine returns: trajectory, escalation risk, policy
 decisions and reply suggestions live there as JSON, so that the dialogue
 layer can grow without schema changes.
 
+Every tenant row carries its ``workspace`` (conversations, messages,
+feedback, alerts, API keys, practice sessions): a key reads and writes its
+own workspace's rows only, and a one-shop install lives in
+:data:`DEFAULT_WORKSPACE`. ``rate_buckets`` and ``service_secrets`` are the
+service's own bookkeeping, shared by all workspaces.
+
 The schema is created and upgraded by the Alembic migrations in
 ``storage/migrations``; change both together.
 """
@@ -52,6 +58,20 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+#: The workspace of a one-shop install: keys and rows without a workspace belong to it.
+DEFAULT_WORKSPACE = "default"
+
+
+def workspace_column(*, index: bool = True) -> Mapped[str]:
+    """The workspace (tenant) a row belongs to; every query is scoped to one (migration 0007).
+
+    ``index=False`` where a composite index leads with it instead.
+    """
+    return mapped_column(
+        String(64), default=DEFAULT_WORKSPACE, server_default=DEFAULT_WORKSPACE, index=index
+    )
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -60,6 +80,8 @@ class Conversation(Base):
     __tablename__ = "conversations"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    #: Indexed with ``created_at`` (``ix_conversations_workspace_created``).
+    workspace: Mapped[str] = workspace_column(index=False)
     channel: Mapped[str | None] = mapped_column(String(64), index=True)
     customer_id: Mapped[str | None] = mapped_column(String(128), index=True)
     product_id: Mapped[str | None] = mapped_column(String(128), index=True)
@@ -93,6 +115,9 @@ class Message(Base):
     conversation_id: Mapped[str] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
+    #: The conversation's workspace (kept on the row so analytics need no join);
+    #: indexed with ``created_at`` (``ix_messages_workspace_created``).
+    workspace: Mapped[str] = workspace_column(index=False)
     seq: Mapped[int] = mapped_column(Integer)
     client_message_id: Mapped[str | None] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))
@@ -118,6 +143,10 @@ class Message(Base):
     #: :mod:`emotiondesk.agentqa`) and its 0-100 score; empty for customer messages.
     scorecard: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     qa_score: Mapped[float | None] = mapped_column(Float)
+    #: Why the message reads as it does: the spans that drove its polarity and
+    #: emotion and its aspects (offsets into ``text``, bounded in size; see
+    #: ``usecases.analyze_messages.stored_evidence``); null when not computed.
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
     feedback: Mapped[list[Feedback]] = relationship(
@@ -132,6 +161,7 @@ class Feedback(Base):
     message_id: Mapped[str] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
+    workspace: Mapped[str] = workspace_column()
     polarity: Mapped[str | None] = mapped_column(String(16))
     emotion: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
@@ -152,6 +182,7 @@ class Alert(Base):
     __tablename__ = "alerts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace: Mapped[str] = workspace_column()
     kind: Mapped[str] = mapped_column(String(64), index=True)
     severity: Mapped[str] = mapped_column(String(16), default="warning")
     conversation_id: Mapped[str | None] = mapped_column(
@@ -170,6 +201,8 @@ class ApiKey(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(128))
+    #: The workspace whose data the key reads and writes (and nothing else).
+    workspace: Mapped[str] = workspace_column()
     #: The first characters of the key, to recognise it in listings.
     prefix: Mapped[str] = mapped_column(String(16))
     #: SHA-256 of the whole key (keys are 32 random bytes, so no slow hash is needed).
@@ -207,10 +240,16 @@ class ServiceSecret(Base):
 
 
 Index("ix_messages_conversation_created", Message.conversation_id, Message.created_at)
-# Analytics (migration 0002): customer messages in a time window, covering what the
-# aggregates read (SQLite gets the covered columns as trailing key columns instead).
+# Workspaces (migration 0007): a workspace's newest messages and conversations (the live
+# feed, the conversation list) without sorting the whole workspace.
+Index("ix_messages_workspace_created", Message.workspace, Message.created_at)
+Index("ix_conversations_workspace_created", Conversation.workspace, Conversation.created_at)
+# Analytics (migration 0002, workspace first since 0007): one workspace's customer
+# messages in a time window, covering what the aggregates read (SQLite gets the
+# covered columns as trailing key columns instead).
 Index(
     "ix_messages_analytics",
+    Message.workspace,
     Message.role,
     Message.created_at,
     postgresql_include=["polarity", "emotion", "score", "conversation_id"],
@@ -227,6 +266,7 @@ class PracticeSession(Base):
     __tablename__ = "practice_sessions"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace: Mapped[str] = workspace_column()
     agent_id: Mapped[str | None] = mapped_column(String(128), index=True)
     scenario: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8))

@@ -33,6 +33,7 @@ from emotiondesk.models.onnx import MODEL_FILE, OnnxClassifier
 from emotiondesk.models.onnx import MODEL_TYPE as ONNX_TYPE
 from emotiondesk.models.transformer import MODEL_TYPE as TRANSFORMER_TYPE
 from emotiondesk.models.transformer import TransformerClassifier
+from emotiondesk.training.card import ModelCard, onnx_export_lines
 
 logger = logging.getLogger(__name__)
 
@@ -198,23 +199,25 @@ def export_onnx(
         (tmp / "export_report.json").write_text(
             json.dumps(report.to_dict(), indent=2), encoding="utf-8"
         )
-        card = src / "README.md"
-        lines = [card.read_text(encoding="utf-8").rstrip(), ""] if card.is_file() else []
-        lines += [
-            "## ONNX export",
-            "",
-            f"- {_METHOD_NAMES[method] if quantize else 'fp32'}"
-            f"{' (per channel)' if quantize and per_channel and method == 'dynamic' else ''}"
-            f"{f', last {fp32_layers} layers fp32' if quantize and method == 'weight-only' and fp32_layers else ''}, "
-            f"opset {opset if not (quantize and method == 'weight-only') else WEIGHT_ONLY_OPSET}, "
-            f"{report.size_bytes / 1e6:.1f} MB",
-            f"- parity on {report.n_texts} texts: label agreement "
-            + ", ".join(f"{t} {a:.4f}" for t, a in report.agreement.items())
-            + "; max probability difference "
-            + ", ".join(f"{t} {d:.4f}" for t, d in report.max_prob_diff.items()),
-            "",
-        ]
-        (tmp / "README.md").write_text("\n".join(lines), encoding="utf-8")
+        weight_only = quantize and method == "weight-only"
+        ModelCard.read(src).with_section(
+            "ONNX export",
+            onnx_export_lines(
+                quantized=quantize,
+                per_channel=per_channel and not weight_only,
+                opset=WEIGHT_ONLY_OPSET if weight_only else opset,
+                size_bytes=report.size_bytes,
+                n_texts=report.n_texts,
+                agreement=report.agreement,
+                max_prob_diff=report.max_prob_diff,
+                kind=(
+                    _METHOD_NAMES[method]
+                    + (f", last {fp32_layers} layers fp32" if weight_only and fp32_layers else "")
+                )
+                if quantize
+                else None,
+            ),
+        ).write(tmp)
     logger.info("exported %s -> %s (%s)", src, target, report.to_dict())
     return report
 

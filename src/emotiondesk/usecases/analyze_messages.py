@@ -13,10 +13,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from emotiondesk.analytics.aspects import AspectMention, extract_aspects
+from emotiondesk.analytics.aspects import AspectMention, aspect_lexicon, extract_aspects
 from emotiondesk.analyzer import AnalysisResult, Analyzer
 from emotiondesk.explain import Evidence, explain
 
@@ -40,7 +40,9 @@ def agreement(polarity: str, aspects: Sequence[AspectMention]) -> str | None:
 
 
 def to_rows(
-    results: Sequence[AnalysisResult], evidence: Sequence[Evidence] | None = None
+    results: Sequence[AnalysisResult],
+    evidence: Sequence[Evidence] | None = None,
+    analyzer: Analyzer | None = None,
 ) -> list[dict[str, Any]]:
     """The results' JSON (the ``analyze --json`` fields), with ``evidence`` when given.
 
@@ -50,14 +52,125 @@ def to_rows(
     """
     rows = [r.to_dict() for r in results]
     if evidence is not None:
-        mentions = extract_aspects([r.text for r in results])
-        for row, ev, found, r in zip(rows, evidence, mentions, results, strict=True):
-            row["evidence"] = {
-                **ev.to_dict(),
-                "aspects": [_aspect(m) for m in found],
-                "note": agreement(r.polarity, found),
-            }
+        for row, full in zip(rows, evidence_dicts(results, evidence, analyzer), strict=True):
+            row["evidence"] = full
     return rows
+
+
+def evidence_dicts(
+    results: Sequence[AnalysisResult],
+    evidence: Sequence[Evidence],
+    analyzer: Analyzer | None = None,
+) -> list[dict[str, Any]]:
+    """Each result's evidence as JSON: the tasks' spans, the ``aspects`` and the ``note``.
+
+    With ``analyzer``, an aspect whose clause holds no opinion word gets the
+    analyzer's polarity of that clause (as the analytics do; one batch for all
+    such clauses); without it, it stays neutral.
+    """
+    polarity_fn = None
+    if analyzer is not None:
+        polarity_fn = lambda clauses: [r.polarity for r in analyzer.analyze(list(clauses))]  # noqa: E731
+    mentions = extract_aspects([r.text for r in results], polarity_fn=polarity_fn)
+    return [
+        {
+            **ev.to_dict(),
+            "aspects": [_aspect(m) for m in found],
+            "note": agreement(r.polarity, found),
+        }
+        for ev, found, r in zip(evidence, mentions, results, strict=True)
+    ]
+
+
+#: What is stored with an ingested message: at most this many aspects, each with at
+#: most this many opinions (the spans are at most ``explain.TOP_SPANS`` per task).
+STORED_ASPECTS = 8
+STORED_OPINIONS = 4
+
+
+def stored_evidence(full: dict[str, Any]) -> dict[str, Any]:
+    """The bounded form of :func:`evidence_dicts`' item kept with a stored message.
+
+    Offsets, weights, labels, flags and each aspect's term (a lexicon entry):
+    the words of the spans are the stored text's (:func:`with_texts` puts them
+    back when the message is read), so the size does not grow with the
+    message's length.
+    """
+
+    def spans(task: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "label": task["label"],
+            "method": task["method"],
+            "spans": [
+                {"start": s["start"], "end": s["end"], "weight": s["weight"]} for s in task["spans"]
+            ],
+        }
+
+    return {
+        "polarity": spans(full["polarity"]),
+        "emotion": spans(full["emotion"]),
+        "aspects": [
+            {
+                "aspect": a["aspect"],
+                "term": a["term"][:32],
+                "start": a["start"],
+                "end": a["end"],
+                "polarity": a["polarity"],
+                "negated": a["negated"],
+                "opinions": [
+                    {k: o[k] for k in ("start", "end", "polarity", "negated")}
+                    for o in a["opinions"][:STORED_OPINIONS]
+                ],
+            }
+            for a in full["aspects"][:STORED_ASPECTS]
+        ],
+        "note": full["note"],
+    }
+
+
+def with_texts(stored: dict[str, Any], text: str) -> dict[str, Any]:
+    """Stored evidence with each span's and opinion's words taken from ``text``.
+
+    Each aspect also gets its display ``name`` (``en`` and ``zh``).
+    """
+
+    def words(item: dict[str, Any]) -> dict[str, Any]:
+        s, e = int(item["start"]), int(item["end"])
+        return {**item, "text": text[s:e] if 0 <= s <= e <= len(text) else ""}
+
+    out = dict(stored)
+    for task in ("polarity", "emotion"):
+        if isinstance(stored.get(task), dict):
+            out[task] = {**stored[task], "spans": [words(s) for s in stored[task].get("spans", [])]}
+    names = aspect_lexicon().aspect_names
+    out["aspects"] = [
+        {
+            **a,
+            "name": names.get(a["aspect"], {"en": a["aspect"], "zh": a["aspect"]}),
+            "opinions": [words(o) for o in a.get("opinions", [])],
+        }
+        for a in stored.get("aspects", [])
+    ]
+    return out
+
+
+def evidence_for_storage(
+    analyzer: Analyzer,
+) -> Callable[[Sequence[AnalysisResult]], list[dict[str, Any]]]:
+    """What ingestion stores with each analysed message: the cheap n-gram evidence, bounded.
+
+    The polarity and emotion spans come from :func:`explain`'s ``linear``
+    method (exact n-gram contributions; an ensemble through its n-gram member;
+    no spans for a model without one), so storing them costs about as much as
+    the n-gram analysis itself; then the aspects and the note, bounded by
+    :func:`stored_evidence`.
+    """
+
+    def run(results: Sequence[AnalysisResult]) -> list[dict[str, Any]]:
+        evidence = explain(analyzer, results, method="linear")
+        return [stored_evidence(full) for full in evidence_dicts(results, evidence, analyzer)]
+
+    return run
 
 
 def _aspect(m: AspectMention) -> dict[str, Any]:
@@ -81,4 +194,4 @@ def analyze_messages(
 ) -> list[dict[str, Any]]:
     """Analyse ``texts`` and return their JSON rows (``evidence`` added when ``explain``)."""
     results = analyzer.analyze(list(texts), language=language)
-    return to_rows(results, explain_results(analyzer, results) if explain else None)
+    return to_rows(results, explain_results(analyzer, results) if explain else None, analyzer)
