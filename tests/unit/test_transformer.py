@@ -418,6 +418,13 @@ def test_ensemble_members_read_one_head_of_a_shared_multitask_model(trained: Pat
     for task in ("polarity", "emotion"):
         assert ens[task].labels_ == mt.tasks_[task]
         assert np.allclose(ens[task].predict_proba(texts), mt.predict_proba(texts, task=task))
+    # an ensemble of an ensemble and a head of the shared model (the default pack's
+    # blends): opening the nested member re-enters the shared-member cache
+    EnsembleClassifier(["polarity", "mt"], [0.5, 0.5], tasks=[None, "polarity"]).save_pretrained(
+        tmp_path / "blend"
+    )
+    blend = load_model(tmp_path / "blend")
+    assert np.allclose(blend.predict_proba(texts), ens["polarity"].predict_proba(texts))
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "config.json").write_text(

@@ -64,7 +64,7 @@ def _check_member_path(rel: str, where: str | Path) -> None:
 
 #: open members by (directory, config mtime); weak, so a model no ensemble holds is freed
 _SHARED: weakref.WeakValueDictionary[tuple[Path, int], Any] = weakref.WeakValueDictionary()
-_SHARED_LOCK = threading.Lock()
+_SHARED_LOCK = threading.RLock()  # re-entrant: a member may be an ensemble itself
 
 
 def shared_member(directory: Path) -> TextClassifier:
