@@ -26,10 +26,12 @@ from emotiondesk.service.schemas import (
     ConversationPage,
     ConversationStatus,
     ConversationUpdate,
+    CorrectionOut,
     IngestResponse,
     MessageIn,
     MessageOut,
 )
+from emotiondesk.storage import feedback as feedback_store
 from emotiondesk.storage import repository as repo
 from emotiondesk.usecases.agent_quality import conversation_quality
 from emotiondesk.usecases.ingest_message import ingest_message as ingest
@@ -202,7 +204,21 @@ def get_conversation(
     conv = repo.get_conversation(session, conversation_id=conversation_id, with_messages=True)
     detail = ConversationDetail.model_validate(conv)
     detail.quality = conversation_quality(conv.messages)
+    add_corrections(session, detail.messages)
     return detail
+
+
+def add_corrections(session: SessionDep, messages: list[MessageOut]) -> None:
+    """Fill each message's corrections (who, when, old -> new label) and current labels."""
+    found = feedback_store.corrections_for_messages(session, message_ids=[m.id for m in messages])
+    for message in messages:
+        items = found.get(message.id) or []
+        message.corrections = [CorrectionOut.model_validate(c, from_attributes=True) for c in items]
+        labels: dict[str, set[str]] = {}
+        for c in items:  # oldest first: the last one of a task holds
+            message.corrected[c.task] = c.label
+            labels.setdefault(c.task, set()).add(c.label)
+        message.conflicts = [task for task, given in labels.items() if len(given) > 1]
 
 
 @router.post(
