@@ -189,6 +189,42 @@ def test_rubric_file_errors(tmp_path: Path):
     assert [r.criterion for r in card.results] == ["thanks"] and card.score == 100.0
 
 
+def test_a_backspace_in_a_pattern_fails_at_load(tmp_path: Path):
+    # \b in a double-quoted YAML string is a backspace: the pattern would never match.
+    bad = tmp_path / "rubric.yaml"
+    bad.write_text('criteria:\n  - id: x\n    fail: {en: ["\\bfoo\\b"]}\n')
+    with pytest.raises(ConfigError, match="control character"):
+        load_rubric(bad)
+
+
+@pytest.mark.parametrize(
+    ("reply", "verdict"),
+    [
+        ("This is not your fault at all. I'll reship it today.", PASS),
+        ("That's your own fault, you should have read the page.", FAIL),
+        ("You should have received it by Friday; I'm sorry, I'll chase it now.", PASS),
+        ("不是您的错，我马上为您补发。", PASS),
+        ("不需要您自己联系快递，我来处理。", PASS),
+        ("需要您自己联系快递。", FAIL),
+    ],
+)
+def test_negated_blame_is_not_blame(scorer: AgentScorer, reply: str, verdict: str):
+    customer = ANGRY_ZH if not reply.isascii() else ANGRY_EN
+    assert scorer.score_reply(reply, customer=customer).result("no_blame").verdict == verdict
+
+
+def test_an_angry_customer_reports_a_fault_unless_it_is_their_own_slip(scorer: AgentScorer):
+    plain = "Your courier's van sprayed mud over the box and me."  # no fault cue
+    reply = "I'm sorry, I'll send a new one today."
+    angry = scorer.score_reply(reply, customer=CustomerTurn(plain, emotion="anger"))
+    assert angry.result("apology").verdict == PASS
+    assert angry.result("apology").trigger is not None
+    neutral = scorer.score_reply(reply, customer=CustomerTurn(plain, emotion="neutral"))
+    assert neutral.result("apology").verdict == NA
+    own = CustomerTurn("I typed my own address wrong, this is so annoying!", emotion="anger")
+    assert scorer.score_reply(reply, customer=own).result("apology").verdict == NA
+
+
 def test_coach_says_what_is_missing_and_improves_the_draft():
     coach = Coach()
     history = [Turn("customer", "My parcel is ten days late!!", "anger")]

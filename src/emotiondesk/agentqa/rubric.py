@@ -45,14 +45,33 @@ class Cues:
 
     patterns: Mapping[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
 
-    def find(self, text: str, language: str) -> tuple[int, int] | None:
-        """The first (leftmost) match's character offsets, or ``None``."""
+    def find(self, text: str, language: str, unless: Cues | None = None) -> tuple[int, int] | None:
+        """The first (leftmost) match's character offsets, or ``None``.
+
+        With ``unless``, a match that overlaps one of its matches does not count
+        (the negated form: "not your fault" unsays "your fault").
+        """
+        masks = unless.spans(text, language) if unless else []
         best: tuple[int, int] | None = None
         for p in self.patterns.get(language, ()):
-            m = p.search(text)
-            if m and m.end() > m.start() and (best is None or m.start() < best[0]):
-                best = (m.start(), m.end())
+            for m in p.finditer(text):
+                if m.end() <= m.start():
+                    continue
+                if any(m.start() < e and s < m.end() for s, e in masks):
+                    continue
+                if best is None or m.start() < best[0]:
+                    best = (m.start(), m.end())
+                break
         return best
+
+    def spans(self, text: str, language: str) -> list[tuple[int, int]]:
+        """Every match's character offsets."""
+        return [
+            (m.start(), m.end())
+            for p in self.patterns.get(language, ())
+            for m in p.finditer(text)
+            if m.end() > m.start()
+        ]
 
     def __bool__(self) -> bool:
         return any(self.patterns.values())
@@ -68,6 +87,8 @@ class Criterion:
     advice: Mapping[str, str]
     pass_cues: Cues
     fail_cues: Cues
+    #: negated or excusing forms that unsay a fail cue they overlap
+    fail_unless: Cues = field(default_factory=Cues)
     max_seconds: float | None = None
     pass_if_words: Mapping[str, int] = field(default_factory=dict)
     fail_with: tuple[str, ...] = ()
@@ -85,6 +106,9 @@ class Rubric:
     customer: Mapping[str, Cues]
     coach: Mapping[str, Any]
     source: str = "default_rubric.yaml"
+    #: a customer turn read with one of these emotions reports a fault of the shop
+    #: (unless the customer owns the slip), even when no fault cue matches
+    fault_emotions: frozenset[str] = frozenset()
 
     def criterion(self, criterion_id: str) -> Criterion:
         for c in self.criteria:
@@ -112,6 +136,13 @@ def _compile(source: str, where: str, raw: Any) -> Cues:
             raise ConfigError(f"{source}: {where}.{lang} must be a list of patterns")
         compiled = []
         for p in pats:
+            bad = [c for c in str(p) if ord(c) < 32 and c not in "\t\n"]
+            if bad:
+                raise ConfigError(
+                    f"{source}: {where}.{lang}: pattern {p!r} holds the control character "
+                    f"{bad[0]!r} (in a double-quoted YAML string \\b is a backspace: "
+                    "quote patterns with single quotes)"
+                )
             try:
                 compiled.append(re.compile(str(p), re.IGNORECASE))
             except re.error as exc:
@@ -155,6 +186,7 @@ def parse_rubric(data: Any, source: str = "<rubric>") -> Rubric:
             raise ConfigError(f"{source}: {where}: weight must not be negative")
         pass_cues = _compile(source, f"{where}.pass", raw.get("pass"))
         fail_cues = _compile(source, f"{where}.fail", raw.get("fail"))
+        fail_unless = _compile(source, f"{where}.fail_unless", raw.get("fail_unless"))
         if applies != "timed" and not pass_cues and not fail_cues:
             raise ConfigError(f"{source}: {where} needs 'pass' or 'fail' patterns")
         max_seconds = raw.get("max_seconds")
@@ -170,6 +202,7 @@ def parse_rubric(data: Any, source: str = "<rubric>") -> Rubric:
                 advice=_texts(source, f"{where}.advice", raw.get("advice")),
                 pass_cues=pass_cues,
                 fail_cues=fail_cues,
+                fail_unless=fail_unless,
                 max_seconds=float(max_seconds) if max_seconds is not None else None,
                 pass_if_words={str(k): int(v) for k, v in (raw.get("pass_if_words") or {}).items()},
                 fail_with=tuple(str(x) for x in raw.get("fail_with") or ()),
@@ -201,6 +234,7 @@ def parse_rubric(data: Any, source: str = "<rubric>") -> Rubric:
         customer=customer,
         coach=dict(coach),
         source=source,
+        fault_emotions=frozenset(str(e) for e in cust.get("fault_emotions") or ()),
     )
 
 

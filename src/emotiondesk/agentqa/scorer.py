@@ -201,7 +201,12 @@ class AgentScorer:
         fault = _span(text, cues["fault"].find(text, lang))
         if fault is not None and "吗" in text[fault.end : fault.end + 2]:
             fault = None  # "是寄错了吗？": asking whether, not reporting
-        if fault is not None and cues["own_fault"].find(text, lang) is not None:
+        own = cues["own_fault"].find(text, lang) is not None
+        if fault is None and not own and customer.emotion in self.rubric.fault_emotions:
+            # An angry, disgusted or sad customer writing to a shop reports something it
+            # got wrong, in more ways than a list of cues can name.
+            fault = Span(0, len(text), text)
+        if fault is not None and own:
             fault = None  # the customer's own slip: nothing for the shop to apologise for
         request = _span(text, cues["request"].find(text, lang))
         question = _span(text, cues["question"].find(text, lang))
@@ -322,7 +327,7 @@ class AgentScorer:
                 c.weight,
                 note=f"replied after {seconds:.0f} s (limit {limit:.0f} s)",
             )
-        bad = c.fail_cues.find(reply, lang)
+        bad = c.fail_cues.find(reply, lang, unless=c.fail_unless)
         if bad is not None:
             return CriterionResult(
                 c.id, FAIL, c.weight, _span(reply, bad), trigger, f"{why}; the reply says this"

@@ -127,6 +127,16 @@ class SignalLexicon:
                 f"({polarity!r}, {emotion!r}) is not a canonical polarity / emotion"
             )
 
+    def _pattern(self, pattern: str, signal_id: str) -> re.Pattern[str]:
+        bad = [c for c in str(pattern) if ord(c) < 32 and c not in "\t\n"]
+        if bad:
+            raise InvalidInputError(
+                f"invalid signal lexicon {self.source}: signal {signal_id!r}: pattern "
+                f"{pattern!r} holds the control character {bad[0]!r} (in a double-quoted YAML "
+                "string \\b is a backspace: quote patterns with single quotes)"
+            )
+        return re.compile(str(pattern), re.IGNORECASE)
+
     def _signal(self, s: dict[str, Any]) -> Signal:
         sig = Signal(
             id=str(s["id"]),
@@ -135,7 +145,7 @@ class SignalLexicon:
             emotion=str(s["emotion"]) if s.get("emotion") is not None else None,
             strength=float(s["strength"]),
             contains=tuple(str(x).lower() for x in s.get("contains", ())),
-            patterns=tuple(re.compile(p, re.IGNORECASE) for p in s.get("patterns", ())),
+            patterns=tuple(self._pattern(p, str(s["id"])) for p in s.get("patterns", ())),
             requires=(str(s["requires"]),) if s.get("requires") else (),
             excludes=(str(s["excludes"]),) if s.get("excludes") else (),
             question=bool(s.get("question", False)),
