@@ -218,8 +218,9 @@ def test_review_page_labels_the_queue_with_the_keyboard(
     page.goto(f"{dash_server.base}/dashboard#/conversation/{conv_id}")
     page.wait_for_selector("#main[data-ready=true][data-page=conversation]")
     box = page.locator(f"article.turn[data-message-id='{first}'] .corrections")
-    assert box.get_attribute("data-corrections") == "1"
-    assert "anger" in box.inner_text()
+    # one correction of both tasks: two lines (polarity, emotion), each old -> new
+    assert box.get_attribute("data-corrections") == "2"
+    assert "negative" in box.inner_text() and "anger" in box.inner_text()
     # the page in Chinese
     page.goto(f"{dash_server.base}/dashboard#/review")
     page.wait_for_selector("#main[data-ready=true][data-page=review]")
