@@ -24,6 +24,13 @@ counted ``--weight`` times):
 - random: the same number of pool rows drawn at random (nested across budgets),
   one run per seed.
 
+Then the label-error check of the queue: ``--noise`` of the largest random
+set of corrections get the other label (a simulated slip of an agent), and
+:func:`~emotiondesk.usecases.review_queue.label_issues` (cleanlab on
+cross-validated probabilities) flags what it finds; precision and recall of
+the flags against the flipped rows (flagging at random would have a
+precision equal to the noise rate).
+
 Prints a Markdown table (accuracy and macro-F1 on the domain slice) and
 writes the figures as JSON with ``--json``. Stops with a message when the
 shared data is absent.
@@ -47,7 +54,12 @@ sys.path.insert(0, str(ROOT / "src"))
 from emotiondesk.data import load_dataset  # noqa: E402
 from emotiondesk.evaluation.metrics import classification_report  # noqa: E402
 from emotiondesk.models.ngram import NgramClassifier  # noqa: E402
-from emotiondesk.usecases.review_queue import priorities, rarity, uncertainty  # noqa: E402
+from emotiondesk.usecases.review_queue import (  # noqa: E402
+    label_issues,
+    priorities,
+    rarity,
+    uncertainty,
+)
 
 LABELS = ("negative", "positive")
 
@@ -117,6 +129,7 @@ def main() -> int:
     ap.add_argument("--budgets", default="100,300,1000")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--weight", type=int, default=3, help="How often each correction counts.")
+    ap.add_argument("--noise", type=float, default=0.1, help="Share of corrections flipped.")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     if not (args.data / "smp2020_ewect" / "dev.csv").is_file():
@@ -170,6 +183,29 @@ def main() -> int:
             random[budget].append(score(m, test_x, test_y))
             print(f"random seed {seed} {budget}: {random[budget][-1]}", file=sys.stderr)
     results["random"] = random
+
+    # label errors among the corrections: flip a share, see what cleanlab flags
+    rng = np.random.default_rng(7)
+    chosen = np.random.default_rng(1000 + seeds[0]).permutation(len(pool_x))[: budgets[-1]]
+    texts = [pool_x[i] for i in chosen]
+    labels = [pool_y[i] for i in chosen]
+    size = round(args.noise * len(labels))
+    flipped = {int(i) for i in rng.choice(len(labels), size=size, replace=False)}
+    noisy = [(LABELS[1 - LABELS.index(y)] if i in flipped else y) for i, y in enumerate(labels)]
+    issues, check = label_issues(texts, noisy, task="polarity")
+    flagged = {x.index for x in issues}
+    hit = len(flagged & flipped)
+    results["label_check"] = {
+        "corrections": len(labels),
+        "flipped": len(flipped),
+        "flagged": len(flagged),
+        "true_flags": hit,
+        "precision": round(hit / len(flagged), 4) if flagged else None,
+        "recall": round(hit / len(flipped), 4) if flipped else None,
+        "random_precision": args.noise,
+        "status": check.status,
+    }
+    print(f"label check: {results['label_check']}", file=sys.stderr)
     results["setup"] = {
         "base_rows": len(base_x),
         "pool_rows": len(pool_x),
@@ -195,6 +231,13 @@ def main() -> int:
             f"| {budget} | random ({len(seeds)} seeds, mean ± sd) | "
             f"{np.mean(accs):.4f} ± {np.std(accs):.4f} | {np.mean(f1s):.4f} ± {np.std(f1s):.4f} |"
         )
+    lc = results["label_check"]
+    print()
+    print(
+        f"Label check: {lc['flipped']} of {lc['corrections']} corrections flipped; cleanlab "
+        f"flagged {lc['flagged']}, {lc['true_flags']} of them flipped: precision "
+        f"{lc['precision']}, recall {lc['recall']} (random flags: precision {lc['random_precision']})"
+    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0
