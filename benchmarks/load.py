@@ -328,7 +328,7 @@ def count_stored(db_url: str) -> int:
     engine = make_engine(db_url)
     try:
         with make_session_factory(engine)() as s:
-            return repo.count_messages(s)
+            return repo.count_messages(s, workspace="default")
     finally:
         engine.dispose()
 

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_pack import RECIPES, DevSet, Source  # noqa: E402
 
 from emotiondesk.data import LabelledData  # noqa: E402
+from emotiondesk.training.card import write_card  # noqa: E402
 
 logger = logging.getLogger("train_e5")
 
@@ -497,7 +498,7 @@ def write_pack(work: Path, full: dict[str, Any], paired: dict[str, Any], command
         ],
         "",
     ]
-    (dst / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    write_card(dst, "\n".join(lines))
     pack_path = ROOT / "models" / "pack.json"
     pack = json.loads(pack_path.read_text())
     for key, v in routes.items():

@@ -51,6 +51,7 @@ REPO_DATA = ROOT / "benchmarks" / "data"
 from emotiondesk.data import LabelledData, load_dataset  # noqa: E402
 from emotiondesk.evaluation.evaluate import evaluate_data  # noqa: E402
 from emotiondesk.models.ngram import NgramClassifier  # noqa: E402
+from emotiondesk.training.card import write_card  # noqa: E402
 from emotiondesk.training.heldout import drop_heldout  # noqa: E402
 
 logger = logging.getLogger("train_pack")
@@ -391,9 +392,7 @@ def train_recipe(recipe: Recipe, root: Path, out: Path, command: str) -> dict[st
         {k: r[k] for k in ("dev", "n", "accuracy", "macro_f1")} for r in dev_rows
     ]
     clf.save_pretrained(model_dir)
-    (model_dir / "README.md").write_text(
-        model_card(recipe, clf, per_source, dev_rows, command), encoding="utf-8"
-    )
+    write_card(model_dir, model_card(recipe, clf, per_source, dev_rows, command))
     logger.info(
         "%s done in %.0fs: %s",
         recipe.name,
@@ -409,9 +408,7 @@ def rewrite_card(recipe: Recipe, root: Path, out: Path, command: str) -> None:
     clf = NgramClassifier.from_pretrained(model_dir)
     dev_rows = evaluate_devs(model_dir, recipe, load_devs(recipe, root))
     per_source = dict(clf.training_info_.get("sources", {}))
-    (model_dir / "README.md").write_text(
-        model_card(recipe, clf, per_source, dev_rows, command), encoding="utf-8"
-    )
+    write_card(model_dir, model_card(recipe, clf, per_source, dev_rows, command))
 
 
 # -- the USE tier and ensembles (pack v2) -------------------------------------------------
@@ -590,9 +587,9 @@ def rewrite_use_card(u: UseRecipe, out: Path, command: str) -> None:
     clf = UseHeadClassifier.from_pretrained(out / u.name)
     info = clf.training_info_
     rows = [{**r, "per_class": {}} for r in info.get("dev", [])]
-    (out / u.name / "README.md").write_text(
+    write_card(
+        out / u.name,
         use_card(u, recipe_named(u.base), clf, dict(info.get("sources", {})), rows, command),
-        encoding="utf-8",
     )
 
 
@@ -632,9 +629,7 @@ def train_use(u: UseRecipe, root: Path, out: Path, command: str, cache: Any) -> 
     ]
     clf.training_info_["wall_seconds"] = round(time.perf_counter() - start, 1)
     clf.save_pretrained(model_dir)
-    (model_dir / "README.md").write_text(
-        use_card(u, recipe, clf, per_source, dev_rows, command), encoding="utf-8"
-    )
+    write_card(model_dir, use_card(u, recipe, clf, per_source, dev_rows, command))
     logger.info("%s done: %s", u.name, [(r["dev"], r["accuracy"], r["macro_f1"]) for r in dev_rows])
     return {"model": u.name, "dev": dev_rows}
 
@@ -813,9 +808,7 @@ def train_ensemble(
     seconds = time.perf_counter() - start
     ens.training_info_["wall_seconds"] = round(seconds, 1)
     ens.save_pretrained(model_dir)
-    (model_dir / "README.md").write_text(
-        ensemble_card(e, recipe, weight, grid, cal, dev_rows, seconds, command), encoding="utf-8"
-    )
+    write_card(model_dir, ensemble_card(e, recipe, weight, grid, cal, dev_rows, seconds, command))
     logger.info("%s done: %s", e.name, [(r["dev"], r["accuracy"], r["macro_f1"]) for r in dev_rows])
     return {"model": e.name, "dev": dev_rows}
 

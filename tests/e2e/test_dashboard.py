@@ -171,7 +171,9 @@ def test_conversation_label_correction_is_stored(page, dash_server: Server, conv
     engine = make_engine(dash_server.database_url)
     try:
         with make_session_factory(engine)() as s:
-            stored = [f for f in repo.list_feedback(s) if f.message_id == first["id"]]
+            stored = [
+                f for f in repo.list_feedback(s, workspace="default") if f.message_id == first["id"]
+            ]
     finally:
         engine.dispose()
     assert len(stored) == 1

@@ -160,7 +160,7 @@ def test_a_conversation_getting_angrier_is_escalated_with_reasons(live: Live, la
     assert detail["state"]["escalated"] is True and "escalated" in detail["state"]["tags"]
     # the alert action made an alert row for this conversation
     with live.app.state.sessions() as s:
-        rows = [a for a in repo.list_alerts(s) if a.conversation_id == cid]
+        rows = [a for a in repo.list_alerts(s, workspace="default") if a.conversation_id == cid]
     assert rows and rows[0].kind == "policy" and rows[0].details["rule"]
 
 
@@ -179,7 +179,7 @@ def test_a_conversation_ending_happily_gets_a_recommendation(live: Live):
     closing = state["suggestions"][-1]
     assert closing["kind"] == "closing" and closing["source"].startswith("catalog:")
     with live.app.state.sessions() as s:
-        assert not [a for a in repo.list_alerts(s) if a.conversation_id == cid]
+        assert not [a for a in repo.list_alerts(s, workspace="default") if a.conversation_id == cid]
 
 
 def test_bad_input_through_the_service(live: Live):

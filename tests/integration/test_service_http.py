@@ -101,7 +101,7 @@ class Server:
         engine = make_engine(self.database_url)
         try:
             with make_session_factory(engine)() as s:
-                return repo.count_messages(s, conversation_id=conversation_id)
+                return repo.count_messages(s, workspace="default", conversation_id=conversation_id)
         finally:
             engine.dispose()
 

@@ -123,9 +123,11 @@ def test_import_conversations_jsonl_in_order_and_pii_masked(
     assert (report.imported, report.rejected, report.conversations) == (3, 1, 2)
     assert report.rejected_examples[0]["reason"].startswith("invalid JSON")
     with db() as s:
-        page = repo.list_conversations(s)
+        page = repo.list_conversations(s, workspace="default")
         convs = {c.message_count: c for c in page.items}
-        two = repo.get_conversation(s, conversation_id=convs[2].id, with_messages=True)
+        two = repo.get_conversation(
+            s, workspace="default", conversation_id=convs[2].id, with_messages=True
+        )
         assert [m.role for m in two.messages] == ["customer", "agent"]
         assert "13812345678" not in two.messages[0].text
 

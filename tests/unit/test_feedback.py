@@ -93,46 +93,61 @@ def _message(s, conv, text: str, language: str):
 
 def test_filters_pages_training_rows_and_marking(sessions) -> None:
     with sessions() as s:
-        a = repo.create_conversation(s, channel="web")
-        b = repo.create_conversation(s, channel="app")
+        a = repo.create_conversation(s, workspace="default", channel="web")
+        b = repo.create_conversation(s, workspace="default", channel="app")
         m1 = _message(s, a, "物流太慢了", "zh")
         m2 = _message(s, b, "late again", "en")
-        f1 = repo.add_feedback(s, message_id=m1.id, polarity="negative", author="amy")
-        f2 = repo.add_feedback(s, message_id=m1.id, polarity="neutral", author="bo")
-        f3 = repo.add_feedback(s, message_id=m2.id, emotion="anger", author="amy")
+        f1 = repo.add_feedback(
+            s, workspace="default", message_id=m1.id, polarity="negative", author="amy"
+        )
+        f2 = repo.add_feedback(
+            s, workspace="default", message_id=m1.id, polarity="neutral", author="bo"
+        )
+        f3 = repo.add_feedback(
+            s, workspace="default", message_id=m2.id, emotion="anger", author="amy"
+        )
         # a later correction by time, stored earlier: time decides, not insertion order
         f1.created_at = T0 + timedelta(hours=2)
         f2.created_at = T0 + timedelta(hours=1)
         f3.created_at = T0 + timedelta(hours=3)
         s.commit()
 
-        page = fbk.list_feedback(s, limit=2)
+        page = fbk.list_feedback(s, workspace="default", limit=2)
         assert page.total == 3 and [r.id for r in page.items] == [f2.id, f1.id]
-        assert fbk.list_feedback(s, offset=2).items[0].id == f3.id
-        assert [r.id for r in fbk.list_feedback(s, conversation_id=b.id).items] == [f3.id]
-        assert fbk.list_feedback(s, task="emotion").total == 1
-        assert fbk.list_feedback(s, label="anger").total == 1
-        assert fbk.list_feedback(s, task="polarity", label="neutral").total == 1
-        assert fbk.list_feedback(s, language="en").total == 1
-        after = fbk.list_feedback(s, created_after=T0 + timedelta(minutes=90))
+        assert fbk.list_feedback(s, workspace="default", offset=2).items[0].id == f3.id
+        assert [
+            r.id for r in fbk.list_feedback(s, workspace="default", conversation_id=b.id).items
+        ] == [f3.id]
+        assert fbk.list_feedback(s, workspace="default", task="emotion").total == 1
+        assert fbk.list_feedback(s, workspace="default", label="anger").total == 1
+        assert (
+            fbk.list_feedback(s, workspace="default", task="polarity", label="neutral").total == 1
+        )
+        assert fbk.list_feedback(s, workspace="default", language="en").total == 1
+        after = fbk.list_feedback(s, workspace="default", created_after=T0 + timedelta(minutes=90))
         assert [r.id for r in after.items] == [f1.id, f3.id]
-        assert fbk.list_feedback(s, created_before=T0 + timedelta(minutes=90)).total == 1
+        assert (
+            fbk.list_feedback(
+                s, workspace="default", created_before=T0 + timedelta(minutes=90)
+            ).total
+            == 1
+        )
         with pytest.raises(InvalidInputError, match="unknown label"):
-            fbk.list_feedback(s, task="emotion", label="negative")
+            fbk.list_feedback(s, workspace="default", task="emotion", label="negative")
 
-        (row,) = fbk.training_rows(s, task="polarity")
+        (row,) = fbk.training_rows(s, workspace="default", task="polarity")
         assert (row.text, row.label, row.author) == ("物流太慢了", "negative", "amy")
         assert row.conflict and row.labels == ("neutral", "negative")
         assert row.old_label == "positive"
-        assert [r.message_id for r in fbk.conflicting_messages(s)] == [m1.id]
+        assert [r.message_id for r in fbk.conflicting_messages(s, workspace="default")] == [m1.id]
 
-        assert fbk.mark_feedback_used(s, feedback_ids=row.feedback_ids) == 2
+        assert fbk.mark_feedback_used(s, workspace="default", feedback_ids=row.feedback_ids) == 2
         s.commit()
-        assert fbk.training_rows(s, task="polarity", unused_only=True) == []
-        assert fbk.list_feedback(s, used_for_training=False).total == 1
+        assert fbk.training_rows(s, workspace="default", task="polarity", unused_only=True) == []
+        assert fbk.list_feedback(s, workspace="default", used_for_training=False).total == 1
         assert s.get(Feedback, f1.id).used_for_training is True
 
-        shown = fbk.corrections_for_messages(s, message_ids=[m1.id, m2.id])
+        shown = fbk.corrections_for_messages(s, workspace="default", message_ids=[m1.id, m2.id])
         assert [(c.previous, c.label) for c in shown[m1.id]] == [
             ("positive", "neutral"),
             ("neutral", "negative"),

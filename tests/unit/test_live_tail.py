@@ -26,7 +26,7 @@ def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
 def add(sessions, conv_id: str, text: str, when: datetime) -> str:  # type: ignore[no-untyped-def]
     """Store one message with ``created_at`` = ``when`` (as a transaction begun then would)."""
     with sessions() as s:
-        conv = repo.get_conversation(s, conversation_id=conv_id)
+        conv = repo.get_conversation(s, workspace="default", conversation_id=conv_id)
         msg = repo.add_message(
             s, conversation=conv, role="customer", text=text, analysis={"polarity": "neutral"}
         )
@@ -37,13 +37,13 @@ def add(sessions, conv_id: str, text: str, when: datetime) -> str:  # type: igno
 
 def test_late_commit_is_sent_once_and_old_rows_are_not(sessions) -> None:  # type: ignore[no-untyped-def]
     with sessions() as s:
-        conv_id = repo.create_conversation(s, channel="web").id
+        conv_id = repo.create_conversation(s, workspace="default", channel="web").id
         s.commit()
     # 30 messages before the stream opens: the backlog is the newest 20
     old = [
         add(sessions, conv_id, f"old {i}", T0 + timedelta(milliseconds=10 * i)) for i in range(30)
     ]
-    tail = LiveTail(lag_s=10)
+    tail = LiveTail(workspace="default", lag_s=10)
     with sessions() as s:
         backlog = tail.start(s, backlog=20)
     assert [m["id"] for m in backlog] == old[10:]
@@ -66,10 +66,10 @@ def test_late_commit_is_sent_once_and_old_rows_are_not(sessions) -> None:  # typ
 
 
 def test_empty_database_then_messages(sessions) -> None:  # type: ignore[no-untyped-def]
-    tail = LiveTail()
+    tail = LiveTail(workspace="default")
     with sessions() as s:
         assert tail.start(s) == [] and tail.poll(s) == []
-        conv_id = repo.create_conversation(s, channel="web").id
+        conv_id = repo.create_conversation(s, workspace="default", channel="web").id
         s.commit()
     first = add(sessions, conv_id, "hello", T0)
     with sessions() as s:

@@ -229,7 +229,7 @@ def test_conversation_flow(svc: Service) -> None:
 
     # raw text is not persisted by default
     with svc.client.app.state.sessions() as s:  # type: ignore[attr-defined]
-        stored = repo.get_message(s, message_id=msg["id"])
+        stored = repo.get_message(s, workspace="default", message_id=msg["id"])
         assert stored.raw_text is None and stored.pii == {"phone": 1}
 
     fb = svc.post(
@@ -312,7 +312,7 @@ def test_store_raw_text_setting(tmp_path: Path, tiny_pack: Path) -> None:
             "write",
         ).json()["message"]["id"]
         with client.app.state.sessions() as s:  # type: ignore[attr-defined]
-            m = repo.get_message(s, message_id=mid)
+            m = repo.get_message(s, workspace="default", message_id=mid)
             assert m.raw_text == "call 13812345678" and m.text == "call [PHONE]"
 
 

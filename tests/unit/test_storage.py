@@ -39,7 +39,7 @@ def test_migrations_create_every_table(tmp_path: Path) -> None:
 def test_conversation_messages_feedback_roundtrip(sessions) -> None:
     with sessions() as s:
         conv = repo.create_conversation(
-            s, channel="web", customer_id="c1", metadata={"tier": "gold"}
+            s, workspace="default", channel="web", customer_id="c1", metadata={"tier": "gold"}
         )
         analysis = {"language": "zh", "polarity": "negative", "score": 0.1, "emotion": "anger"}
         m1 = repo.add_message(
@@ -55,38 +55,56 @@ def test_conversation_messages_feedback_roundtrip(sessions) -> None:
         s.commit()
         assert (m1.seq, m2.seq) == (1, 2)
         assert conv.message_count == 2
-        fb = repo.add_feedback(s, message_id=m1.id, emotion="sadness", author="agent-7")
+        fb = repo.add_feedback(
+            s, workspace="default", message_id=m1.id, emotion="sadness", author="agent-7"
+        )
         s.commit()
         assert fb.predicted_emotion == "anger" and fb.emotion == "sadness"
         conv_id = conv.id
     with sessions() as s:
-        got = repo.get_conversation(s, conversation_id=conv_id, with_messages=True)
+        got = repo.get_conversation(
+            s, workspace="default", conversation_id=conv_id, with_messages=True
+        )
         assert [m.text for m in got.messages] == ["物流太慢", "抱歉"]
         assert got.state == {"turns": 1}
         assert got.meta == {"tier": "gold"}
-        assert repo.find_message(s, conversation_id=conv_id, client_message_id="a").id == m1.id
-        assert [f.id for f in repo.list_feedback(s, unused_only=True)] == [fb.id]
+        assert (
+            repo.find_message(
+                s, workspace="default", conversation_id=conv_id, client_message_id="a"
+            ).id
+            == m1.id
+        )
+        assert [f.id for f in repo.list_feedback(s, workspace="default", unused_only=True)] == [
+            fb.id
+        ]
 
 
 def test_list_conversations_filters_and_pages(sessions) -> None:
     with sessions() as s:
         for i in range(7):
-            repo.create_conversation(s, channel="web" if i % 2 else "app", agent_id=f"a{i % 3}")
+            repo.create_conversation(
+                s, workspace="default", channel="web" if i % 2 else "app", agent_id=f"a{i % 3}"
+            )
         s.commit()
-        page = repo.list_conversations(s, channel="web", limit=2, offset=0)
+        page = repo.list_conversations(s, workspace="default", channel="web", limit=2, offset=0)
         assert page.total == 3 and len(page.items) == 2
-        assert repo.list_conversations(s, channel="web", limit=2, offset=2).items.__len__() == 1
-        assert repo.list_conversations(s, agent_id="a0").total == 3
+        assert (
+            repo.list_conversations(
+                s, workspace="default", channel="web", limit=2, offset=2
+            ).items.__len__()
+            == 1
+        )
+        assert repo.list_conversations(s, workspace="default", agent_id="a0").total == 3
 
 
 def test_errors(sessions) -> None:
     with sessions() as s:
         with pytest.raises(NotFoundError):
-            repo.get_conversation(s, conversation_id="nope")
+            repo.get_conversation(s, workspace="default", conversation_id="nope")
         with pytest.raises(NotFoundError):
-            repo.add_feedback(s, message_id="nope", polarity="negative")
+            repo.add_feedback(s, workspace="default", message_id="nope", polarity="negative")
         with pytest.raises(InvalidInputError):
-            repo.add_feedback(s, message_id="nope")
+            repo.add_feedback(s, workspace="default", message_id="nope")
 
 
 def test_api_keys_are_hashed_and_revocable(sessions) -> None:
@@ -108,9 +126,11 @@ def test_api_keys_are_hashed_and_revocable(sessions) -> None:
 
 def test_alerts(sessions) -> None:
     with sessions() as s:
-        repo.create_alert(s, kind="negative_surge", title="surge", details={"n": 3})
+        repo.create_alert(
+            s, workspace="default", kind="negative_surge", title="surge", details={"n": 3}
+        )
         s.commit()
-        (a,) = repo.list_alerts(s)
+        (a,) = repo.list_alerts(s, workspace="default")
         assert a.details == {"n": 3}
 
 
@@ -123,11 +143,11 @@ def test_bad_url_is_a_config_error() -> None:
 
 def test_add_message_refuses_a_stale_conversation(sessions) -> None:
     with sessions() as s:
-        cid = repo.create_conversation(s).id
+        cid = repo.create_conversation(s, workspace="default").id
         s.commit()
     a, b = sessions(), sessions()
-    conv_a = repo.get_conversation(a, conversation_id=cid)
-    conv_b = repo.get_conversation(b, conversation_id=cid)
+    conv_a = repo.get_conversation(a, workspace="default", conversation_id=cid)
+    conv_b = repo.get_conversation(b, workspace="default", conversation_id=cid)
     repo.add_message(a, conversation=conv_a, role="customer", text="1", analysis={}, state={"n": 1})
     a.commit()
     with pytest.raises(repo.StaleConversationError):
@@ -135,11 +155,13 @@ def test_add_message_refuses_a_stale_conversation(sessions) -> None:
             b, conversation=conv_b, role="customer", text="2", analysis={}, state={"n": 1}
         )
     b.rollback()
-    conv_b = repo.get_conversation(b, conversation_id=cid)
+    conv_b = repo.get_conversation(b, workspace="default", conversation_id=cid)
     repo.add_message(b, conversation=conv_b, role="customer", text="2", analysis={}, state={"n": 2})
     b.commit()
     with sessions() as s:
-        conv = repo.get_conversation(s, conversation_id=cid, with_messages=True)
+        conv = repo.get_conversation(
+            s, workspace="default", conversation_id=cid, with_messages=True
+        )
         assert conv.state == {"n": 2} and [m.seq for m in conv.messages] == [1, 2]
     a.close()
     b.close()

@@ -323,6 +323,12 @@ def test_onnx_export_parity_fp32(trained: Path, tmp_path: Path):
     assert json.loads((tmp_path / "onnx" / "export_report.json").read_text())["n_texts"] == len(
         texts
     )
+    # The export's card is the trained model's card with the export's section added.
+    source_card = (trained / "README.md").read_text(encoding="utf-8")
+    card = (tmp_path / "onnx" / "README.md").read_text(encoding="utf-8")
+    assert card.startswith(source_card.rstrip())
+    assert "## ONNX export" in card and "fp32, opset 17" in card
+    assert f"parity on {len(texts)} texts: label agreement polarity 1.0000" in card
 
 
 def test_onnx_int8_export_and_failed_parity_leaves_nothing(trained: Path, tmp_path: Path):

@@ -356,11 +356,10 @@ class AgentScorer:
         """The whole reply as evidence when it shares most content words with the FAQ answer."""
         if self.faq is None:
             return None
-        from emotiondesk.replies.knowledge import tokenize
-
         hits = self.faq.search(question, lang)
         if not hits:
             return None
+        tokenize = self.faq.tokenizer  # the FAQ's own tokens (text/tokens.py RETRIEVAL)
         answer = set(tokenize(hits[0].entry.answer, lang))
         mine = set(tokenize(reply, lang))
         if answer and len(answer & mine) / max(1, min(len(answer), len(mine))) >= 0.3:

@@ -28,7 +28,7 @@ from emotiondesk.analytics.surge import (
     detect_surges,
     fill_buckets,
 )
-from emotiondesk.analytics.topics import Topic, complaint_topics, tokenize
+from emotiondesk.analytics.topics import Topic, complaint_topics
 from emotiondesk.analytics.trends import (
     GRANULARITIES,
     GROUP_FIELDS,
@@ -70,5 +70,4 @@ __all__ = [
     "sentiment_trend",
     "split_clauses",
     "summarize_aspects",
-    "tokenize",
 ]

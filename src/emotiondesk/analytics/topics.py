@@ -1,7 +1,8 @@
 """Complaint topics: the recurring themes of negative messages, with counts and examples.
 
-Words are cut with jieba (Chinese) or a word pattern (English), stop words and
-very rare or ubiquitous terms dropped, and each text becomes a TF-IDF vector.
+Words are cut by :data:`emotiondesk.text.tokens.TOPICS` (jieba words for
+Chinese, a word pattern for English, stop words dropped), very rare or
+ubiquitous terms dropped, and each text becomes a TF-IDF vector.
 Topics are found by spherical k-means (cosine) with a deterministic
 farthest-point start, in numpy; each topic is named by its top terms, and
 reported with its size and the texts nearest its centre.
@@ -16,315 +17,16 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from emotiondesk.errors import InvalidInputError
-from emotiondesk.text import detect_language, to_simplified
+from emotiondesk.text.tokens import TOPICS, Tokenizer
 
 logger = logging.getLogger(__name__)
-
-_ZH_STOP = set(
-    [
-        "的",
-        "了",
-        "是",
-        "我",
-        "你",
-        "他",
-        "她",
-        "它",
-        "们",
-        "这",
-        "那",
-        "就",
-        "都",
-        "也",
-        "还",
-        "又",
-        "很",
-        "太",
-        "非常",
-        "真",
-        "真的",
-        "特别",
-        "比较",
-        "有点",
-        "一个",
-        "一下",
-        "没有",
-        "没",
-        "不",
-        "吗",
-        "呢",
-        "吧",
-        "啊",
-        "呀",
-        "哦",
-        "嗯",
-        "在",
-        "和",
-        "与",
-        "跟",
-        "给",
-        "把",
-        "被",
-        "对",
-        "从",
-        "到",
-        "说",
-        "要",
-        "会",
-        "能",
-        "可以",
-        "让",
-        "用",
-        "买",
-        "东西",
-        "什么",
-        "怎么",
-        "为什么",
-        "已经",
-        "还是",
-        "但是",
-        "不过",
-        "可是",
-        "而且",
-        "因为",
-        "所以",
-        "如果",
-        "这个",
-        "那个",
-        "这样",
-        "那样",
-        "自己",
-        "我们",
-        "你们",
-        "他们",
-        "一",
-        "二",
-        "两",
-        "个",
-        "次",
-        "点",
-        "些",
-        "上",
-        "下",
-        "里",
-        "后",
-        "前",
-        "多",
-        "少",
-        "好",
-        "啦",
-        "吧",
-        "么",
-        "嘛",
-        "哈",
-        "呵",
-        "呢",
-        "着",
-        "过",
-        "得",
-        "地",
-        "之",
-        "其",
-        "或",
-        "及",
-        "等",
-        "并",
-        "再",
-        "才",
-        "只",
-        "而",
-        "但",
-        "却",
-        "被",
-        "让",
-        "它们",
-        "一直",
-        "一样",
-        "感觉",
-        "觉得",
-        "知道",
-        "看",
-        "看到",
-        "时候",
-        "现在",
-        "今天",
-        "昨天",
-        "收到",
-        "买的",
-        "京东",
-        "不能",
-        "只是",
-        "几个",
-        "不是",
-        "不会",
-        "不要",
-        "还有",
-        "就是",
-        "一点",
-        "这么",
-        "那么",
-        "这次",
-        "以后",
-        "以前",
-        "然后",
-        "问题",
-        "实在",
-        "反正",
-        "东东",
-        "一般",
-        "比较",
-        "其他",
-        "其实",
-        "可能",
-        "出现",
-        "无法",
-        "开始",
-        "发现",
-        "需要",
-        "应该",
-        "一次",
-        "第一次",
-        "一天",
-        "几天",
-        "根本",
-        "完全",
-        "总是",
-        "本来",
-        "结果",
-    ]
-)
-_EN_STOP = set(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "if",
-        "then",
-        "so",
-        "to",
-        "of",
-        "in",
-        "on",
-        "at",
-        "for",
-        "with",
-        "from",
-        "by",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "he",
-        "she",
-        "they",
-        "them",
-        "their",
-        "his",
-        "her",
-        "not",
-        "no",
-        "very",
-        "too",
-        "just",
-        "really",
-        "also",
-        "than",
-        "there",
-        "here",
-        "what",
-        "which",
-        "who",
-        "when",
-        "where",
-        "why",
-        "how",
-        "all",
-        "any",
-        "some",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "did",
-        "do",
-        "does",
-        "done",
-        "have",
-        "has",
-        "had",
-        "get",
-        "got",
-        "again",
-        "still",
-        "only",
-        "even",
-        "more",
-        "most",
-        "much",
-        "one",
-        "two",
-        "about",
-        "after",
-        "before",
-        "into",
-        "out",
-        "over",
-        "up",
-        "down",
-        "off",
-        "am",
-        "im",
-        "ive",
-        "dont",
-        "didnt",
-        "doesnt",
-        "cant",
-        "wont",
-        "isnt",
-        "wasnt",
-        "order",
-        "ordered",
-        "item",
-        "product",
-        "bought",
-        "buy",
-        "thing",
-        "things",
-        "like",
-    ]
-)
-_EN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_ZH_KEEP = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,31 +50,6 @@ class Topic:
             "share": self.share,
             "examples": list(self.examples),
         }
-
-
-@lru_cache(maxsize=1)
-def _jieba():  # type: ignore[no-untyped-def]
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    return jieba
-
-
-def tokenize(text: str, language: str = "auto") -> list[str]:
-    """Content words of ``text`` (jieba for Chinese, lower-cased words for English)."""
-    text = to_simplified(text or "")
-    lang = detect_language(text) if language == "auto" else language
-    if lang == "zh":
-        return [
-            w
-            for w in _jieba().lcut(text)
-            if len(w) >= 2 and _ZH_KEEP.search(w) and w not in _ZH_STOP
-        ]
-    return [
-        w.replace("'", "")
-        for w in _EN_WORD.findall(text.lower())
-        if len(w) >= 3 and w.replace("'", "") not in _EN_STOP
-    ]
 
 
 def _kmeans(
@@ -418,6 +95,7 @@ def complaint_topics(
     examples: int = 3,
     language: str = "auto",
     exclude: Sequence[str] = (),
+    tokenizer: Tokenizer = TOPICS,
 ) -> list[Topic]:
     """Cluster (negative) texts into themes, largest first.
 
@@ -430,11 +108,12 @@ def complaint_topics(
         examples: example texts per topic (nearest to the topic's centre).
         language: ``auto``, ``zh`` or ``en``.
         exclude: terms never used (e.g. the category or product name itself).
+        tokenizer: how texts are cut into terms (default: jieba words, see ``text/tokens.py``).
     """
     if k is not None and k < 1:
         raise InvalidInputError("k must be >= 1")
     drop = set(exclude)
-    docs = [[w for w in tokenize(t, language) if w not in drop] for t in texts]
+    docs = [[w for w in tokenizer(t, language) if w not in drop] for t in texts]
     df = Counter(w for d in docs for w in set(d))
     n_docs = len(docs)
     vocab = [

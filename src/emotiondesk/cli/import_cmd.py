@@ -76,6 +76,13 @@ def import_command(
             help="Ray engine: an existing cluster (default RAY_ADDRESS or a local Ray for the run).",
         ),
     ] = None,
+    workspace: Annotated[
+        str,
+        typer.Option(
+            "--workspace",
+            help="The workspace the rows go into (its keys see them; default: the default one).",
+        ),
+    ] = "default",
 ) -> None:
     """Import FILE, analysing every row; resumable (re-run the same command after an interruption)."""
     with user_errors():
@@ -96,6 +103,7 @@ def import_command(
             engine=engine,
             workers=workers,
             ray_address=ray_address,
+            workspace=workspace,
         )
 
 
@@ -117,6 +125,7 @@ def run_import(
     engine: str = "local",
     workers: int | None = None,
     ray_address: str | None = None,
+    workspace: str = "default",
 ) -> None:
     from contextlib import ExitStack
 
@@ -130,6 +139,7 @@ def run_import(
         make_session_factory,
         upgrade_database,
     )
+    from emotiondesk.storage.repository import check_workspace
     from emotiondesk.usecases.import_archive import (
         count_rows,
         detect_format,
@@ -137,6 +147,7 @@ def run_import(
         parse_column_map,
     )
 
+    workspace = check_workspace(workspace)
     if engine not in ("local", "ray"):
         raise InvalidInputError(f"--engine must be local or ray, not {engine!r}")
     if engine == "local" and (workers is not None or ray_address is not None):
@@ -149,7 +160,9 @@ def run_import(
     mapping = parse_column_map(columns)
     where = describe_database(database)
     if not json_out:
-        err_console.print(f"importing {file} into {where}", highlight=False)
+        err_console.print(
+            f"importing {file} into {where}, workspace {workspace!r}", highlight=False
+        )
     db = make_engine(database)
     upgrade_database(db)
     sessions = make_session_factory(db)
@@ -182,6 +195,7 @@ def run_import(
             progress=bar.update,
             rejects_to=rejects,
             columns=mapping,
+            workspace=workspace,
         )
     finally:
         bar.close()
@@ -190,10 +204,10 @@ def run_import(
         from emotiondesk.usecases.analytics import scan_surges as scan
 
         with sessions() as session:
-            report.surges = len(scan(session, by="category"))
+            report.surges = len(scan(session, workspace=workspace, by="category"))
     db.dispose()
     if json_out:
-        print_json({**report.to_dict(), "database": where})
+        print_json({**report.to_dict(), "database": where, "workspace": workspace})
     else:
         err_console.print(
             f"{report.rows} rows: {report.imported} imported, {report.already_stored} already stored, "

@@ -37,25 +37,43 @@ def create_command(
             "--rate-limit", help="Requests per minute (0 = unlimited; default: the service's)."
         ),
     ] = None,
+    workspace: Annotated[
+        str,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="The workspace whose data the key reads and writes (and no other's).",
+        ),
+    ] = "default",
     url: UrlOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Create a key. It is printed once: only its hash is stored."""
+    """Create a key of a workspace. It is printed once: only its hash is stored."""
     from emotiondesk.storage import repository as repo
 
     with user_errors():
         sessions = _sessions(url)
         with sessions() as s:
-            row, key = repo.create_api_key(s, name=name, scopes=scope, rate_limit=rate_limit)
+            row, key = repo.create_api_key(
+                s, name=name, scopes=scope, rate_limit=rate_limit, workspace=workspace
+            )
             s.commit()
     if as_json:
-        print_json({"id": row.id, "name": row.name, "scopes": row.scopes, "key": key})
+        print_json(
+            {
+                "id": row.id,
+                "name": row.name,
+                "workspace": row.workspace,
+                "scopes": row.scopes,
+                "key": key,
+            }
+        )
         return
     from emotiondesk.storage import describe_database
 
     err_console.print(
-        f"created key #{row.id} {row.name!r} with scopes {', '.join(row.scopes)} "
-        f"in {describe_database(url)}",
+        f"created key #{row.id} {row.name!r} of workspace {row.workspace!r} with scopes "
+        f"{', '.join(row.scopes)} in {describe_database(url)}",
         highlight=False,
     )
     err_console.print("store it now: it cannot be shown again")
@@ -66,9 +84,12 @@ def create_command(
 def list_command(
     url: UrlOpt = None,
     all_keys: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", "-w", help="Only this workspace's keys.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List keys (id, name, prefix, scopes; never the key)."""
+    """List keys (id, name, workspace, prefix, scopes; never the key)."""
     from emotiondesk.storage import repository as repo
 
     with user_errors(), _sessions(url)() as s:
@@ -76,24 +97,26 @@ def list_command(
             {
                 "id": r.id,
                 "name": r.name,
+                "workspace": r.workspace,
                 "prefix": r.prefix,
                 "scopes": r.scopes,
                 "rate_limit": r.rate_limit,
                 "created_at": r.created_at.isoformat(),
                 "revoked": r.revoked_at is not None,
             }
-            for r in repo.list_api_keys(s, include_revoked=all_keys)
+            for r in repo.list_api_keys(s, include_revoked=all_keys, workspace=workspace)
         ]
     if as_json:
         print_json(rows)
         return
     table = Table()
-    for col in ("id", "name", "prefix", "scopes", "rate_limit", "revoked"):
+    for col in ("id", "name", "workspace", "prefix", "scopes", "rate_limit", "revoked"):
         table.add_column(col)
     for r in rows:
         table.add_row(
             str(r["id"]),
             r["name"],
+            r["workspace"],
             r["prefix"] + "...",
             ",".join(r["scopes"]),
             str(r["rate_limit"]),

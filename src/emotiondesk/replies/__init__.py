@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from emotiondesk.replies.knowledge import Catalog, FaqEntry, FaqIndex, Product, tokenize
+from emotiondesk.replies.knowledge import Catalog, FaqEntry, FaqIndex, Product
 from emotiondesk.replies.llm import LLMBackend, LLMError, build_prompt
 from emotiondesk.replies.suggest import ReplySuggester, Suggestion, SuggestionRequest, SuggestionSet
 
@@ -26,5 +26,4 @@ __all__ = [
     "SuggestionRequest",
     "SuggestionSet",
     "build_prompt",
-    "tokenize",
 ]

@@ -5,9 +5,9 @@ editor) and fail at load with :class:`~emotiondesk.errors.DataError` naming
 the file, the entry and the line when a required field is missing. Sample
 files for an online shop ship with the package (``replies/data/``).
 
-Chinese is tokenised into characters and character bigrams (no dictionary to
-load, robust to the shop's own product names); English into lower-cased words
-without stop words.
+The FAQ is tokenised by :data:`emotiondesk.text.tokens.RETRIEVAL` (Chinese
+into characters and character bigrams: no dictionary to load, robust to the
+shop's own product names; English into lower-cased words without stop words).
 """
 
 from __future__ import annotations
@@ -26,106 +26,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import SequenceNode
 
 from emotiondesk.errors import DataError
-
-_HAN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
-_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_EN_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "it",
-        "its",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "am",
-        "do",
-        "does",
-        "did",
-        "to",
-        "of",
-        "in",
-        "on",
-        "for",
-        "with",
-        "at",
-        "by",
-        "from",
-        "and",
-        "or",
-        "but",
-        "so",
-        "if",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "what",
-        "when",
-        "where",
-        "how",
-        "can",
-        "could",
-        "would",
-        "will",
-        "should",
-        "please",
-        "hi",
-        "hello",
-        "thanks",
-        "thank",
-        "just",
-        "about",
-        "have",
-        "has",
-        "had",
-        "not",
-        "no",
-        "get",
-        "got",
-        "any",
-        "some",
-    ]
-)
-_ZH_STOP = frozenset("的了吗呢吧啊呀我你您是在有和就都也还要怎么什么")
-
-
-def tokenize(text: str, language: str) -> list[str]:
-    """BM25 tokens: zh characters + bigrams (and Latin words); en words without stop words.
-
-    Example:
-        >>> tokenize("退款多久到账", "zh")[:4]
-        ['退', '款', '多', '久']
-        >>> tokenize("When will my refunds arrive?", "en")
-        ['refund', 'arrive']
-    """
-    low = text.lower()
-    tokens: list[str] = []
-    for run in _HAN_RE.findall(low):
-        chars = [c for c in run if c not in _ZH_STOP]
-        tokens.extend(chars)
-        tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-    for word in _WORD_RE.findall(low):
-        if word in _EN_STOP or len(word) < 2:
-            continue
-        if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        tokens.append(word)
-    return tokens
-
+from emotiondesk.text.tokens import RETRIEVAL, Tokenizer
 
 # -- reading YAML / CSV records with line numbers --------------------------------------------
 
@@ -243,16 +144,23 @@ class FaqIndex:
     #: per language (Chinese queries carry many bigrams no entry uses).
     MIN_COVERAGE: ClassVar[dict[str, float]] = {"zh": 0.3, "en": 0.4}
 
-    def __init__(self, entries: Sequence[FaqEntry], *, min_coverage: float | None = None) -> None:
+    def __init__(
+        self,
+        entries: Sequence[FaqEntry],
+        *,
+        min_coverage: float | None = None,
+        tokenizer: Tokenizer = RETRIEVAL,
+    ) -> None:
         BM25 = _lucene_bm25()
 
         self.entries = list(entries)
         self.min_coverage = min_coverage
+        self.tokenizer = tokenizer
         self._by_lang: dict[str, tuple[list[FaqEntry], Any, list[frozenset[str]]]] = {}
         for lang in sorted({e.language for e in self.entries}):
             docs = [e for e in self.entries if e.language == lang]
             corpus = [
-                tokenize(" ".join([e.question, *e.keywords, *e.keywords, e.category]), lang)
+                tokenizer(" ".join([e.question, *e.keywords, *e.keywords, e.category]), lang)
                 or ["_"]
                 for e in docs
             ]
@@ -300,7 +208,7 @@ class FaqIndex:
         if language not in self._by_lang:
             return []
         docs, bm25, token_sets = self._by_lang[language]
-        tokens = list(dict.fromkeys(tokenize(query, language)))
+        tokens = list(dict.fromkeys(self.tokenizer(query, language)))
         if not tokens:
             return []
         scores = bm25.get_scores(tokens)

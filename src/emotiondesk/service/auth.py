@@ -19,6 +19,7 @@ from emotiondesk.errors import (
     RateLimitError,
 )
 from emotiondesk.storage import repository as repo
+from emotiondesk.storage.tables import DEFAULT_WORKSPACE
 
 #: The key ``emotiondesk demo`` and ``serve --dev`` use; refused outside dev mode.
 DEV_API_KEY = "ed_dev_local_only_key"
@@ -63,12 +64,14 @@ def check_bootstrap_key(key: str | None, *, dev: bool) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the key's id (None for the bootstrap key), name, scopes and limit."""
+    """Who is calling: the key's id (None for the bootstrap key), name, scopes, limit and
+    workspace (the only one whose rows the request may read or write)."""
 
     key_id: int | None
     name: str
     scopes: frozenset[str]
     rate_limit: int | None
+    workspace: str = DEFAULT_WORKSPACE
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
@@ -183,7 +186,8 @@ class KeyVerifier:
 
     Args:
         sessions: database sessions.
-        bootstrap_key: the ``EMOTIONDESK_API_KEY`` secret, valid with every scope.
+        bootstrap_key: the ``EMOTIONDESK_API_KEY`` secret, valid with every scope in the
+            default workspace.
         default_rate_limit: requests per minute for keys without their own limit.
         ttl: seconds a verification is reused.
         clock: monotonic seconds (a parameter so tests can move time on).
@@ -236,7 +240,11 @@ class KeyVerifier:
             key_hash.encode(), self._bootstrap_hash.encode()
         ):
             principal: Principal | None = Principal(
-                key_id=None, name="bootstrap", scopes=frozenset(repo.SCOPES), rate_limit=None
+                key_id=None,
+                name="bootstrap",
+                scopes=frozenset(repo.SCOPES),
+                rate_limit=None,
+                workspace=DEFAULT_WORKSPACE,
             )
         else:
             with self.sessions() as session:
@@ -249,6 +257,7 @@ class KeyVerifier:
                         name=row.name,
                         scopes=frozenset(row.scopes),
                         rate_limit=row.rate_limit,
+                        workspace=row.workspace,
                     )
                 )
         with self._lock:

@@ -194,6 +194,7 @@ def write_jsonl(rows: list[dict[str, Any]], path: Path) -> Path:
 
 def seed_reviews(app: Any, path: Path, *, n: int = 1500) -> dict[str, Any]:
     """Write a review archive to ``path``, import it into the app's database, scan for surges."""
+    from emotiondesk.storage.tables import DEFAULT_WORKSPACE
     from emotiondesk.usecases.analytics import scan_surges
     from emotiondesk.usecases.import_archive import import_archive
 
@@ -202,5 +203,5 @@ def seed_reviews(app: Any, path: Path, *, n: int = 1500) -> dict[str, Any]:
         path, analyzer=app.state.analyzer, sessions=app.state.sessions, source="demo-reviews"
     )
     with app.state.sessions() as session:
-        report.surges = len(scan_surges(session, by="product_id"))
+        report.surges = len(scan_surges(session, workspace=DEFAULT_WORKSPACE, by="product_id"))
     return report.to_dict()

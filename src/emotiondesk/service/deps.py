@@ -17,11 +17,16 @@ from sqlalchemy.orm import Session
 
 from emotiondesk.analyzer import Analyzer
 from emotiondesk.config import Settings
-from emotiondesk.errors import AuthenticationError, ServiceUnavailableError
+from emotiondesk.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+)
 from emotiondesk.service.auth import KeyVerifier, Principal
 from emotiondesk.service.batching import MicroBatcher
 from emotiondesk.service.metrics import Metrics
 from emotiondesk.storage import repository as repo
+from emotiondesk.storage.tables import DEFAULT_WORKSPACE
 from emotiondesk.web.session import SESSION_COOKIE, check_same_origin, client_address
 
 __all__ = [
@@ -108,7 +113,8 @@ async def metrics_access(
 ) -> None:
     """``/metrics`` needs a read key when ``metrics_require_key`` (default: outside dev mode).
 
-    The key may come as ``X-API-Key`` or as ``Authorization: Bearer <key>``
+    The counters cover every workspace, so only a key of the default workspace
+    (the operator's) reads them. The key may come as ``X-API-Key`` or as ``Authorization: Bearer <key>``
     (what Prometheus' ``authorization`` setting sends).
     """
     settings: Settings = request.app.state.settings
@@ -126,7 +132,12 @@ async def metrics_access(
             "/metrics needs an API key with the read scope (X-API-Key or Authorization: Bearer)"
         )
     principal = await authenticate(request, api_key)
-    await request.app.state.verifier.admit(principal, "read")
+    principal = await request.app.state.verifier.admit(principal, "read")
+    if principal.workspace != DEFAULT_WORKSPACE:
+        # the counters are the whole service's (every workspace's volume and mix)
+        raise PermissionDeniedError(
+            "/metrics counts every workspace: it needs a key of the default workspace"
+        )
 
 
 def require(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:

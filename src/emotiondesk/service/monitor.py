@@ -10,13 +10,15 @@ from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 
+from emotiondesk.storage.repository import list_workspaces
 from emotiondesk.usecases.analytics import scan_surges, surge_alert
 
 logger = logging.getLogger(__name__)
 
 
 class SurgeMonitor:
-    """Background task: :func:`scan_surges` per category and per product every ``minutes``."""
+    """Background task: :func:`scan_surges` per workspace, per category and per product,
+    every ``minutes``."""
 
     def __init__(
         self,
@@ -34,14 +36,19 @@ class SurgeMonitor:
 
     def scan_once(self) -> int:
         found = 0
-        for by in ("category", "product_id"):
-            with self.sessions() as session:
-                surges = scan_surges(session, by=by, sensitivity=self.sensitivity)
-            found += len(surges)
-            if self.notify is not None:
-                for surge in surges:
-                    if surge.get("new"):
-                        self.notify(surge_alert(surge))
+        with self.sessions() as session:
+            workspaces = list_workspaces(session)
+        for workspace in workspaces:
+            for by in ("category", "product_id"):
+                with self.sessions() as session:
+                    surges = scan_surges(
+                        session, workspace=workspace, by=by, sensitivity=self.sensitivity
+                    )
+                found += len(surges)
+                if self.notify is not None:
+                    for surge in surges:
+                        if surge.get("new"):
+                            self.notify(surge_alert(surge))
         return found
 
     async def _run(self) -> None:

@@ -10,8 +10,13 @@ equal times the higher id (the one stored last). The message is reported as
 label: every listing and export here says so (``conflict``, and the labels
 given, oldest first), so that nothing is resolved silently.
 
+**Workspaces.** Every query takes ``workspace`` (a required keyword): the
+workspace whose corrections it reads or marks, or ``None`` for every
+workspace, which only operator commands (retraining the shared model) pass.
+
 Example:
-    >>> rows = training_rows(session, task="polarity", unused_only=True)  # doctest: +SKIP
+    >>> rows = training_rows(session, workspace="default", task="polarity",
+    ...     unused_only=True)                                              # doctest: +SKIP
     >>> rows[0].text, rows[0].label, rows[0].conflict                      # doctest: +SKIP
     ('物流太慢了', 'negative', False)
     >>> mark_feedback_used(session, feedback_ids=rows[0].feedback_ids)     # doctest: +SKIP
@@ -275,6 +280,7 @@ def _record(row: Any) -> FeedbackRecord:
 
 def _filters(
     *,
+    workspace: str | None,
     conversation_id: str | None,
     message_ids: Sequence[str] | None,
     task: str | None,
@@ -290,6 +296,8 @@ def _filters(
         if label not in known:
             raise InvalidInputError(f"unknown label {label!r}; known: {', '.join(known)}")
     filters: list[Any] = []
+    if workspace is not None:
+        filters.append(Feedback.workspace == workspace)
     if conversation_id is not None:
         filters.append(Message.conversation_id == conversation_id)
     if message_ids is not None:
@@ -319,6 +327,7 @@ def _filters(
 def list_feedback(
     session: Session,
     *,
+    workspace: str | None,
     conversation_id: str | None = None,
     message_ids: Sequence[str] | None = None,
     task: str | None = None,
@@ -339,6 +348,7 @@ def list_feedback(
     correction's time; ``used_for_training`` the rows a retraining has used.
     """
     filters = _filters(
+        workspace=workspace,
         conversation_id=conversation_id,
         message_ids=message_ids,
         task=task,
@@ -359,6 +369,7 @@ def list_feedback(
 def feedback_records(
     session: Session,
     *,
+    workspace: str | None,
     conversation_id: str | None = None,
     message_ids: Sequence[str] | None = None,
     task: str | None = None,
@@ -369,6 +380,7 @@ def feedback_records(
 ) -> list[FeedbackRecord]:
     """Every stored correction matching the filters (see :func:`list_feedback`), oldest first."""
     filters = _filters(
+        workspace=workspace,
         conversation_id=conversation_id,
         message_ids=message_ids,
         task=task,
@@ -388,17 +400,18 @@ def feedback_records(
 
 
 def corrections_for_messages(
-    session: Session, *, message_ids: Sequence[str]
+    session: Session, *, workspace: str | None, message_ids: Sequence[str]
 ) -> dict[str, list[Correction]]:
     """The corrections of each of these messages (oldest first; absent: never corrected)."""
     if not message_ids:
         return {}
-    return corrections(feedback_records(session, message_ids=message_ids))
+    return corrections(feedback_records(session, workspace=workspace, message_ids=message_ids))
 
 
 def training_rows(
     session: Session,
     *,
+    workspace: str | None,
     task: str,
     language: str | None = None,
     conversation_id: str | None = None,
@@ -416,7 +429,11 @@ def training_rows(
     """
     check_task(task)
     records = feedback_records(
-        session, task=task, language=language, conversation_id=conversation_id
+        session,
+        workspace=workspace,
+        task=task,
+        language=language,
+        conversation_id=conversation_id,
     )
     rows = resolve_labels(records, task=task)
     after, before = to_utc(created_after), to_utc(created_before)
@@ -430,26 +447,37 @@ def training_rows(
 
 
 def conflicting_messages(
-    session: Session, *, task: str | None = None, language: str | None = None
+    session: Session,
+    *,
+    workspace: str | None,
+    task: str | None = None,
+    language: str | None = None,
 ) -> list[ResolvedLabel]:
     """The messages whose corrections disagree (per task; both tasks when ``task`` is None)."""
     tasks = [task] if task is not None else list(TASKS)
     out: list[ResolvedLabel] = []
     for name in tasks:
-        out.extend(r for r in training_rows(session, task=name, language=language) if r.conflict)
+        out.extend(
+            r
+            for r in training_rows(session, workspace=workspace, task=name, language=language)
+            if r.conflict
+        )
     return out
 
 
-def mark_feedback_used(session: Session, *, feedback_ids: Iterable[int]) -> int:
-    """Set ``used_for_training`` on these corrections (what a retraining used); the count."""
+def mark_feedback_used(
+    session: Session, *, workspace: str | None, feedback_ids: Iterable[int]
+) -> int:
+    """Set ``used_for_training`` on these corrections (what a retraining used); the count.
+    Only ``workspace``'s corrections are changed (``None``: any workspace's)."""
     ids = sorted({int(i) for i in feedback_ids})
     if not ids:
         return 0
+    stmt = update(Feedback).where(Feedback.id.in_(ids))
+    if workspace is not None:
+        stmt = stmt.where(Feedback.workspace == workspace)
     result: Any = session.execute(
-        update(Feedback)
-        .where(Feedback.id.in_(ids))
-        .values(used_for_training=True)
-        .execution_options(synchronize_session="fetch")
+        stmt.values(used_for_training=True).execution_options(synchronize_session="fetch")
     )
     session.flush()
     return int(result.rowcount or 0)

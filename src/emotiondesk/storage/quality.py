@@ -29,6 +29,7 @@ def _day(ts: datetime) -> str:
 def agent_quality(
     session: Session,
     *,
+    workspace: str,
     agent_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -52,7 +53,11 @@ def agent_quality(
             Conversation.agent_id,
         )
         .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.role == "agent", Message.qa_score.is_not(None))
+        .where(
+            Message.workspace == workspace,
+            Message.role == "agent",
+            Message.qa_score.is_not(None),
+        )
     )
     stmt = _scoped(stmt, Conversation.agent_id, Message.created_at, agent_id, since, until)
     rows = session.execute(stmt.order_by(Message.created_at.desc()).limit(limit)).all()
@@ -88,7 +93,9 @@ def agent_quality(
                 "created_at": r.created_at.isoformat(),
             }
         )
-    practice = _practice_by_agent(session, agent_id=agent_id, since=since, until=until)
+    practice = _practice_by_agent(
+        session, workspace=workspace, agent_id=agent_id, since=since, until=until
+    )
     out = []
     for key in sorted(set(agents) | set(practice)):
         found = agents.get(key)
@@ -147,11 +154,17 @@ def _no_practice() -> dict[str, Any]:
 def _practice_by_agent(
     session: Session,
     *,
+    workspace: str,
     agent_id: str | None,
     since: datetime | None,
     until: datetime | None,
 ) -> dict[str, dict[str, Any]]:
-    stmt = select(PracticeSession).order_by(PracticeSession.created_at.desc()).limit(2000)
+    stmt = (
+        select(PracticeSession)
+        .where(PracticeSession.workspace == workspace)
+        .order_by(PracticeSession.created_at.desc())
+        .limit(2000)
+    )
     stmt = _scoped(
         stmt, PracticeSession.agent_id, PracticeSession.created_at, agent_id, since, until
     )
@@ -194,6 +207,7 @@ def practice_view(p: PracticeSession, *, full: bool = True) -> dict[str, Any]:
 def create_practice(
     session: Session,
     *,
+    workspace: str,
     agent_id: str | None,
     scenario: str,
     language: str,
@@ -203,6 +217,7 @@ def create_practice(
 ) -> PracticeSession:
     now = utcnow()
     p = PracticeSession(
+        workspace=workspace,
         agent_id=agent_id,
         scenario=scenario,
         language=language,
@@ -222,9 +237,12 @@ def create_practice(
 
 
 def get_practice(
-    session: Session, *, practice_id: str, for_update: bool = False
+    session: Session, *, workspace: str, practice_id: str, for_update: bool = False
 ) -> PracticeSession:
-    stmt = select(PracticeSession).where(PracticeSession.id == practice_id)
+    """The workspace's practice session, or :class:`NotFoundError` (also for another's)."""
+    stmt = select(PracticeSession).where(
+        PracticeSession.id == practice_id, PracticeSession.workspace == workspace
+    )
     if for_update:
         stmt = stmt.with_for_update()
     p = session.scalars(stmt).first()
@@ -247,18 +265,25 @@ def record_practice_reply(
 
 
 def list_practice(
-    session: Session, *, agent_id: str | None = None, limit: int = 50
+    session: Session, *, workspace: str, agent_id: str | None = None, limit: int = 50
 ) -> list[PracticeSession]:
-    stmt = select(PracticeSession).order_by(PracticeSession.created_at.desc()).limit(limit)
+    stmt = (
+        select(PracticeSession)
+        .where(PracticeSession.workspace == workspace)
+        .order_by(PracticeSession.created_at.desc())
+        .limit(limit)
+    )
     if agent_id is not None:
         stmt = stmt.where(PracticeSession.agent_id == agent_id)
     return list(session.scalars(stmt))
 
 
-def count_scored_replies(session: Session) -> int:
+def count_scored_replies(session: Session, *, workspace: str) -> int:
     return int(
         session.scalar(
-            select(func.count()).select_from(Message).where(Message.qa_score.is_not(None))
+            select(func.count())
+            .select_from(Message)
+            .where(Message.workspace == workspace, Message.qa_score.is_not(None))
         )
         or 0
     )

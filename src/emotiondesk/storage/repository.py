@@ -1,7 +1,10 @@
 """Repository functions: the only code that builds queries. Keyword-only arguments.
 
 Each function takes a :class:`~sqlalchemy.orm.Session` and leaves committing
-to the caller (the service commits once per request, after everything that
+to the caller. Every function that reads or writes a tenant's rows takes its
+``workspace`` (a required keyword): a row of another workspace is never
+returned, counted or changed, and looking one up by id is a
+:class:`NotFoundError`, exactly as if it did not exist (the service commits once per request, after everything that
 request stores is in the session).
 
 Example:
@@ -12,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +29,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from emotiondesk.errors import ConflictError, InvalidInputError, NotFoundError
 from emotiondesk.storage.tables import (
+    DEFAULT_WORKSPACE,
     Alert,
     ApiKey,
     Conversation,
@@ -43,6 +48,19 @@ class StaleConversationError(ConflictError):
 #: API key scopes; ``admin`` implies every other.
 SCOPES = ("analyze", "write", "read", "admin")
 KEY_PREFIX = "ed_"
+WORKSPACE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+def check_workspace(name: str) -> str:
+    """A valid workspace name (lowercase letters, digits, ``_ . -``; at most 64), or
+    :class:`InvalidInputError`."""
+    value = str(name).strip()
+    if not WORKSPACE_PATTERN.fullmatch(value):
+        raise InvalidInputError(
+            f"workspace {name!r} is not a valid name: 1-64 lowercase letters, digits, "
+            "'_', '.' or '-', starting with a letter or digit"
+        )
+    return value
 
 
 def to_utc(value: datetime | None) -> datetime | None:
@@ -60,6 +78,7 @@ def to_utc(value: datetime | None) -> datetime | None:
 def create_conversation(
     session: Session,
     *,
+    workspace: str,
     channel: str | None = None,
     customer_id: str | None = None,
     product_id: str | None = None,
@@ -70,6 +89,7 @@ def create_conversation(
 ) -> Conversation:
     """Add a new open conversation to the session and flush it (its ``id`` is then set)."""
     conv = Conversation(
+        workspace=workspace,
         channel=channel,
         customer_id=customer_id,
         product_id=product_id,
@@ -88,10 +108,18 @@ def create_conversation(
 
 
 def get_conversation(
-    session: Session, *, conversation_id: str, with_messages: bool = False, for_update: bool = False
+    session: Session,
+    *,
+    workspace: str,
+    conversation_id: str,
+    with_messages: bool = False,
+    for_update: bool = False,
 ) -> Conversation:
-    """The conversation, or :class:`NotFoundError`."""
-    stmt = select(Conversation).where(Conversation.id == conversation_id)
+    """The workspace's conversation, or :class:`NotFoundError` (also for another
+    workspace's: its existence is not revealed)."""
+    stmt = select(Conversation).where(
+        Conversation.id == conversation_id, Conversation.workspace == workspace
+    )
     if with_messages:
         stmt = stmt.options(selectinload(Conversation.messages))
     if for_update:
@@ -124,6 +152,7 @@ def _risk_expr() -> Any:
 def list_conversations(
     session: Session,
     *,
+    workspace: str,
     channel: str | None = None,
     customer_id: str | None = None,
     product_id: str | None = None,
@@ -153,7 +182,7 @@ def list_conversations(
         raise InvalidInputError(
             f"sort must be one of {', '.join(CONVERSATION_SORTS)}, not {sort!r}"
         )
-    filters: list[Any] = []
+    filters: list[Any] = [Conversation.workspace == workspace]
     for column, value in (
         (Conversation.channel, channel),
         (Conversation.customer_id, customer_id),
@@ -217,12 +246,13 @@ def list_conversations(
 def update_conversation(
     session: Session,
     *,
+    workspace: str,
     conversation_id: str,
     status: str | None = None,
     agent_id: str | None = None,
 ) -> Conversation:
     """Set a conversation's status (open, resolved, closed) and/or its agent."""
-    conv = get_conversation(session, conversation_id=conversation_id)
+    conv = get_conversation(session, workspace=workspace, conversation_id=conversation_id)
     if status is not None:
         if status not in ("open", "resolved", "closed"):
             raise InvalidInputError(f"status must be open, resolved or closed, not {status!r}")
@@ -238,26 +268,29 @@ def update_conversation(
 
 
 def find_message(
-    session: Session, *, conversation_id: str, client_message_id: str
+    session: Session, *, workspace: str, conversation_id: str, client_message_id: str
 ) -> Message | None:
     """The message a client already sent with this id in this conversation, if any."""
     return session.scalars(
         select(Message).where(
+            Message.workspace == workspace,
             Message.conversation_id == conversation_id,
             Message.client_message_id == client_message_id,
         )
     ).first()
 
 
-def get_message(session: Session, *, message_id: str) -> Message:
+def get_message(session: Session, *, workspace: str, message_id: str) -> Message:
+    """The workspace's message, or :class:`NotFoundError` (also for another workspace's)."""
     msg = session.get(Message, message_id)
-    if msg is None:
+    if msg is None or msg.workspace != workspace:
         raise NotFoundError(f"message {message_id!r} does not exist")
     return msg
 
 
 def recent_messages(session: Session, *, conversation_id: str, limit: int = 50) -> list[Message]:
-    """The last ``limit`` messages of a conversation, oldest first."""
+    """The last ``limit`` messages of a conversation, oldest first (a conversation the
+    caller loaded with :func:`get_conversation`, so of its workspace)."""
     rows = list(
         session.scalars(
             select(Message)
@@ -274,7 +307,7 @@ def recent_turns(
     session: Session, *, conversation_id: str, limit: int = 50
 ) -> list[dict[str, Any]]:
     """The last ``limit`` turns as plain dicts (``seq, role, text, analysis, sent_at``),
-    oldest first; lighter than :func:`recent_messages` (no per-message state is read)."""
+    oldest first, of a conversation loaded with :func:`get_conversation`; lighter than :func:`recent_messages` (no per-message state is read)."""
     rows = session.execute(
         select(Message.seq, Message.role, Message.text, Message.analysis, Message.sent_at)
         .where(Message.conversation_id == conversation_id)
@@ -333,6 +366,7 @@ def add_message(
         set_committed_value(conversation, key, value)
     msg = Message(
         conversation_id=conversation.id,
+        workspace=conversation.workspace,
         seq=seq,
         client_message_id=client_message_id,
         role=role,
@@ -355,11 +389,16 @@ def add_message(
     return msg
 
 
-def count_messages(session: Session, *, conversation_id: str | None = None) -> int:
-    stmt = select(func.count()).select_from(Message)
+def count_messages(session: Session, *, workspace: str, conversation_id: str | None = None) -> int:
+    stmt = select(func.count()).select_from(Message).where(Message.workspace == workspace)
     if conversation_id is not None:
         stmt = stmt.where(Message.conversation_id == conversation_id)
     return int(session.scalar(stmt) or 0)
+
+
+def list_workspaces(session: Session) -> list[str]:
+    """The workspaces that hold conversations (what the surge monitor scans)."""
+    return sorted(session.scalars(select(Conversation.workspace).distinct()))
 
 
 # -- feedback ------------------------------------------------------------------------------
@@ -368,6 +407,7 @@ def count_messages(session: Session, *, conversation_id: str | None = None) -> i
 def add_feedback(
     session: Session,
     *,
+    workspace: str,
     message_id: str,
     polarity: str | None = None,
     emotion: str | None = None,
@@ -377,9 +417,10 @@ def add_feedback(
     """Store an agent's correction of a message's polarity and/or emotion."""
     if polarity is None and emotion is None:
         raise InvalidInputError("feedback needs a corrected 'polarity' or 'emotion' (or both)")
-    msg = get_message(session, message_id=message_id)
+    msg = get_message(session, workspace=workspace, message_id=message_id)
     fb = Feedback(
         message_id=msg.id,
+        workspace=msg.workspace,
         polarity=polarity,
         emotion=emotion,
         note=note,
@@ -395,9 +436,14 @@ def add_feedback(
 
 
 def list_feedback(
-    session: Session, *, unused_only: bool = False, limit: int = 100, offset: int = 0
+    session: Session,
+    *,
+    workspace: str,
+    unused_only: bool = False,
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[Feedback]:
-    stmt = select(Feedback).order_by(Feedback.id)
+    stmt = select(Feedback).where(Feedback.workspace == workspace).order_by(Feedback.id)
     if unused_only:
         stmt = stmt.where(Feedback.used_for_training.is_(False))
     return list(session.scalars(stmt.limit(limit).offset(offset)))
@@ -420,6 +466,7 @@ def serialize(session: Session, name: str) -> None:
 def create_alert(
     session: Session,
     *,
+    workspace: str,
     kind: str,
     title: str,
     severity: str = "warning",
@@ -427,6 +474,7 @@ def create_alert(
     details: dict[str, Any] | None = None,
 ) -> Alert:
     alert = Alert(
+        workspace=workspace,
         kind=kind,
         title=title,
         severity=severity,
@@ -439,9 +487,18 @@ def create_alert(
 
 
 def list_alerts(
-    session: Session, *, kind: str | None = None, limit: int = 100, offset: int = 0
+    session: Session,
+    *,
+    workspace: str,
+    kind: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[Alert]:
-    stmt = select(Alert).order_by(Alert.created_at.desc(), Alert.id.desc())
+    stmt = (
+        select(Alert)
+        .where(Alert.workspace == workspace)
+        .order_by(Alert.created_at.desc(), Alert.id.desc())
+    )
     if kind is not None:
         stmt = stmt.where(Alert.kind == kind)
     return list(session.scalars(stmt.limit(limit).offset(offset)))
@@ -483,13 +540,16 @@ def create_api_key(
     scopes: Sequence[str],
     rate_limit: int | None = None,
     key: str | None = None,
+    workspace: str = DEFAULT_WORKSPACE,
 ) -> tuple[ApiKey, str]:
-    """Create a key; return the stored row and the plaintext key (shown once, never stored)."""
+    """Create a key of ``workspace``; return the stored row and the plaintext key
+    (shown once, never stored)."""
     plaintext = key or generate_key()
     if rate_limit is not None and rate_limit < 0:
         raise InvalidInputError("rate_limit must be >= 0 requests per minute (0 = unlimited)")
     row = ApiKey(
         name=name,
+        workspace=check_workspace(workspace),
         prefix=plaintext[:10],
         key_hash=hash_key(plaintext),
         scopes=normalize_scopes(scopes),
@@ -508,8 +568,13 @@ def find_api_key(session: Session, *, key: str) -> ApiKey | None:
     return row
 
 
-def list_api_keys(session: Session, *, include_revoked: bool = False) -> list[ApiKey]:
+def list_api_keys(
+    session: Session, *, include_revoked: bool = False, workspace: str | None = None
+) -> list[ApiKey]:
+    """Keys (an operator's listing: every workspace's, or ``workspace``'s only)."""
     stmt = select(ApiKey).order_by(ApiKey.id)
+    if workspace is not None:
+        stmt = stmt.where(ApiKey.workspace == workspace)
     if not include_revoked:
         stmt = stmt.where(ApiKey.revoked_at.is_(None))
     return list(session.scalars(stmt))

@@ -33,8 +33,9 @@ SLICE_COLUMNS = {
 
 @dataclass(frozen=True)
 class Filters:
-    """Which messages to count (all optional)."""
+    """Which messages to count: one workspace's (required), the rest optional."""
 
+    workspace: str
     since: datetime | None = None
     until: datetime | None = None
     channel: str | None = None
@@ -44,7 +45,7 @@ class Filters:
     customer_only: bool = True
 
     def where(self, stmt: Any) -> Any:
-        conds = []
+        conds = [Message.workspace == self.workspace]
         if self.since is not None:
             conds.append(Message.created_at >= to_utc(self.since))
         if self.until is not None:
@@ -55,7 +56,7 @@ class Filters:
             value = getattr(self, name)
             if value is not None:
                 conds.append(SLICE_COLUMNS[name] == value)
-        return stmt.where(and_(*conds)) if conds else stmt
+        return stmt.where(and_(*conds))
 
 
 def _bucket_expr(session: Session, granularity: str) -> Any:
@@ -87,13 +88,12 @@ def _parse_bucket(value: Any) -> datetime | None:
 def message_stats(
     session: Session,
     *,
-    filters: Filters | None = None,
+    filters: Filters,
     granularity: str | None = None,
     by: str | None = None,
     limit_groups: int | None = None,
 ) -> list[tuple[str | None, datetime | None, int, float, int, dict[str, int], dict[str, int]]]:
     """Sums per (slice, time bucket): ``(key, bucket, n, score_sum, n_scored, polarity, emotion)``."""
-    filters = filters or Filters()
     if by is not None and by not in SLICE_COLUMNS:
         raise InvalidInputError(f"cannot group by {by!r}; use one of {', '.join(SLICE_COLUMNS)}")
     return _stats(
@@ -106,13 +106,13 @@ def message_stats(
 
 
 def message_stats_2way(
-    session: Session, *, filters: Filters | None = None, by: tuple[str, str]
+    session: Session, *, filters: Filters, by: tuple[str, str]
 ) -> list[tuple[Any, ...]]:
     """Sums per pair of slices (one scan for two breakdowns); the key is a 2-tuple."""
     for b in by:
         if b not in SLICE_COLUMNS:
             raise InvalidInputError(f"cannot group by {b!r}; use one of {', '.join(SLICE_COLUMNS)}")
-    return _stats(session, filters=filters or Filters(), granularity=None, keys=list(by))
+    return _stats(session, filters=filters, granularity=None, keys=list(by))
 
 
 def _stats(
@@ -171,8 +171,7 @@ def _stats(
     return out
 
 
-def count_conversations(session: Session, *, filters: Filters | None = None) -> int:
-    filters = filters or Filters()
+def count_conversations(session: Session, *, filters: Filters) -> int:
     # SELECT count(*) FROM (SELECT DISTINCT ...): a hash aggregate on PostgreSQL,
     # faster than count(DISTINCT ...), which sorts
     inner = select(Message.conversation_id).select_from(Message)
@@ -187,12 +186,11 @@ def count_conversations(session: Session, *, filters: Filters | None = None) -> 
 def message_texts(
     session: Session,
     *,
-    filters: Filters | None = None,
+    filters: Filters,
     polarity: str | None = None,
     limit: int = 2000,
 ) -> list[tuple[str, str | None, str | None]]:
     """``(text, category, product_id)`` of the newest matching messages."""
-    filters = filters or Filters()
     stmt = (
         select(Message.text, Conversation.category, Conversation.product_id)
         .select_from(Message)
@@ -207,6 +205,7 @@ def message_texts(
 def recent_messages(
     session: Session,
     *,
+    workspace: str,
     after: datetime | None = None,
     limit: int = 50,
     ids: Sequence[str] | None = None,
@@ -217,8 +216,10 @@ def recent_messages(
     rows after it, so that a burst larger than ``limit`` is not skipped.
     ``ids``: those messages only, oldest first (:class:`~emotiondesk.usecases.live.LiveTail`).
     """
-    stmt = select(Message, Conversation).join(
-        Conversation, Conversation.id == Message.conversation_id
+    stmt = (
+        select(Message, Conversation)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.workspace == workspace)
     )
     if ids is not None:
         stmt = stmt.where(Message.id.in_(list(ids)))
@@ -233,21 +234,24 @@ def recent_messages(
     return [(msg, conv) for msg, conv in rows]
 
 
-def find_surge_alert(session: Session, *, episode: str) -> Alert | None:
-    """The stored surge alert for an episode id, if any (alerts are raised once)."""
+def find_surge_alert(session: Session, *, workspace: str, episode: str) -> Alert | None:
+    """The workspace's stored surge alert for an episode id, if any (alerts are raised once)."""
     for alert in session.scalars(
-        select(Alert).where(Alert.kind == "negative_surge").order_by(Alert.id.desc()).limit(500)
+        select(Alert)
+        .where(Alert.kind == "negative_surge", Alert.workspace == workspace)
+        .order_by(Alert.id.desc())
+        .limit(500)
     ):
         if (alert.details or {}).get("episode") == episode:
             return alert
     return None
 
 
-def acknowledge_alert(session: Session, *, alert_id: int) -> Alert:
+def acknowledge_alert(session: Session, *, workspace: str, alert_id: int) -> Alert:
     from emotiondesk.errors import NotFoundError
 
     alert = session.get(Alert, alert_id)
-    if alert is None:
+    if alert is None or alert.workspace != workspace:
         raise NotFoundError(f"alert #{alert_id} does not exist")
     if alert.acknowledged_at is None:
         alert.acknowledged_at = utcnow()

@@ -7,6 +7,12 @@ what the conversation engine returns: trajectory, escalation risk, policy
 decisions and reply suggestions live there as JSON, so that the dialogue
 layer can grow without schema changes.
 
+Every tenant row carries its ``workspace`` (conversations, messages,
+feedback, alerts, API keys, practice sessions): a key reads and writes its
+own workspace's rows only, and a one-shop install lives in
+:data:`DEFAULT_WORKSPACE`. ``rate_buckets`` and ``service_secrets`` are the
+service's own bookkeeping, shared by all workspaces.
+
 The schema is created and upgraded by the Alembic migrations in
 ``storage/migrations``; change both together.
 """
@@ -52,6 +58,17 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+#: The workspace of a one-shop install: keys and rows without a workspace belong to it.
+DEFAULT_WORKSPACE = "default"
+
+
+def workspace_column() -> Mapped[str]:
+    """The workspace (tenant) a row belongs to; every query is scoped to one (migration 0007)."""
+    return mapped_column(
+        String(64), default=DEFAULT_WORKSPACE, server_default=DEFAULT_WORKSPACE, index=True
+    )
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -60,6 +77,7 @@ class Conversation(Base):
     __tablename__ = "conversations"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace: Mapped[str] = workspace_column()
     channel: Mapped[str | None] = mapped_column(String(64), index=True)
     customer_id: Mapped[str | None] = mapped_column(String(128), index=True)
     product_id: Mapped[str | None] = mapped_column(String(128), index=True)
@@ -93,6 +111,8 @@ class Message(Base):
     conversation_id: Mapped[str] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
+    #: The conversation's workspace (kept on the row so analytics need no join).
+    workspace: Mapped[str] = workspace_column()
     seq: Mapped[int] = mapped_column(Integer)
     client_message_id: Mapped[str | None] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))
@@ -132,6 +152,7 @@ class Feedback(Base):
     message_id: Mapped[str] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
+    workspace: Mapped[str] = workspace_column()
     polarity: Mapped[str | None] = mapped_column(String(16))
     emotion: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
@@ -152,6 +173,7 @@ class Alert(Base):
     __tablename__ = "alerts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace: Mapped[str] = workspace_column()
     kind: Mapped[str] = mapped_column(String(64), index=True)
     severity: Mapped[str] = mapped_column(String(16), default="warning")
     conversation_id: Mapped[str | None] = mapped_column(
@@ -170,6 +192,8 @@ class ApiKey(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(128))
+    #: The workspace whose data the key reads and writes (and nothing else).
+    workspace: Mapped[str] = workspace_column()
     #: The first characters of the key, to recognise it in listings.
     prefix: Mapped[str] = mapped_column(String(16))
     #: SHA-256 of the whole key (keys are 32 random bytes, so no slow hash is needed).
@@ -207,10 +231,12 @@ class ServiceSecret(Base):
 
 
 Index("ix_messages_conversation_created", Message.conversation_id, Message.created_at)
-# Analytics (migration 0002): customer messages in a time window, covering what the
-# aggregates read (SQLite gets the covered columns as trailing key columns instead).
+# Analytics (migration 0002, workspace first since 0007): one workspace's customer
+# messages in a time window, covering what the aggregates read (SQLite gets the
+# covered columns as trailing key columns instead).
 Index(
     "ix_messages_analytics",
+    Message.workspace,
     Message.role,
     Message.created_at,
     postgresql_include=["polarity", "emotion", "score", "conversation_id"],
@@ -227,6 +253,7 @@ class PracticeSession(Base):
     __tablename__ = "practice_sessions"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace: Mapped[str] = workspace_column()
     agent_id: Mapped[str | None] = mapped_column(String(128), index=True)
     scenario: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(8))

@@ -33,6 +33,7 @@ from emotiondesk.models.onnx import MODEL_FILE, OnnxClassifier
 from emotiondesk.models.onnx import MODEL_TYPE as ONNX_TYPE
 from emotiondesk.models.transformer import MODEL_TYPE as TRANSFORMER_TYPE
 from emotiondesk.models.transformer import TransformerClassifier
+from emotiondesk.training.card import ModelCard, onnx_export_lines
 
 logger = logging.getLogger(__name__)
 
@@ -189,21 +190,18 @@ def export_onnx(
         (tmp / "export_report.json").write_text(
             json.dumps(report.to_dict(), indent=2), encoding="utf-8"
         )
-        card = src / "README.md"
-        lines = [card.read_text(encoding="utf-8").rstrip(), ""] if card.is_file() else []
-        lines += [
-            "## ONNX export",
-            "",
-            f"- {'int8 dynamic quantisation' if quantize else 'fp32'}"
-            f"{' (per channel)' if quantize and per_channel else ''}, opset {opset}, "
-            f"{report.size_bytes / 1e6:.1f} MB",
-            f"- parity on {report.n_texts} texts: label agreement "
-            + ", ".join(f"{t} {a:.4f}" for t, a in report.agreement.items())
-            + "; max probability difference "
-            + ", ".join(f"{t} {d:.4f}" for t, d in report.max_prob_diff.items()),
-            "",
-        ]
-        (tmp / "README.md").write_text("\n".join(lines), encoding="utf-8")
+        ModelCard.read(src).with_section(
+            "ONNX export",
+            onnx_export_lines(
+                quantized=quantize,
+                per_channel=per_channel,
+                opset=opset,
+                size_bytes=report.size_bytes,
+                n_texts=report.n_texts,
+                agreement=report.agreement,
+                max_prob_diff=report.max_prob_diff,
+            ),
+        ).write(tmp)
     logger.info("exported %s -> %s (%s)", src, target, report.to_dict())
     return report
 

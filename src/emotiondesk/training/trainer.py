@@ -60,6 +60,7 @@ from emotiondesk.models.transformer import (
     model_max_length,
 )
 from emotiondesk.training.args import TrainingArgs
+from emotiondesk.training.card import ModelCard
 from emotiondesk.training.data import (
     check_dev_labels,
     describe,
@@ -929,8 +930,8 @@ def _finish(
         temperatures=temperatures,
         meta=meta,
     )
-    card = model_card(args, report, meta)
-    out = clf.save_pretrained(args.out, card=card)
+    card = ModelCard.for_transformer(args, report, meta)
+    out = clf.save_pretrained(args.out, card=card.render())
     args.save(out)
     (out / "dev_report.json").write_text(
         json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8"
@@ -941,65 +942,3 @@ def _finish(
 def _latest_checkpoint(root: Path) -> Path | None:
     found = sorted(p for p in root.glob("update-*") if (p / STATE_FILE).is_file())
     return found[-1] if found else None
-
-
-def model_card(args: TrainingArgs, report: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
-    """A Markdown model card: data, settings, dev figures, calibration, training cost."""
-    lines = [
-        f"# emotiondesk transformer model ({', '.join(report)})",
-        "",
-        f"- base: `{args.base}` ({args.method} fine-tuning, {args.pooling} pooling, max length "
-        f"{meta.get('max_length', args.max_length or 'model default')})",
-        f"- version: {args.version}",
-        f"- training time: {meta['training']['train_seconds']} s "
-        f"(per epoch: {meta['training']['epoch_seconds']} s), best at update "
-        f"{meta['training']['best_update']} of {meta['training']['updates']}",
-        "",
-        "## Data",
-        "",
-    ]
-    if args.command:
-        lines[-3:-3] = ["", "Trained with:", "", "```", args.command, "```"]
-    for spec in args.tasks:
-        f = report[spec.task]
-        lines.append(
-            f"- {spec.task}: train `{Path(spec.train).name}` ({sum(f['train_counts'].values())} rows: "
-            f"{f['train_counts']}), dev `{Path(spec.dev).name}` ({f['n']} rows), label map `{spec.dataset}`"
-            + (" (0/1 binary)" if spec.binary else "")
-        )
-    lines += [
-        "",
-        "## Dev figures",
-        "",
-        "| task | accuracy | macro-F1 | T | ECE before | ECE after |",
-        "|---|---|---|---|---|---|",
-    ]
-    for task, f in report.items():
-        lines.append(
-            f"| {task} | {f['accuracy']:.4f} | {f['macro_f1']:.4f} | {f['temperature']:.3f} | "
-            f"{f['ece_before']:.4f} | {f['ece_after']:.4f} |"
-        )
-    for task, f in report.items():
-        lines += [
-            "",
-            f"### {task} per class",
-            "",
-            "| label | precision | recall | F1 | support |",
-            "|---|---|---|---|---|",
-        ]
-        for label, c in f["per_class"].items():
-            lines.append(
-                f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |"
-            )
-    lines += [
-        "",
-        "Probabilities are temperature-scaled (T fitted on dev, minimising NLL); ECE uses 15 bins.",
-        "",
-        "## Settings",
-        "",
-        "```json",
-        json.dumps({k: v for k, v in args.to_dict().items() if k not in ("tasks",)}, indent=1),
-        "```",
-        "",
-    ]
-    return "\n".join(lines)

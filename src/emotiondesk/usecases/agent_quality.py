@@ -111,6 +111,7 @@ class AgentQuality:
         self,
         session: Session,
         *,
+        workspace: str,
         scenario: str,
         language: str,
         difficulty: str,
@@ -127,6 +128,7 @@ class AgentQuality:
         )
         record = store.create_practice(
             session,
+            workspace=workspace,
             agent_id=agent_id,
             scenario=live.scenario.id,
             language=language,
@@ -136,9 +138,13 @@ class AgentQuality:
         )
         return record, live
 
-    def practice_reply(self, session: Session, *, practice_id: str, text: str) -> tuple[Any, Any]:
+    def practice_reply(
+        self, session: Session, *, workspace: str, practice_id: str, text: str
+    ) -> tuple[Any, Any]:
         """Answer a stored practice session's customer: ``(record, step)``."""
-        record = store.get_practice(session, practice_id=practice_id, for_update=True)
+        record = store.get_practice(
+            session, workspace=workspace, practice_id=practice_id, for_update=True
+        )
         live = PracticeSession.replay(
             load_scenario(record.scenario),
             record.replies,
@@ -181,9 +187,12 @@ def conversation_quality(messages: Sequence[Message]) -> dict[str, Any]:
 def agent_report(
     session: Session,
     *,
+    workspace: str,
     agent_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Per agent: scores, trend, weakest criteria, example replies, practice sessions."""
-    return store.agent_quality(session, agent_id=agent_id, since=since, until=until)
+    return store.agent_quality(
+        session, workspace=workspace, agent_id=agent_id, since=since, until=until
+    )

@@ -1,12 +1,13 @@
 """Analytics over the stored messages: what ``/v1/analytics/...`` and the dashboard show.
 
-Plain functions taking a session: SQL aggregates from
+Plain functions taking a session, each scoped to one workspace (``Filters.workspace``
+or a ``workspace`` keyword): SQL aggregates from
 :mod:`emotiondesk.storage.stats`, finished by :mod:`emotiondesk.analytics`.
 The service's routes, its surge monitor and ``emotiondesk import`` call them.
 
 Example:
     >>> with sessions() as session:                                    # doctest: +SKIP
-    ...     overview(session, filters=stats.Filters())["kpis"]["messages"]
+    ...     overview(session, filters=stats.Filters(workspace="default"))["kpis"]["messages"]
     1200
 """
 
@@ -41,12 +42,20 @@ TEXT_SAMPLE = 2000
 
 
 def window(
-    session: Session, *, days: int | None, since: datetime | None, until: datetime | None
+    session: Session,
+    *,
+    workspace: str,
+    days: int | None,
+    since: datetime | None,
+    until: datetime | None,
 ) -> tuple[datetime | None, datetime | None]:
-    """The period to report: explicit bounds, else the last ``days`` up to the newest message."""
+    """The period to report: explicit bounds, else the last ``days`` up to the workspace's
+    newest message."""
     if since is not None or until is not None or not days:
         return since, until
-    newest = session.scalar(select(func.max(Message.created_at)))
+    newest = session.scalar(
+        select(func.max(Message.created_at)).where(Message.workspace == workspace)
+    )
     end = repo.to_utc(newest) if newest is not None else datetime.now(UTC)
     assert end is not None
     return end - timedelta(days=days), None
@@ -82,7 +91,9 @@ def overview(
     trend_rows = stats.message_stats(session, filters=filters, granularity=granularity)
     totals = _sum_groups(trend_rows)
     open_alerts = session.scalar(
-        select(func.count()).select_from(Alert).where(Alert.acknowledged_at.is_(None))
+        select(func.count())
+        .select_from(Alert)
+        .where(Alert.workspace == filters.workspace, Alert.acknowledged_at.is_(None))
     )
     return {
         "period": {
@@ -184,6 +195,7 @@ def topics(
 def scan_surges(
     session: Session,
     *,
+    workspace: str,
     by: str = "category",
     days: int = 8,
     until: datetime | None = None,
@@ -195,15 +207,18 @@ def scan_surges(
 
     The period is the ``days`` before ``until`` (default: the newest message).
     An alert whose key already has a surge alert within a day of its hour is
-    the same episode and is not stored again.
+    the same episode and is not stored again. Only ``workspace``'s messages are
+    counted and its alerts compared; new alerts are stored in it.
     """
     if until is None:
-        newest = session.scalar(select(func.max(Message.created_at)))
+        newest = session.scalar(
+            select(func.max(Message.created_at)).where(Message.workspace == workspace)
+        )
         if newest is None:
             return []
         until = (repo.to_utc(newest) or datetime.now(UTC)) + timedelta(hours=1)
     since = until - timedelta(days=days)
-    filters = stats.Filters(since=since, until=until)
+    filters = stats.Filters(workspace=workspace, since=since, until=until)
     rows = stats.message_stats(session, filters=filters, granularity="hour", by=by)
     counts = {(r[0], r[1]): (r[2], r[5].get("negative", 0)) for r in rows if r[0] is not None}
     start = since.replace(minute=0, second=0, microsecond=0)
@@ -221,17 +236,20 @@ def scan_surges(
     out = []
     if store and found:
         # one scan at a time stores (several service workers scan the same database)
-        repo.serialize(session, "emotiondesk:surge-scan")
+        repo.serialize(session, f"emotiondesk:surge-scan:{workspace}")
     for alert in found:
         ex = stats.message_texts(
             session,
             filters=stats.Filters(
+                workspace=workspace,
                 since=alert.bucket,
                 until=alert.bucket + timedelta(hours=1),
                 **{by: str(alert.key)},  # type: ignore[arg-type]
             )
             if by in ("channel", "category", "product_id", "agent_id")
-            else stats.Filters(since=alert.bucket, until=alert.bucket + timedelta(hours=1)),
+            else stats.Filters(
+                workspace=workspace, since=alert.bucket, until=alert.bucket + timedelta(hours=1)
+            ),
             polarity="negative",
             limit=5,
         )
@@ -240,11 +258,17 @@ def scan_surges(
             "examples": [e[0] for e in ex],
             "episode": f"{by}:{alert.key}:{alert.bucket.isoformat()}",
             "sensitivity": sensitivity,
+            "workspace": workspace,
         }
         stored, new = None, False
         if store:
             stored, new = _store_surge(
-                session, details=details, by=by, key=str(alert.key), hour=alert.bucket
+                session,
+                workspace=workspace,
+                details=details,
+                by=by,
+                key=str(alert.key),
+                hour=alert.bucket,
             )
         out.append(details | {"alert_id": stored.id if stored else None, "new": new})
     if store:
@@ -252,10 +276,14 @@ def scan_surges(
     return out
 
 
-def _categories_of(session: Session, product: str) -> set[str]:
+def _categories_of(session: Session, workspace: str, product: str) -> set[str]:
     rows = session.scalars(
         select(Conversation.category)
-        .where(Conversation.product_id == product, Conversation.category.is_not(None))
+        .where(
+            Conversation.workspace == workspace,
+            Conversation.product_id == product,
+            Conversation.category.is_not(None),
+        )
         .distinct()
         .limit(20)
     )
@@ -278,7 +306,13 @@ def _same_time(d: dict[str, Any], hour: datetime) -> bool:
 
 
 def _store_surge(
-    session: Session, *, details: dict[str, Any], by: str, key: str, hour: datetime
+    session: Session,
+    *,
+    workspace: str,
+    details: dict[str, Any],
+    by: str,
+    key: str,
+    hour: datetime,
 ) -> tuple[Alert, bool]:
     """Store the surge as an alert unless its episode has one; (alert, newly stored).
 
@@ -289,7 +323,10 @@ def _store_surge(
     """
     title = _surge_title(details, by, key)
     for existing in session.scalars(
-        select(Alert).where(Alert.kind == "negative_surge").order_by(Alert.id.desc()).limit(1000)
+        select(Alert)
+        .where(Alert.kind == "negative_surge", Alert.workspace == workspace)
+        .order_by(Alert.id.desc())
+        .limit(1000)
     ):
         d = existing.details or {}
         if not _same_time(d, hour):
@@ -298,10 +335,10 @@ def _store_surge(
         if scope == by and other == key:
             return existing, False
         wider = by == "category" and scope == "product_id"
-        if wider and key in _categories_of(session, other) and _explains(d, details):
+        if wider and key in _categories_of(session, workspace, other) and _explains(d, details):
             return existing, False
         narrower = by == "product_id" and scope == "category"
-        if narrower and other in _categories_of(session, key) and _explains(details, d):
+        if narrower and other in _categories_of(session, workspace, key) and _explains(details, d):
             existing.details = details | {"narrowed_from": {"scope": scope, "key": other}}
             existing.title = title[:256]
             session.flush()
@@ -309,6 +346,7 @@ def _store_surge(
     return (
         repo.create_alert(
             session,
+            workspace=workspace,
             kind="negative_surge",
             title=title[:256],
             severity="high" if details["p_value"] < 1e-6 else "warning",
@@ -327,6 +365,7 @@ def surge_alert(surge: dict[str, Any]) -> dict[str, Any]:
         "severity": "high" if float(surge.get("p_value", 1.0)) < 1e-6 else "warning",
         "title": _surge_title(surge, by, key),
         "conversation_id": None,
+        "workspace": surge.get("workspace"),
         "details": surge,
     }
 
@@ -342,6 +381,7 @@ def _surge_title(details: dict[str, Any], by: str, key: str) -> str:
 def recent_messages_feed(
     session: Session,
     *,
+    workspace: str,
     after: datetime | None = None,
     limit: int = 50,
     ids: Sequence[str] | None = None,
@@ -353,7 +393,9 @@ def recent_messages_feed(
     ``ids``: those messages only (:class:`~emotiondesk.usecases.live.LiveTail`).
     """
     out = []
-    for msg, conv in stats.recent_messages(session, after=after, limit=limit, ids=ids):
+    for msg, conv in stats.recent_messages(
+        session, workspace=workspace, after=after, limit=limit, ids=ids
+    ):
         flags = StoredTurnState.from_state(msg.state, role=msg.role)
         out.append(
             {

@@ -13,7 +13,10 @@ function), and stored in bulk with ``created_at`` = the archived timestamp
 (now, if absent), so that trends follow the archive's own time. Identifiers are derived from the
 source name and the row, so running the same import again (after an
 interruption, say) skips what is stored and continues: the import is
-resumable and idempotent. Rejected rows are counted by reason and can be
+resumable and idempotent. Everything goes into one workspace (``workspace``,
+default: the default one); in any other workspace the identifiers are derived
+from the workspace name as well, so two workspaces importing the same file
+get conversations of their own. Rejected rows are counted by reason and can be
 written to a CSV.
 
 Example:
@@ -42,8 +45,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from emotiondesk.analyzer import Analyzer
 from emotiondesk.config import MAX_TEXT_CHARS, get_settings
 from emotiondesk.errors import DataError
-from emotiondesk.storage.repository import to_utc
-from emotiondesk.storage.tables import Conversation, Message, new_id
+from emotiondesk.storage.repository import check_workspace, to_utc
+from emotiondesk.storage.tables import DEFAULT_WORKSPACE, Conversation, Message, new_id
 from emotiondesk.text.pii import MaskResult, mask_pii_detailed
 from emotiondesk.text.privacy import Privacy
 from emotiondesk.usecases.score_files import input_format
@@ -273,6 +276,7 @@ def import_archive(
     rejects_to: Path | None = None,
     columns: dict[str, str] | None = None,
     privacy: Privacy | None = None,
+    workspace: str = DEFAULT_WORKSPACE,
 ) -> ImportReport:
     """Import ``path``; see the module docstring. ``progress(n)`` is called per batch of rows.
 
@@ -283,8 +287,9 @@ def import_archive(
     several batches in flight, stored in file order).
     ``privacy`` masks the stored identifiers and short fields like the service
     does (default: from the settings, so ``EMOTIONDESK_PSEUDONYMIZE_IDS``
-    applies to imports too).
+    applies to imports too). ``workspace``: where the rows go.
     """
+    workspace = check_workspace(workspace)
     if privacy is None:
         privacy = Privacy.from_settings(get_settings())
     if scorer is None:
@@ -296,6 +301,8 @@ def import_archive(
         raise DataError(f"{path}: no such file")
     fmt = detect_format(path, fmt)
     source = source or path.name
+    # the default workspace keeps the ids of imports made before workspaces existed
+    id_source = source if workspace == DEFAULT_WORKSPACE else f"{workspace}\x00{source}"
     report = ImportReport(file=str(path), source=source)
     reject_writer = None
     reject_fh = None
@@ -309,12 +316,26 @@ def import_archive(
     in_flight: deque[tuple[_Prepared, Any]] = deque()
 
     def flush(rows: list[_Row]) -> None:
-        prepared = _prepare(rows, sessions=sessions, source=source, report=report, seen=seen_convs)
+        prepared = _prepare(
+            rows,
+            sessions=sessions,
+            workspace=workspace,
+            id_source=id_source,
+            report=report,
+            seen=seen_convs,
+        )
         if prepared is not None:
             in_flight.append((prepared, scorer.submit([m.text for m in prepared.masked])))
         while len(in_flight) >= scorer.depth:
             done, handle = in_flight.popleft()
-            _store(done, scorer.result(handle), sessions=sessions, source=source, report=report)
+            _store(
+                done,
+                scorer.result(handle),
+                sessions=sessions,
+                workspace=workspace,
+                source=source,
+                report=report,
+            )
         if progress:
             progress(len(rows))
 
@@ -387,7 +408,14 @@ def import_archive(
             flush(batch)
         while in_flight:
             done, handle = in_flight.popleft()
-            _store(done, scorer.result(handle), sessions=sessions, source=source, report=report)
+            _store(
+                done,
+                scorer.result(handle),
+                sessions=sessions,
+                workspace=workspace,
+                source=source,
+                report=report,
+            )
     finally:
         if reject_fh is not None:
             reject_fh.close()
@@ -408,13 +436,14 @@ def _prepare(
     batch: list[_Row],
     *,
     sessions: sessionmaker[Session],
-    source: str,
+    workspace: str,
+    id_source: str,
     report: ImportReport,
     seen: set[str],
 ) -> _Prepared | None:
     """The rows of ``batch`` not stored yet (by their stable ids), PII-masked; None if none."""
     conv_ids = {
-        r.fields["conversation_key"]: _stable_id(source, r.fields["conversation_key"])
+        r.fields["conversation_key"]: _stable_id(id_source, r.fields["conversation_key"])
         for r in batch
     }
     client_ids = [(conv_ids[r.fields["conversation_key"]], f"import:{r.rowno}") for r in batch]
@@ -423,7 +452,8 @@ def _prepare(
             set(
                 session.execute(
                     select(Message.conversation_id, Message.client_message_id).where(
-                        tuple_(Message.conversation_id, Message.client_message_id).in_(client_ids)
+                        Message.workspace == workspace,
+                        tuple_(Message.conversation_id, Message.client_message_id).in_(client_ids),
                     )
                 ).all()
             )
@@ -443,21 +473,26 @@ def _store(
     cols: dict[str, list[Any]],
     *,
     sessions: sessionmaker[Session],
+    workspace: str,
     source: str,
     report: ImportReport,
 ) -> None:
-    """Store one analysed batch in one transaction."""
+    """Store one analysed batch in one transaction (in ``workspace``)."""
     todo = prepared.todo
     with sessions() as session:
         wanted = sorted({cid[0] for _r, cid in todo})
         convs = {
             c.id: c
-            for c in session.scalars(select(Conversation).where(Conversation.id.in_(wanted)))
+            for c in session.scalars(
+                select(Conversation).where(
+                    Conversation.id.in_(wanted), Conversation.workspace == workspace
+                )
+            )
         }
         next_seq = dict(
             session.execute(
                 select(Message.conversation_id, func.max(Message.seq))
-                .where(Message.conversation_id.in_(wanted))
+                .where(Message.conversation_id.in_(wanted), Message.workspace == workspace)
                 .group_by(Message.conversation_id)
             ).all()
         )
@@ -473,6 +508,7 @@ def _store(
             if conv_id not in convs and conv_id not in new_convs:
                 new_convs[conv_id] = {
                     "id": conv_id,
+                    "workspace": workspace,
                     "channel": f["channel"],
                     "customer_id": f["customer_id"],
                     "product_id": f["product_id"],
@@ -495,6 +531,7 @@ def _store(
                 {
                     "id": new_id(),
                     "conversation_id": conv_id,
+                    "workspace": workspace,
                     "seq": seq,
                     "client_message_id": client_id,
                     "role": f["role"],

@@ -11,7 +11,7 @@ makes the POST idempotent: a retry returns the stored message (``created``
 False) and stores nothing new, even when two retries race.
 
 Example:
-    >>> found = ingest_message(sessions, conversation_id=cid, role="customer",
+    >>> found = ingest_message(sessions, workspace="default", conversation_id=cid, role="customer",
     ...     text="where is my parcel?", analyze=analyzer.analyze,
     ...     hook=DialogueHook.from_settings())                  # doctest: +SKIP
     >>> found.created, found.message.state["risk"]["value"]     # doctest: +SKIP
@@ -73,6 +73,7 @@ def mask_and_analyse(
 def ingest_message(
     sessions: sessionmaker[Session],
     *,
+    workspace: str,
     conversation_id: str,
     role: str,
     text: str,
@@ -91,7 +92,9 @@ def ingest_message(
 
     Args:
         sessions: the database session factory.
-        conversation_id: an existing conversation (else :class:`NotFoundError`).
+        workspace: the caller's workspace.
+        conversation_id: an existing conversation of ``workspace`` (else
+            :class:`NotFoundError`, also for another workspace's).
         role: ``customer`` or ``agent``.
         text: the raw message; only its masked form is analysed and stored
             (and the raw text too when ``store_raw_text``).
@@ -104,7 +107,10 @@ def ingest_message(
             with the message (``None``: not scored).
     """
     found = lookup_existing(
-        sessions, conversation_id=conversation_id, client_message_id=client_message_id
+        sessions,
+        workspace=workspace,
+        conversation_id=conversation_id,
+        client_message_id=client_message_id,
     )
     if found is not None:
         return found
@@ -113,6 +119,7 @@ def ingest_message(
         on_analysed([result])
     return store_message(
         sessions,
+        workspace=workspace,
         conversation_id=conversation_id,
         role=role,
         masked=masked,
@@ -127,15 +134,23 @@ def ingest_message(
 
 
 def lookup_existing(
-    sessions: sessionmaker[Session], *, conversation_id: str, client_message_id: str | None
+    sessions: sessionmaker[Session],
+    *,
+    workspace: str,
+    conversation_id: str,
+    client_message_id: str | None,
 ) -> Ingested | None:
-    """Check that the conversation exists; return the stored message for a retried client id."""
+    """Check that the workspace's conversation exists; return the stored message for a
+    retried client id."""
     with sessions() as session:
-        conv = repo.get_conversation(session, conversation_id=conversation_id)
+        conv = repo.get_conversation(session, workspace=workspace, conversation_id=conversation_id)
         if client_message_id is None:
             return None
         msg = repo.find_message(
-            session, conversation_id=conversation_id, client_message_id=client_message_id
+            session,
+            workspace=workspace,
+            conversation_id=conversation_id,
+            client_message_id=client_message_id,
         )
         return None if msg is None else Ingested(msg, conv, created=False)
 
@@ -172,6 +187,7 @@ def conversation_lock(conversation_id: str) -> Iterator[None]:
 def store_message(
     sessions: sessionmaker[Session],
     *,
+    workspace: str,
     conversation_id: str,
     role: str,
     masked: MaskResult,
@@ -195,11 +211,12 @@ def store_message(
             session = sessions()
             try:
                 conv = repo.get_conversation(
-                    session, conversation_id=conversation_id, for_update=True
+                    session, workspace=workspace, conversation_id=conversation_id, for_update=True
                 )
                 if client_message_id is not None:
                     existing = repo.find_message(
                         session,
+                        workspace=workspace,
                         conversation_id=conversation_id,
                         client_message_id=client_message_id,
                     )
@@ -238,7 +255,9 @@ def store_message(
                     client_message_id=client_message_id,
                     scorecard=scorecard,
                 )
-                _store_alerts(session, conversation_id=conversation_id, state=state)
+                _store_alerts(
+                    session, workspace=workspace, conversation_id=conversation_id, state=state
+                )
                 session.commit()
                 return Ingested(msg, conv, created=True)
             except repo.StaleConversationError as exc:
@@ -255,6 +274,7 @@ def store_message(
                 if client_message_id is not None and isinstance(exc, IntegrityError):
                     found = lookup_existing(
                         sessions,
+                        workspace=workspace,
                         conversation_id=conversation_id,
                         client_message_id=client_message_id,
                     )
@@ -279,7 +299,9 @@ def store_message(
         raise StorageError("the database is busy: the message was not stored; retry the request")
 
 
-def _store_alerts(session: Session, *, conversation_id: str, state: dict[str, Any]) -> None:
+def _store_alerts(
+    session: Session, *, workspace: str, conversation_id: str, state: dict[str, Any]
+) -> None:
     """One alert row per item of the engine's ``alerts`` list (the policy's ``alert`` action)."""
     alerts = state.get("alerts")
     if not isinstance(alerts, list):
@@ -289,6 +311,7 @@ def _store_alerts(session: Session, *, conversation_id: str, state: dict[str, An
             continue
         repo.create_alert(
             session,
+            workspace=workspace,
             kind=str(item.get("kind") or "policy")[:64],
             title=str(item.get("title") or "conversation alert")[:256],
             severity=str(item.get("severity") or "warning")[:16],

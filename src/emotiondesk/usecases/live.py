@@ -11,7 +11,7 @@ transaction takes longer than ``lag_s`` from storing the row to committing
 (ingestion commits right after the insert).
 
 Example:
-    >>> tail = LiveTail()
+    >>> tail = LiveTail(workspace="default")
     >>> with sessions() as s:                # doctest: +SKIP
     ...     first = tail.start(s, backlog=20)
     ...     more = tail.poll(s)
@@ -38,9 +38,11 @@ def _when(item: dict[str, Any]) -> datetime:
 
 
 class LiveTail:
-    """A cursor over newly stored messages that misses none committed out of order."""
+    """A cursor over one workspace's newly stored messages that misses none committed
+    out of order."""
 
-    def __init__(self, *, lag_s: float = LAG_S) -> None:
+    def __init__(self, *, workspace: str, lag_s: float = LAG_S) -> None:
+        self.workspace = workspace
         self.lag = timedelta(seconds=lag_s)
         self.after: datetime | None = None
         #: ids sent (or seen at the start) within the look-back window -> created_at
@@ -48,14 +50,16 @@ class LiveTail:
 
     def start(self, session: Session, *, backlog: int = 20) -> list[dict[str, Any]]:
         """The newest ``backlog`` messages (oldest first); the window before them counts as seen."""
-        items = recent_messages_feed(session, after=None, limit=backlog)
+        items = recent_messages_feed(session, workspace=self.workspace, after=None, limit=backlog)
         if items:
             self.after = _when(items[-1])
             lo = to_utc(self.after - self.lag)
             hi = to_utc(self.after)
             for mid, when in session.execute(
                 select(Message.id, Message.created_at).where(
-                    Message.created_at > lo, Message.created_at <= hi
+                    Message.workspace == self.workspace,
+                    Message.created_at > lo,
+                    Message.created_at <= hi,
                 )
             ):
                 self.sent[mid] = to_utc(when) or self.after
@@ -68,7 +72,11 @@ class LiveTail:
         if self.after is not None:
             lo = to_utc(self.after - self.lag)
             hi = to_utc(self.after)
-            window = (Message.created_at > lo, Message.created_at <= hi)
+            window = (
+                Message.workspace == self.workspace,
+                Message.created_at > lo,
+                Message.created_at <= hi,
+            )
             stored = session.scalar(select(func.count()).select_from(Message).where(*window)) or 0
             if stored > sum(1 for when in self.sent.values() if when > self.after - self.lag):
                 ids = [
@@ -77,10 +85,14 @@ class LiveTail:
                     if mid not in self.sent
                 ]
                 if ids:
-                    late = recent_messages_feed(session, ids=ids[:limit], limit=limit)
+                    late = recent_messages_feed(
+                        session, workspace=self.workspace, ids=ids[:limit], limit=limit
+                    )
         new = [
             item
-            for item in recent_messages_feed(session, after=self.after, limit=limit)
+            for item in recent_messages_feed(
+                session, workspace=self.workspace, after=self.after, limit=limit
+            )
             if item["id"] not in self.sent
         ]
         out = late + new

@@ -35,6 +35,7 @@ Ident = Annotated[str | None, Query(max_length=128)]
 
 
 def _product_filters(
+    key: ReadKey,
     session: SessionDep,
     days: Days = 30,
     since: Since = None,
@@ -43,10 +44,16 @@ def _product_filters(
     category: Ident = None,
     product_id: Ident = None,
 ) -> stats.Filters:
-    """The period and slice query parameters shared by every analytics endpoint."""
-    since, until = svc.window(session, days=days, since=since, until=until)
+    """The key's workspace and the period and slice query parameters shared by every
+    analytics endpoint (the read key is the route's own: FastAPI checks it once)."""
+    since, until = svc.window(session, workspace=key.workspace, days=days, since=since, until=until)
     return stats.Filters(
-        since=since, until=until, channel=channel, category=category, product_id=product_id
+        workspace=key.workspace,
+        since=since,
+        until=until,
+        channel=channel,
+        category=category,
+        product_id=product_id,
     )
 
 
@@ -133,7 +140,7 @@ def topics(
 @router.post("/analytics/surges/scan", responses=ERRORS)
 def scan_surges(
     request: Request,
-    _key: WriteKey,
+    key: WriteKey,
     session: SessionDep,
     by: Literal["category", "product_id", "channel"] = "category",
     days: Annotated[int, Query(ge=2, le=90)] = 8,
@@ -141,7 +148,14 @@ def scan_surges(
     method: Literal["binomial", "poisson"] = "binomial",
 ) -> dict[str, Any]:
     """Test the last hours against a rolling baseline; store each new surge as one alert."""
-    found = svc.scan_surges(session, by=by, days=days, sensitivity=sensitivity, method=method)
+    found = svc.scan_surges(
+        session,
+        workspace=key.workspace,
+        by=by,
+        days=days,
+        sensitivity=sensitivity,
+        method=method,
+    )
     for surge in found:
         if surge.get("new"):
             request.app.state.notify_alert(svc.surge_alert(surge))
@@ -150,17 +164,17 @@ def scan_surges(
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, responses=ERRORS_404)
 def acknowledge(
-    alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)], _key: WriteKey, session: SessionDep
+    alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)], key: WriteKey, session: SessionDep
 ) -> AlertOut:
     """Mark an alert as seen (it moves from open to acknowledged)."""
-    alert = stats.acknowledge_alert(session, alert_id=alert_id)
+    alert = stats.acknowledge_alert(session, workspace=key.workspace, alert_id=alert_id)
     session.commit()
     return AlertOut.model_validate(alert)
 
 
 @router.get("/analytics/live", responses=ERRORS)
 def live(
-    _key: ReadKey,
+    key: ReadKey,
     session: SessionDep,
     after: Annotated[
         ApiDatetime | None, Query(description="Only messages stored after this time.")
@@ -168,19 +182,23 @@ def live(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """The newest messages with their conversation's emotion, risk and escalation flags."""
-    return {"messages": svc.recent_messages_feed(session, after=after, limit=limit)}
+    return {
+        "messages": svc.recent_messages_feed(
+            session, workspace=key.workspace, after=after, limit=limit
+        )
+    }
 
 
 @router.get("/analytics/live/stream", responses=ERRORS)
 async def live_stream(
     request: Request,
-    _key: ReadKey,
+    key: ReadKey,
     poll: Annotated[float, Query(ge=0.2, le=10)] = 1.0,
 ) -> StreamingResponse:
     """Server-sent events: one ``message`` event per newly stored message."""
     sessions = request.app.state.sessions
     # A cursor that also catches messages other workers commit out of order.
-    tail = LiveTail()
+    tail = LiveTail(workspace=key.workspace)
 
     def start() -> list[dict[str, Any]]:
         with sessions() as session:

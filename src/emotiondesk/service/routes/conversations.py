@@ -43,7 +43,7 @@ router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
     "", response_model=ConversationOut, status_code=status.HTTP_201_CREATED, responses=ERRORS
 )
 def create_conversation(
-    body: ConversationCreate, request: Request, _key: WriteKey, session: SessionDep
+    body: ConversationCreate, request: Request, key: WriteKey, session: SessionDep
 ) -> ConversationOut:
     """Open a conversation (channel, customer, product / category, agent, metadata).
 
@@ -53,6 +53,7 @@ def create_conversation(
     privacy = request.app.state.privacy
     conv = repo.create_conversation(
         session,
+        workspace=key.workspace,
         channel=privacy.text(body.channel),
         customer_id=privacy.identifier(body.customer_id),
         product_id=privacy.text(body.product_id),
@@ -104,7 +105,7 @@ def _known_params_only(request: Request) -> None:
 )
 def list_conversations(
     request: Request,
-    _key: ReadKey,
+    key: ReadKey,
     session: SessionDep,
     channel: Annotated[str | None, Query(max_length=64)] = None,
     customer_id: Annotated[str | None, Query(max_length=128)] = None,
@@ -148,6 +149,7 @@ def list_conversations(
     privacy = request.app.state.privacy
     page = repo.list_conversations(
         session,
+        workspace=key.workspace,
         channel=channel,
         customer_id=privacy.filter_identifier(customer_id),
         product_id=product_id,
@@ -182,12 +184,13 @@ def update_conversation(
     conversation_id: str,
     body: ConversationUpdate,
     request: Request,
-    _key: WriteKey,
+    key: WriteKey,
     session: SessionDep,
 ) -> ConversationOut:
     """Assign the conversation to an agent, or resolve / close / reopen it."""
     conv = repo.update_conversation(
         session,
+        workspace=key.workspace,
         conversation_id=conversation_id,
         status=body.status,
         agent_id=request.app.state.privacy.identifier(body.agent_id),
@@ -197,11 +200,11 @@ def update_conversation(
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail, responses=ERRORS_404)
-def get_conversation(
-    conversation_id: str, _key: ReadKey, session: SessionDep
-) -> ConversationDetail:
+def get_conversation(conversation_id: str, key: ReadKey, session: SessionDep) -> ConversationDetail:
     """One conversation with its messages (masked text, analysis, agent scorecards), in order."""
-    conv = repo.get_conversation(session, conversation_id=conversation_id, with_messages=True)
+    conv = repo.get_conversation(
+        session, workspace=key.workspace, conversation_id=conversation_id, with_messages=True
+    )
     detail = ConversationDetail.model_validate(conv)
     detail.quality = conversation_quality(conv.messages)
     add_corrections(session, detail.messages)
@@ -232,7 +235,7 @@ async def ingest_message(
     body: MessageIn,
     request: Request,
     response: Response,
-    _key: WriteKey,
+    key: WriteKey,
     batcher: BatcherDep,
     metrics: MetricsDep,
     settings: SettingsDep,
@@ -250,6 +253,7 @@ async def ingest_message(
     found = await run_in_threadpool(
         ingest,
         request.app.state.sessions,
+        workspace=key.workspace,
         conversation_id=conversation_id,
         role=body.role,
         text=body.text,
@@ -267,7 +271,12 @@ async def ingest_message(
         for item in (found.message.state or {}).get("alerts") or []:
             if isinstance(item, dict):
                 request.app.state.notify_alert(
-                    item | {"conversation_id": conversation_id, "message_id": found.message.id}
+                    item
+                    | {
+                        "conversation_id": conversation_id,
+                        "message_id": found.message.id,
+                        "workspace": key.workspace,
+                    }
                 )
     if not found.created:
         response.status_code = status.HTTP_200_OK

@@ -41,6 +41,7 @@ def add_feedback(
     """
     fb = repo.add_feedback(
         session,
+        workspace=key.workspace,
         message_id=body.message_id,
         polarity=body.polarity,
         emotion=body.emotion,
@@ -182,7 +183,7 @@ def get_review_queue(
 
 @router.get("/alerts", response_model=list[AlertOut], responses=ERRORS)
 def list_alerts(
-    _key: ReadKey,
+    key: ReadKey,
     session: SessionDep,
     kind: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -191,5 +192,7 @@ def list_alerts(
     """Alerts, newest first."""
     return [
         AlertOut.model_validate(a)
-        for a in repo.list_alerts(session, kind=kind, limit=limit, offset=offset)
+        for a in repo.list_alerts(
+            session, workspace=key.workspace, kind=kind, limit=limit, offset=offset
+        )
     ]

@@ -49,26 +49,26 @@ def _period(days: int | None) -> datetime | None:
 
 @router.get("/agents", responses=ERRORS)
 def list_agents(
-    _key: ReadKey,
+    key: ReadKey,
     session: SessionDep,
     days: Annotated[int | None, Query(ge=1, le=3650)] = None,
 ) -> dict[str, Any]:
     """Every agent's rubric figures: score, daily trend, criteria, weakest, example replies,
     practice sessions (agents are the conversations' `agent_id`)."""
-    return {"agents": agent_report(session, since=_period(days))}
+    return {"agents": agent_report(session, workspace=key.workspace, since=_period(days))}
 
 
 @router.get("/agents/{agent_id}", responses=ERRORS_404)
 def get_agent(
     agent_id: str,
-    _key: ReadKey,
+    key: ReadKey,
     session: SessionDep,
     days: Annotated[int | None, Query(ge=1, le=3650)] = None,
 ) -> dict[str, Any]:
     """One agent's rubric figures (404 when the agent has no scored reply and no practice)."""
     from emotiondesk.errors import NotFoundError
 
-    found = agent_report(session, agent_id=agent_id, since=_period(days))
+    found = agent_report(session, workspace=key.workspace, agent_id=agent_id, since=_period(days))
     if not found:
         raise NotFoundError(f"agent {agent_id!r} has no scored replies or practice sessions")
     return found[0]
@@ -82,11 +82,12 @@ def _practice_out(record: Any, customer: str | None) -> PracticeOut:
     "/practice", response_model=PracticeOut, status_code=status.HTTP_201_CREATED, responses=ERRORS
 )
 def start_practice(
-    body: PracticeIn, request: Request, _key: WriteKey, session: SessionDep
+    body: PracticeIn, request: Request, key: WriteKey, session: SessionDep
 ) -> PracticeOut:
     """Start a practice session; `customer` is the virtual customer's opening line."""
     record, live = _quality(request).start_practice(
         session,
+        workspace=key.workspace,
         scenario=body.scenario,
         language=body.language,
         difficulty=body.difficulty,
@@ -102,22 +103,22 @@ def practice_reply(
     practice_id: str,
     body: PracticeReplyIn,
     request: Request,
-    _key: WriteKey,
+    key: WriteKey,
     session: SessionDep,
 ) -> PracticeOut:
     """Send the agent's reply: scored on the rubric, the customer's anger moves, it answers
     (`customer`) or the session ends (`outcome`: resolved, escalated, left, unresolved)."""
     record, step = _quality(request).practice_reply(
-        session, practice_id=practice_id, text=body.text
+        session, workspace=key.workspace, practice_id=practice_id, text=body.text
     )
     session.commit()
     return _practice_out(record, step.reply)
 
 
 @router.get("/practice/{practice_id}", response_model=PracticeOut, responses=ERRORS_404)
-def get_practice(practice_id: str, _key: ReadKey, session: SessionDep) -> PracticeOut:
+def get_practice(practice_id: str, key: ReadKey, session: SessionDep) -> PracticeOut:
     """A stored practice session with its report."""
-    record = store.get_practice(session, practice_id=practice_id)
+    record = store.get_practice(session, workspace=key.workspace, practice_id=practice_id)
     steps = record.report.get("steps") or []
     customer = steps[-1]["reply"] if steps else record.report.get("opening")
     return _practice_out(record, customer)
@@ -125,12 +126,15 @@ def get_practice(practice_id: str, _key: ReadKey, session: SessionDep) -> Practi
 
 @router.get("/practice", response_model=list[PracticeOut], responses=ERRORS)
 def list_practice(
-    _key: ReadKey,
+    key: ReadKey,
     session: SessionDep,
     agent_id: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[PracticeOut]:
     """Practice sessions, newest first."""
     return [
-        _practice_out(r, None) for r in store.list_practice(session, agent_id=agent_id, limit=limit)
+        _practice_out(r, None)
+        for r in store.list_practice(
+            session, workspace=key.workspace, agent_id=agent_id, limit=limit
+        )
     ]
