@@ -123,3 +123,17 @@ def test_review_queue_lists_likely_label_errors(svc: Service) -> None:
     assert flagged["correction"]["suggested"] == "positive"
     assert flagged["reasons"][0]["code"] == "label_issue"
     assert len(issues) == check["polarity"]["flagged"]
+
+
+def test_another_workspace_sees_none_of_it(svc: Service) -> None:
+    from emotiondesk.storage import repository as repo
+
+    (mid,) = _conversation(svc, ["物流太慢了，气死我了"])
+    svc.post("/v1/feedback", {"message_id": mid, "emotion": "sadness"}, "write")
+    with svc.client.app.state.sessions() as s:  # type: ignore[attr-defined]
+        _, other = repo.create_api_key(s, name="shop2", scopes=["read"], workspace="shop2")
+        s.commit()
+    h = {"X-API-Key": other}
+    assert svc.client.get("/v1/feedback", headers=h).json()["total"] == 0
+    assert svc.client.get("/v1/review-queue", headers=h).json()["total"] == 0
+    assert svc.client.get("/v1/feedback", headers=svc.h("read")).json()["total"] == 1

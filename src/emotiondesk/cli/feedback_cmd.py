@@ -34,6 +34,12 @@ def export_command(
     unused_only: Annotated[
         bool, typer.Option("--unused-only", help="Only rows no retraining has used yet.")
     ] = False,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace", "-w", help="Only this workspace's corrections (default: every one's)."
+        ),
+    ] = None,
     url: UrlOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a summary as JSON.")] = False,
 ) -> None:
@@ -44,6 +50,7 @@ def export_command(
     row says so (conflict, labels_given) and the conflicts are listed here.
     """
     from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
+    from emotiondesk.storage.repository import check_workspace
     from emotiondesk.usecases.feedback_export import export_feedback
 
     with user_errors():
@@ -53,6 +60,7 @@ def export_command(
             report = export_feedback(
                 s,
                 out=out,
+                workspace=check_workspace(workspace) if workspace is not None else None,
                 task=task,
                 language=language,
                 created_after=since,

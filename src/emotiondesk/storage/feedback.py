@@ -502,7 +502,7 @@ class Candidate:
 
 
 def review_candidates(
-    session: Session, *, language: str | None = None, window: int = 500
+    session: Session, *, workspace: str | None, language: str | None = None, window: int = 500
 ) -> list[Candidate]:
     """The newest ``window`` customer messages without any correction, newest first.
 
@@ -524,6 +524,8 @@ def review_candidates(
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(Message.role == "customer", ~corrected)
     )
+    if workspace is not None:
+        stmt = stmt.where(Message.workspace == workspace)
     if language is not None:
         stmt = stmt.where(Message.language == language)
     rows = session.execute(stmt.order_by(Message.created_at.desc(), Message.id).limit(window)).all()
@@ -543,15 +545,16 @@ def review_candidates(
     ]
 
 
-def corrections_by_product(session: Session) -> dict[str, int]:
+def corrections_by_product(session: Session, *, workspace: str | None) -> dict[str, int]:
     """How many messages were corrected per product (product id, else category)."""
-
     product = func.coalesce(Conversation.product_id, Conversation.category)
-    rows = session.execute(
+    stmt = (
         select(product, func.count(func.distinct(Feedback.message_id)))
         .join(Message, Message.id == Feedback.message_id)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(product.is_not(None))
-        .group_by(product)
-    ).all()
+    )
+    if workspace is not None:
+        stmt = stmt.where(Feedback.workspace == workspace)
+    rows = session.execute(stmt.group_by(product)).all()
     return {str(p): int(n) for p, n in rows}

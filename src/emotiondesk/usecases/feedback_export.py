@@ -67,13 +67,15 @@ def export_feedback(
     session: Session,
     *,
     out: Path,
+    workspace: str | None,
     task: str | None = None,
     language: str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     unused_only: bool = False,
 ) -> ExportReport:
-    """Write the settled labels (both tasks unless ``task``) to ``out``; what was written."""
+    """Write the settled labels (both tasks unless ``task``) of ``workspace`` (``None``:
+    every workspace's) to ``out``; what was written."""
     fmt = export_format(out)
     store.check_task(task)
     rows: list[store.ResolvedLabel] = []
@@ -81,6 +83,7 @@ def export_feedback(
     for name in [task] if task else list(store.TASKS):
         found = store.training_rows(
             session,
+            workspace=workspace,
             task=name,
             language=language,
             created_after=created_after,

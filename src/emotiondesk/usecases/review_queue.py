@@ -418,6 +418,7 @@ def build_review_queue(
     session: Session,
     analyzer: Analyzer | None,
     *,
+    workspace: str | None,
     language: str | None = None,
     window: int = 500,
     limit: int = 50,
@@ -428,14 +429,17 @@ def build_review_queue(
     corrections cleanlab flags as likely label errors; one page of it.
 
     ``analyzer``: the served analyzer, for the tier-disagreement signal (``None``: no
-    such signal).
+    such signal). ``workspace``: whose messages and corrections (``None``: every
+    workspace's, for operator commands only).
     """
-    candidates = store.review_candidates(session, language=language, window=window)
+    candidates = store.review_candidates(
+        session, workspace=workspace, language=language, window=window
+    )
     label_counts: dict[str, dict[str, int]] = {}
     issue_items: list[QueueItem] = []
     checks: list[LabelCheck] = []
     for task in SCHEMES:
-        rows = store.training_rows(session, task=task, language=language)
+        rows = store.training_rows(session, workspace=workspace, task=task, language=language)
         label_counts[task] = dict(Counter(r.label for r in rows))
         if not check_labels:
             continue
@@ -489,7 +493,9 @@ def build_review_queue(
     ranked = rank_candidates(
         candidates,
         label_counts=label_counts,
-        product_counts=store.corrections_by_product(session) if candidates else {},
+        product_counts=(
+            store.corrections_by_product(session, workspace=workspace) if candidates else {}
+        ),
         tiers=tiers,
     )
     everything = sorted(issue_items + ranked, key=lambda it: (-it.priority, it.message_id))

@@ -207,13 +207,15 @@ def get_conversation(conversation_id: str, key: ReadKey, session: SessionDep) ->
     )
     detail = ConversationDetail.model_validate(conv)
     detail.quality = conversation_quality(conv.messages)
-    add_corrections(session, detail.messages)
+    add_corrections(session, key.workspace, detail.messages)
     return detail
 
 
-def add_corrections(session: SessionDep, messages: list[MessageOut]) -> None:
+def add_corrections(session: SessionDep, workspace: str, messages: list[MessageOut]) -> None:
     """Fill each message's corrections (who, when, old -> new label) and current labels."""
-    found = feedback_store.corrections_for_messages(session, message_ids=[m.id for m in messages])
+    found = feedback_store.corrections_for_messages(
+        session, workspace=workspace, message_ids=[m.id for m in messages]
+    )
     for message in messages:
         items = found.get(message.id) or []
         message.corrections = [CorrectionOut.model_validate(c, from_attributes=True) for c in items]

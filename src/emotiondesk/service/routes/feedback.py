@@ -54,7 +54,7 @@ def add_feedback(
 
 @router.get("/feedback", response_model=FeedbackPage, responses=ERRORS)
 def list_feedback(
-    _key: ReadKey,
+    key: ReadKey,
     session: SessionDep,
     conversation_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     task: Annotated[
@@ -85,6 +85,7 @@ def list_feedback(
     """
     page = feedback_store.list_feedback(
         session,
+        workspace=key.workspace,
         conversation_id=conversation_id,
         task=task,
         label=label,
@@ -96,7 +97,11 @@ def list_feedback(
         offset=offset,
     )
     ids = sorted({r.message_id for r in page.items})
-    every = feedback_store.feedback_records(session, message_ids=ids) if ids else []
+    every = (
+        feedback_store.feedback_records(session, workspace=key.workspace, message_ids=ids)
+        if ids
+        else []
+    )
     resolved = [
         r for t in feedback_store.TASKS for r in feedback_store.resolve_labels(every, task=t)
     ]
@@ -137,7 +142,7 @@ def list_feedback(
 
 @router.get("/review-queue", response_model=ReviewQueueOut, responses=ERRORS)
 def get_review_queue(
-    _key: ReadKey,
+    key: ReadKey,
     session: SessionDep,
     analyzer: AnalyzerDep,
     language: Annotated[Literal["zh", "en", "other"] | None, Query()] = None,
@@ -161,6 +166,7 @@ def get_review_queue(
     queue = review_queue.build_review_queue(
         session,
         analyzer,
+        workspace=key.workspace,
         language=language,
         window=window,
         limit=limit,
