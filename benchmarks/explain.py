@@ -13,8 +13,9 @@ the same length (the same number of segmenter words each, non-overlapping,
 five draws per message, seed 0). Messages without a positive span are counted
 and skipped.
 
-Cost: analysing N messages, then explaining them, timed in the same run (one
-thread), per tier.
+Cost: analysing N messages, then explaining them, then computing the evidence
+ingestion stores (``method="linear"`` plus the aspects; for the ensembles their
+n-gram members), timed in the same run (one thread), per tier.
 
 Tiers: ``ngram`` = the shipped pack's n-gram sub-pack (``models/fast``,
 linear contributions); ``ensemble`` = the shipped default pack (USE head +
@@ -23,7 +24,8 @@ n-gram ensembles, occlusion). Data: dev samples from ../shared/data
 absent) and benchmarks/data/cs_turns.csv (per language).
 
 Usage:
-    OMP_NUM_THREADS=1 python benchmarks/explain.py [--n 150] [--cost-n 1000] [--json]
+    OMP_NUM_THREADS=1 python benchmarks/explain.py [--n 150] [--cost-n 1000] [--tiers ngram,ensemble]
+        [--cost-only] [--json]
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from emotiondesk.analyzer import Analyzer, load_analyzer  # noqa: E402
 from emotiondesk.explain import explain, segment  # noqa: E402
 from emotiondesk.labels import POLARITY_LABELS  # noqa: E402
+from emotiondesk.usecases.analyze_messages import evidence_for_storage  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 DEV_SETS = {"zh": SHARED / "online_shopping_10_cats" / "dev.csv", "en": SHARED / "sst2" / "dev.csv"}
@@ -165,12 +168,18 @@ def cost(analyzer: Analyzer, texts: list[str]) -> dict[str, Any]:
     start = time.perf_counter()
     explain(analyzer, results)
     t_explain = time.perf_counter() - start
+    stored = evidence_for_storage(analyzer)
+    start = time.perf_counter()
+    stored(results)
+    t_stored = time.perf_counter() - start
     n = len(texts)
     return {
         "n": n,
         "analyze_ms_per_msg": round(1000 * t_analyze / n, 3),
         "explain_ms_per_msg": round(1000 * t_explain / n, 3),
         "explain_over_analyze": round(t_explain / t_analyze, 2),
+        "stored_ms_per_msg": round(1000 * t_stored / n, 3),
+        "stored_over_analyze": round(t_stored / t_analyze, 2),
     }
 
 
@@ -180,6 +189,7 @@ def main() -> int:
     ap.add_argument("--cost-n", type=int, default=1000, help="messages timed for the cost")
     ap.add_argument("--tiers", default="ngram,ensemble")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--cost-only", action="store_true", help="skip the faithfulness figures")
     args = ap.parse_args()
     sets: dict[str, list[str]] = {}
     for lang, path in DEV_SETS.items():
@@ -195,8 +205,11 @@ def main() -> int:
     for tier in args.tiers.split(","):
         analyzer = load_analyzer(TIERS[tier])
         out: dict[str, Any] = {"faithfulness": {}}
-        for name, texts in tqdm(sets.items(), desc=f"{tier} faithfulness", unit="set"):
-            out["faithfulness"][name] = faithfulness(analyzer, texts)
+        for name, texts in tqdm(
+            sets.items(), desc=f"{tier} faithfulness", unit="set", disable=args.cost_only
+        ):
+            if not args.cost_only:
+                out["faithfulness"][name] = faithfulness(analyzer, texts)
         out["cost"] = cost(analyzer, cost_texts)
         report[tier] = out
         if not args.json:
@@ -210,7 +223,9 @@ def main() -> int:
             c = out["cost"]
             print(
                 f"cost n={c['n']}: analyze {c['analyze_ms_per_msg']} ms/msg, explain "
-                f"{c['explain_ms_per_msg']} ms/msg ({c['explain_over_analyze']}x analysis)"
+                f"{c['explain_ms_per_msg']} ms/msg ({c['explain_over_analyze']}x analysis), "
+                f"stored evidence (linear, with aspects) {c['stored_ms_per_msg']} ms/msg "
+                f"({c['stored_over_analyze']}x analysis)"
             )
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))

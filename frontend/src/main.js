@@ -519,6 +519,54 @@ function correctionsHtml(m) {
   return `<div class="corrections" data-corrections="${items.length}"><b>${t("corrected")}</b><ul>${lines}</ul>${conflict}</div>`;
 }
 
+// A message's text with its stored evidence highlighted: the spans that drove
+// its polarity and emotion (solid: towards the label, dotted: against it), each
+// with a tooltip; then its aspects with their opinions. Offsets index the text.
+function evidenceText(m) {
+  const ev = m.evidence;
+  const text = String(m.text ?? "");
+  if (!ev) return esc(text);
+  const spans = [];
+  for (const task of ["polarity", "emotion"]) {
+    for (const s of (ev[task] && ev[task].spans) || []) {
+      if (s.start >= 0 && s.end <= text.length && s.end > s.start) spans.push({ ...s, task, label: ev[task].label });
+    }
+  }
+  const cuts = [...new Set([0, text.length, ...spans.flatMap((s) => [s.start, s.end])])].sort((a, b) => a - b);
+  let html = "";
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const [a, b] = [cuts[i], cuts[i + 1]];
+    const over = spans.filter((s) => s.start <= a && s.end >= b);
+    if (!over.length) { html += esc(text.slice(a, b)); continue; }
+    // The polarity's span decides the colour; every covering span is in the tooltip.
+    const lead = over.find((s) => s.task === "polarity") || over[0];
+    const towards = lead.weight > 0;
+    const tip = over
+      .map((s) => t(s.weight > 0 ? "evidence_towards" : "evidence_against", {
+        task: t(s.task),
+        label: s.task === "emotion" ? emo(s.label) : t(s.label),
+        w: (s.weight > 0 ? "+" : "") + Number(s.weight).toFixed(2),
+      }))
+      .join("\n");
+    const cls = `ev ${towards ? "ev-for" : "ev-against"} ev-${esc(lead.task === "polarity" ? lead.label : "emotion")}`;
+    html += `<mark class="${cls}" data-task="${esc(lead.task)}" title="${esc(tip)}">${esc(text.slice(a, b))}</mark>`;
+  }
+  return html;
+}
+
+function aspectsHtml(m) {
+  const ev = m.evidence;
+  if (!ev || !(ev.aspects || []).length) return "";
+  const chips = ev.aspects.map((a) => {
+    const name = (a.name && a.name[lang]) || a.aspect;
+    const ops = (a.opinions || []).map((o) => `${o.text}${o.negated ? ` (${t("negated")})` : ""}`).join(", ");
+    const tip = t("aspect_tip", { aspect: name, polarity: t(a.polarity), opinions: ops || "–" });
+    return `<span class="badge outline aspect-chip" data-aspect="${esc(a.aspect)}" data-polarity="${esc(a.polarity)}" title="${esc(tip)}" style="border-color:${POLARITY_COLORS[a.polarity] || "#777"};color:${POLARITY_COLORS[a.polarity] || "#777"}">${esc(name)} · ${esc(t(a.polarity))}${a.negated ? ` · ${t("negated")}` : ""}</span>`;
+  });
+  const note = ev.note ? ` <span class="ev-note" title="${esc(ev.note)}">${t("evidence_mixed")}</span>` : "";
+  return `<p class="aspects-line"><span class="muted">${t("aspects")}:</span> ${chips.join(" ")}${note}</p>`;
+}
+
 function turnHtml(m) {
   const st = m.state || {};
   const decisions = decisionLines(st.decisions, st, m)
@@ -531,7 +579,8 @@ function turnHtml(m) {
   return `<article class="turn ${esc(m.role)}" data-message-id="${esc(m.id)}">
     <header><span class="who">${t("turn")} ${m.seq} · ${esc(t("role_" + m.role))}</span> ${emotionBadge(m.emotion)} ${polarityBadge(m.polarity)}
       <span class="score">${m.score !== null ? m.score.toFixed(2) : ""}</span> <time>${fmtTime(m.sent_at || m.created_at)}</time></header>
-    <p class="text">${esc(m.text)}</p>
+    <p class="text">${evidenceText(m)}</p>
+    ${aspectsHtml(m)}
     ${correctionsHtml(m)}
     ${m.role === "agent" ? scorecardHtml(qctx, m.scorecard) : ""}
     ${isCustomer && decisions ? `<div class="decisions"><h3>${t("decisions")}</h3><ul>${decisions}</ul></div>` : ""}

@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import re
@@ -94,9 +95,10 @@ class Evidence:
     """Why a message reads as it does.
 
     Each task's ``method``: ``linear`` (exact n-gram contributions, weights
-    in logit units), ``occlusion`` (weights are drops in the label's
-    probability), or ``none`` (nothing to explain: empty text, or a romanised
-    message read in characters). ``units``: the words (or runs of words) that
+    in logit units), ``ngram_member`` (the same for an ensemble's n-gram
+    member), ``occlusion`` (weights are drops in the label's probability), or
+    ``none`` (nothing to explain: empty text, a romanised message read in
+    characters, or no n-gram model with the ``linear`` method). ``units``: the words (or runs of words) that
     were scored, in normalised offsets.
     """
 
@@ -132,7 +134,7 @@ def segment(text: str, language: str) -> list[tuple[int, int]]:
     if language == "zh":
         spans = [
             (start, end)
-            for word, start, end in _jieba().tokenize(text)
+            for word, start, end in _jieba().tokenize(text, HMM=False)
             if word.strip()  # jieba returns spaces as words
         ]
         return spans
@@ -152,54 +154,138 @@ def group_units(words: Sequence[tuple[int, int]], limit: int) -> list[tuple[int,
 # -- linear (n-gram) --------------------------------------------------------------------
 
 
-_PREPROCESSED: dict[tuple[Any, ...], tuple[str, str]] = {}
+@dataclass
+class _Grams:
+    """The n-grams of a batch of preprocessed texts, as a featurizer makes them, located.
+
+    The texts are joined by ``"\\n"`` (never in normalised text, and a word
+    boundary) into one string; ``start``/``end`` are the offsets of each
+    n-gram in it and ``owner`` the text it comes from (n-grams never cross texts).
+    """
+
+    grams: list[str]
+    owner: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    base: np.ndarray  # offset of each text in the joined string
+    size: int  # length of the joined string
+    lookups: dict[int, np.ndarray] = field(default_factory=dict)  # SharedLookup id -> ids
 
 
-def _preprocess(featurizer: Any, text: str) -> str:
-    """``featurizer.preprocess(text)``, remembered for the next model with the same settings."""
-    key = featurizer._settings_key()
-    last = _PREPROCESSED.get(key)
-    if last is not None and last[0] == text:
-        return last[1]
-    out: str = featurizer.preprocess(text)
-    _PREPROCESSED[key] = (text, out)
-    return out
+def _locate_grams(settings: tuple[Any, ...], texts: Sequence[str]) -> _Grams:
+    """Every n-gram of ``texts`` for a featurizer's settings, with offsets, in one pass.
 
-
-@lru_cache(maxsize=1024)
-def _occurrences(settings: tuple[Any, ...], text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The n-grams of a preprocessed text as the featurizer makes them, with their offsets.
-
-    Cached per featurizer setting, so a language's polarity and emotion models
-    split a message once.
+    The same n-grams (with repeats) as ``NgramFeaturizer.ngrams`` gives per
+    text, in another order (which TF-IDF ignores).
     """
     char_range, word_range = settings[0], settings[1]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    base = np.zeros(len(texts), dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=base[1:])
+    joined = "\n".join(texts) + "\n"
+    size = len(joined)
     grams: list[str] = []
+    owners: list[np.ndarray] = []
     starts: list[np.ndarray] = []
     ends: list[np.ndarray] = []
     if char_range:
+        owner_of = np.repeat(np.arange(len(texts), dtype=np.int64), lengths + 1)
+        text_end = (base + lengths)[owner_of]
+        pos = np.arange(size, dtype=np.int64)
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
         for n in range(char_range[0], char_range[1] + 1):
+            ok = pos + n <= text_end
             if n == 1:
-                idx = np.array([i for i, ch in enumerate(text) if ch != " "], dtype=np.int64)
-                grams.extend(text.replace(" ", ""))
-                starts.append(idx)
-                ends.append(idx + 1)
-            else:
-                k = max(len(text) - n + 1, 0)
-                grams += [text[i : i + n] for i in range(k)]
-                idx = np.arange(k, dtype=np.int64)
-                starts.append(idx)
-                ends.append(idx + n)
+                ok &= codes != ord(" ")
+            at = pos[ok]
+            grams.extend([joined[i : i + n] for i in at.tolist()])
+            owners.append(owner_of[at])
+            starts.append(at)
+            ends.append(at + n)
     if word_range:
-        words = [(m.group(0), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+        found = [(m.group(0), m.start()) for m in _WORD_RE.finditer(joined)]
+        words = [w for w, _ in found]
+        w_start = np.fromiter((s for _, s in found), dtype=np.int64, count=len(found))
+        w_end = w_start + np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        w_owner = np.searchsorted(base, w_start, side="right") - 1
         for n in range(word_range[0], word_range[1] + 1):
             k = max(len(words) - n + 1, 0)
-            grams.extend(_WORD_MARK + " ".join(w for w, _, _ in words[i : i + n]) for i in range(k))
-            starts.append(np.array([words[i][1] for i in range(k)], dtype=np.int64))
-            ends.append(np.array([words[i + n - 1][2] for i in range(k)], dtype=np.int64))
+            ok = np.flatnonzero(w_owner[:k] == w_owner[n - 1 : n - 1 + k])
+            if n == 1:
+                grams.extend([_WORD_MARK + words[i] for i in ok.tolist()])
+            else:
+                grams.extend([_WORD_MARK + " ".join(words[i : i + n]) for i in ok.tolist()])
+            owners.append(w_owner[ok])
+            starts.append(w_start[ok])
+            ends.append(w_end[ok + n - 1])
     if not starts:
-        return grams, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return grams, np.concatenate(starts), np.concatenate(ends)
+        empty = np.zeros(0, dtype=np.int64)
+        return _Grams(grams, empty, empty, empty, base, size)
+    return _Grams(
+        grams, np.concatenate(owners), np.concatenate(starts), np.concatenate(ends), base, size
+    )
+
+
+def _vocabulary_ids(featurizer: Any, located: _Grams) -> np.ndarray:
+    """Each located n-gram's column in the featurizer's vocabulary (-1: unknown).
+
+    Featurizers that share a lookup (a language's polarity and emotion models)
+    look the batch up once.
+    """
+    vocab = featurizer.vocabulary
+    shared = featurizer._shared
+    if shared is not None and shared[0] is vocab:
+        lookup, column = shared[1], shared[2]
+        ids = located.lookups.get(id(lookup))
+        if ids is None:
+            ids = np.fromiter(
+                map(lookup.index.get, located.grams, repeat(-1)),
+                dtype=np.int64,
+                count=len(located.grams),
+            )
+            located.lookups[id(lookup)] = ids
+        out: np.ndarray = column[ids]
+        return out
+    return np.fromiter(
+        map(vocab.get, located.grams, repeat(-1)), dtype=np.int64, count=len(located.grams)
+    )
+
+
+def _linear_scores(model: NgramClassifier, located: _Grams, labels: np.ndarray) -> np.ndarray:
+    """Per character of the joined texts: its share of its text's label's centred logit.
+
+    ``labels[t]`` is the label column explained for text ``t`` (-1: none; its
+    characters score 0). Each text's scores plus the centred intercept sum to
+    ``logit[label] - mean(logits)`` exactly (up to float rounding): the TF-IDF
+    values are computed as the featurizer does (float32, L2-normalised rows),
+    for the whole batch at once.
+    """
+    featurizer = model.featurizer_
+    ids = _vocabulary_ids(featurizer, located)
+    keep = (ids >= 0) & (labels[located.owner] >= 0)
+    owner, cols = located.owner[keep], ids[keep]
+    n_cols = max(len(featurizer.vocabulary), 1)
+    uniq, inverse, counts_int = np.unique(
+        owner * n_cols + cols, return_inverse=True, return_counts=True
+    )
+    u_owner, u_col = uniq // n_cols, uniq % n_cols
+    counts = counts_int.astype(np.float32)
+    values = ((1.0 + np.log(counts)) * featurizer.idf[u_col]).astype(np.float32)
+    norms = np.sqrt(
+        np.bincount(u_owner, weights=values.astype(np.float64) ** 2, minlength=len(located.base))
+    )
+    norms[norms == 0] = 1.0
+    coef = model.coef_[u_col].astype(np.float64)
+    centred = coef[np.arange(len(u_col)), labels[u_owner]] - coef.mean(axis=1)
+    per_occurrence = (values / norms[u_owner] * centred / counts)[inverse.reshape(-1)]
+    lo, hi = located.start[keep], located.end[keep]
+    per_char = per_occurrence / (hi - lo)
+    # Spread each occurrence over its characters: a difference array, then a running sum.
+    diff = np.bincount(lo, weights=per_char, minlength=located.size + 1) - np.bincount(
+        hi, weights=per_char, minlength=located.size + 1
+    )
+    scores: np.ndarray = np.cumsum(diff[:-1])
+    return scores
 
 
 def linear_char_scores(model: NgramClassifier, text: str, label_index: int) -> np.ndarray | None:
@@ -208,35 +294,14 @@ def linear_char_scores(model: NgramClassifier, text: str, label_index: int) -> n
     The scores plus the centred intercept sum to ``logit[label] - mean(logits)``
     exactly (up to float rounding). ``None`` when the model's own
     preprocessing changes the text's length (then occlusion is used).
+    :func:`explain` does the same for a whole batch at once.
     """
     featurizer = model.featurizer_
-    mt = _preprocess(featurizer, text)
-    if len(mt) != len(text):
+    prepared = featurizer.preprocess(text)
+    if len(prepared) != len(text):
         return None
-    grams, starts, ends = _occurrences(featurizer._settings_key(), mt)
-    vocab = featurizer.vocabulary
-    ids = np.fromiter(map(vocab.get, grams, repeat(-1)), dtype=np.int64, count=len(grams))
-    scores = np.zeros(len(text), dtype=np.float64)
-    known = ids >= 0
-    if not known.any():
-        return scores
-    cols, inverse, counts_int = np.unique(ids[known], return_inverse=True, return_counts=True)
-    counts = counts_int.astype(np.float64)
-    # Computed as the featurizer does: float32 TF-IDF, L2-normalised.
-    values = ((1.0 + np.log(counts.astype(np.float32))) * featurizer.idf[cols]).astype(np.float32)
-    norm = float(np.sqrt(np.sum(values.astype(np.float64) ** 2))) or 1.0
-    coef = model.coef_[cols].astype(np.float64)
-    centred = coef[:, label_index] - coef.mean(axis=1)
-    per_occurrence = (values / norm * centred / counts)[inverse]
-    lo, hi = starts[known], ends[known]
-    per_char = per_occurrence / (hi - lo)
-    # Spread each occurrence over its characters: a difference array, then a running sum.
-    size = len(text) + 1
-    diff = np.bincount(lo, weights=per_char, minlength=size) - np.bincount(
-        hi, weights=per_char, minlength=size
-    )
-    scores[:] = np.cumsum(diff[:-1])
-    return scores
+    located = _locate_grams(featurizer._settings_key(), [prepared])
+    return _linear_scores(model, located, np.array([label_index]))[: len(text)]
 
 
 # -- spans ------------------------------------------------------------------------------
@@ -250,11 +315,10 @@ def top_spans(
     base: int = 0,
 ) -> tuple[Span, ...]:
     """The largest-weight units, adjacent same-sign ones merged, as spans of ``original``."""
-    order = sorted(
-        (k for k, w in enumerate(weights) if abs(w) > 1e-9),
-        key=lambda k: (-abs(weights[k]), k),
-    )[:TOP_WORDS]
-    chosen = sorted(order)
+    magnitude = list(map(abs, weights))
+    # The largest first, ties in text order (nlargest is stable).
+    order = heapq.nlargest(TOP_WORDS, range(len(magnitude)), key=magnitude.__getitem__)
+    chosen = sorted(k for k in order if magnitude[k] > 1e-9)
     merged: list[tuple[int, int, float]] = []  # (start, end, weight) in normalised offsets
     last = -2
     for k in chosen:
@@ -301,6 +365,73 @@ def _occlude(text: str, units: Sequence[tuple[int, int]]) -> list[str]:
     return out
 
 
+def linear_part(
+    model: TextClassifier, *, members: bool = True
+) -> tuple[NgramClassifier, str] | None:
+    """The n-gram model whose exact contributions explain ``model``, and the method's name.
+
+    An n-gram model is its own (``linear``); with ``members``, an ensemble's
+    n-gram member with the largest weight stands for it (``ngram_member``:
+    exact for that member, an approximation for the ensemble); ``None`` when
+    there is none.
+    """
+    if isinstance(model, NgramClassifier):
+        return model, "linear"
+    if not members:
+        return None
+    found = [
+        (float(w), m)
+        for m, w in zip(getattr(model, "models_", ()), getattr(model, "weights", ()), strict=False)
+        if isinstance(m, NgramClassifier) and w > 0
+    ]
+    if not found:
+        return None
+    return max(found, key=lambda wm: wm[0])[1], "ngram_member"
+
+
+def _explain_linear(
+    model: NgramClassifier,
+    tag: str,
+    jobs: list[_Job],
+    task: str,
+    results: Sequence[AnalysisResult],
+    out: dict[int, TaskEvidence],
+    prepared: dict[tuple[Any, ...], tuple[list[_Job], _Grams]],
+) -> list[_Job]:
+    """Exact contributions for ``jobs`` (one batch); returns the jobs it cannot explain."""
+    featurizer = model.featurizer_
+    key = (*featurizer._settings_key(), tuple(job.index for job in jobs))
+    if key not in prepared:
+        texts = [featurizer.preprocess(job.text) for job in jobs]
+        fits = [len(t) == len(job.text) for t, job in zip(texts, jobs, strict=True)]
+        kept = [job for job, ok in zip(jobs, fits, strict=True) if ok]
+        located = _locate_grams(
+            featurizer._settings_key(), [t for t, ok in zip(texts, fits, strict=True) if ok]
+        )
+        prepared[key] = (kept, located)
+    kept, located = prepared[key]
+    labels = [
+        r.polarity if task == "polarity" else r.emotion for r in (results[j.index] for j in kept)
+    ]
+    columns = np.array([model.labels_.index(label) for label in labels], dtype=np.int64)
+    scores = _linear_scores(model, located, columns)
+    # A unit's weight: the sum of its characters' scores (differences of a running sum).
+    running = np.concatenate(([0.0], np.cumsum(scores)))
+    counts = [len(job.units) for job in kept]
+    flat = np.array([u for job in kept for u in job.units], dtype=np.int64).reshape(-1, 2)
+    shift = np.repeat(located.base, counts)
+    weights = (running[flat[:, 1] + shift] - running[flat[:, 0] + shift]).tolist()
+    pos = 0
+    for job, label, n in zip(kept, labels, counts, strict=True):
+        spans = top_spans(
+            job.units, weights[pos : pos + n], job.mapped, results[job.index].text, job.base
+        )
+        pos += n
+        out[job.index] = TaskEvidence(label, spans, tag)
+    done = {job.index for job in kept}
+    return [job for job in jobs if job.index not in done]
+
+
 def explain(
     analyzer: Analyzer, results: Sequence[AnalysisResult], *, method: str = "auto"
 ) -> list[Evidence]:
@@ -308,10 +439,13 @@ def explain(
 
     Args:
         method: ``auto`` (linear for n-gram models, occlusion for the rest),
-            or ``occlusion`` for every model (the benchmark compares both).
+            ``occlusion`` for every model (the benchmark compares both), or
+            ``linear``: the cheap path for every message (what ingestion
+            stores): n-gram models exactly, an ensemble through its n-gram
+            member (``ngram_member``), other models not at all (``none``).
     """
-    if method not in ("auto", "occlusion"):
-        raise ValueError(f"method must be auto or occlusion, not {method!r}")
+    if method not in ("auto", "occlusion", "linear"):
+        raise ValueError(f"method must be auto, occlusion or linear, not {method!r}")
     jobs: list[_Job | None] = []
     for i, r in enumerate(results):
         if r.read_as is not None:
@@ -329,24 +463,36 @@ def explain(
         jobs.append(_Job(i, mapped, base, text, lang, segment(text, lang)))
     out: list[Evidence | None] = [None] * len(results)
     per_task: dict[str, dict[int, TaskEvidence]] = {t: {} for t in TASKS}
+    # Per featurizer setting and group of messages: the model's preprocessing and
+    # the located n-grams, shared by a language's polarity and emotion models.
+    prepared: dict[tuple[Any, ...], tuple[list[_Job], _Grams]] = {}
     for task in TASKS:
         # Occlusion copies of every message served by one model go in one batch.
         batches: dict[int, tuple[TextClassifier, list[tuple[_Job, list[tuple[int, int]]]]]] = {}
+        linear: dict[int, tuple[NgramClassifier, str, list[_Job]]] = {}
         for job in jobs:
             if job is None:
                 continue
             r = results[job.index]
             label = r.polarity if task == "polarity" else r.emotion
             model = analyzer.models[job.lang][task]
-            if method == "auto" and isinstance(model, NgramClassifier) and label in model.labels_:
-                chars = linear_char_scores(model, job.text, model.labels_.index(label))
-                if chars is not None:
-                    weights = [float(chars[s:e].sum()) for s, e in job.units]
-                    spans = top_spans(job.units, weights, job.mapped, r.text, job.base)
-                    per_task[task][job.index] = TaskEvidence(label, spans, "linear")
+            if method != "occlusion":
+                part = linear_part(model, members=method == "linear")
+                if part is not None and label in part[0].labels_:
+                    linear.setdefault(id(part[0]), (part[0], part[1], []))[2].append(job)
+                    continue
+                if method == "linear":  # nothing cheap to explain it with
+                    per_task[task][job.index] = TaskEvidence(label, (), "none")
                     continue
             units = group_units(job.units, MAX_UNITS)
             batches.setdefault(id(model), (model, []))[1].append((job, units))
+        for model, tag, group in linear.values():
+            left = _explain_linear(model, tag, group, task, results, per_task[task], prepared)
+            for job in left:
+                # The model's preprocessing changed the text's length: occlusion (of
+                # the n-gram model itself, which is cheap).
+                units = group_units(job.units, MAX_UNITS)
+                batches.setdefault(id(model), (model, []))[1].append((job, units))
         for model, items in batches.values():
             texts: list[str] = []
             for job, units in items:

@@ -232,6 +232,45 @@ def test_review_page_labels_the_queue_with_the_keyboard(
     page.click("#lang")
 
 
+def test_conversation_highlights_the_evidence(browser, dash_server: Server, conversation) -> None:  # type: ignore[no-untyped-def]
+    """The stored evidence spans are marked in the text, with tooltips in English and Chinese."""
+    first = conversation["messages"][0]
+    spans = first["evidence"]["polarity"]["spans"] + first["evidence"]["emotion"]["spans"]
+    assert spans and conversation["messages"][1]["evidence"] is None
+    for locale, towards, chip in (("en-GB", "pushed", "logistics"), ("zh-CN", "推向", "物流")):
+        ctx, pg = login(
+            browser, dash_server, locale=locale, viewport={"width": 1366, "height": 900}
+        )
+        try:
+            pg.goto(f"{dash_server.base}/dashboard#/conversation/{conversation['id']}")
+            pg.wait_for_selector("#main[data-ready=true][data-page=conversation]")
+            want = "总览" if locale == "zh-CN" else "Overview"
+            if pg.locator("nav a[data-nav=overview]").inner_text() != want:
+                pg.click("#lang")
+                pg.wait_for_selector(f"nav a[data-nav=overview]:has-text('{want}')")
+                pg.wait_for_selector("#main[data-ready=true][data-page=conversation]")
+            turn = pg.locator(f"article.turn[data-message-id='{first['id']}']")
+            marks = turn.locator("p.text mark.ev")
+            assert marks.count() >= 1
+            # The text is unchanged; every marked piece lies inside a stored span.
+            assert turn.locator("p.text").inner_text() == first["text"]
+            covered = {i for s in spans for i in range(s["start"], s["end"])}
+            marked = "".join(marks.nth(k).inner_text() for k in range(marks.count()))
+            assert set(marked) <= {first["text"][i] for i in covered}
+            tips = [marks.nth(k).get_attribute("title") for k in range(marks.count())]
+            assert any(towards in (tip or "") for tip in tips), tips
+            aspect = turn.locator(".aspects-line .aspect-chip[data-aspect=logistics]")
+            assert chip in aspect.inner_text()
+            # Agent turns carry no evidence.
+            agent = pg.locator(
+                f"article.turn[data-message-id='{conversation['messages'][1]['id']}']"
+            )
+            assert agent.locator("mark.ev").count() == 0
+            shot(pg, f"conversation-evidence-{locale[:2]}")
+        finally:
+            ctx.close()
+
+
 def test_message_posted_through_the_api_appears_in_live(
     page, dash_server: Server, conversation
 ) -> None:  # type: ignore[no-untyped-def]

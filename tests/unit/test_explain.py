@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from emotiondesk.analyzer import Analyzer, load_analyzer
-from emotiondesk.explain import explain, group_units, linear_char_scores, segment
+from emotiondesk.explain import (
+    _locate_grams,
+    explain,
+    group_units,
+    linear_char_scores,
+    segment,
+)
 from emotiondesk.models.ensemble import EnsembleClassifier
 from emotiondesk.text.normalize import prepare, prepare_with_offsets
-from emotiondesk.usecases.analyze_messages import analyze_messages
+from emotiondesk.usecases.analyze_messages import (
+    STORED_ASPECTS,
+    analyze_messages,
+    evidence_for_storage,
+    with_texts,
+)
 
 TEXTS = [
     "物流太慢了，气死我了",
@@ -49,6 +61,37 @@ def test_offset_map_gives_the_normalised_text_and_valid_spans(text: str) -> None
             assert ch.lower() in prepare(text[s:e], max_chars=None).text.lower() or ch == " "
 
 
+def test_offset_map_of_a_text_normalised_character_for_character() -> None:
+    # Full-width punctuation, traditional characters, outer spaces: one to one.
+    text = "  質量很好！ＯＫ "
+    mapped = prepare_with_offsets(text)
+    assert mapped.text == "质量很好!OK"
+    assert mapped.spans == tuple((k, k + 1) for k in range(2, 9))
+
+
+def test_located_ngrams_are_the_featurizers_ngrams(analyzer: Analyzer) -> None:
+    texts = ["物流太慢了,气死我了", "the parcel is late!! so late", "a", "好 评"]
+    for lang in ("zh", "en"):
+        featurizer = analyzer.models[lang]["polarity"].featurizer_
+        prepared = [featurizer.preprocess(t) for t in texts]
+        located = _locate_grams(featurizer._settings_key(), prepared)
+        for t, text in enumerate(prepared):
+            mine = [
+                (g, text[s - located.base[t] : e - located.base[t]])
+                for g, o, s, e in zip(
+                    located.grams, located.owner, located.start, located.end, strict=True
+                )
+                if o == t
+            ]
+            assert sorted(g for g, _ in mine) == sorted(featurizer.ngrams(text))
+            # Offsets point at the n-gram (word n-grams: from the first word to the last).
+            for gram, covered in mine:
+                if gram.startswith("\x01"):
+                    assert "".join(covered.split()) == "".join(gram[1:].split())
+                else:
+                    assert covered == gram
+
+
 def test_offset_map_keeps_head_and_tail_of_truncated_texts() -> None:
     text = "开头很好。" + "中间" * 50 + "结尾太差了"
     mapped = prepare_with_offsets(text, max_chars=40)
@@ -79,6 +122,9 @@ def test_explanations_point_into_the_original_text_and_repeat(analyzer: Analyzer
     first = [e.to_dict() for e in explain(analyzer, results)]
     again = [e.to_dict() for e in explain(analyzer, analyzer.analyze(TEXTS))]
     assert first == again  # same input, same explanation
+    # ... whatever else is in the batch.
+    alone = [explain(analyzer, analyzer.analyze([t]))[0].to_dict() for t in TEXTS]
+    assert alone == first
     for text, result, ev in zip(TEXTS, results, first, strict=True):
         assert ev["polarity"]["label"] == result.polarity
         assert ev["emotion"]["label"] == result.emotion
@@ -129,6 +175,35 @@ def test_other_model_kinds_are_explained_by_batched_occlusion(
     assert ev["method"] == "occlusion" and ev["label"] == "anger"
     assert ev["spans"][0]["weight"] > 0 and "气" in ev["spans"][0]["text"]
     assert [e.to_dict() for e in explain(wrapped, results)] == [e.to_dict() for e in evidence]
+    # The cheap path explains the ensemble through its n-gram member, without a model call.
+    EnsembleClassifier.predict_proba = counting  # type: ignore[method-assign]
+    try:
+        calls.clear()
+        cheap = explain(wrapped, results, method="linear")
+    finally:
+        EnsembleClassifier.predict_proba = original  # type: ignore[method-assign]
+    assert calls == []
+    direct = explain(analyzer, analyzer.analyze(TEXTS[:4]))
+    for mine, theirs in zip(cheap, direct, strict=True):
+        assert mine.emotion.method == "ngram_member"
+        assert mine.emotion.spans == theirs.emotion.spans
+
+
+def test_stored_evidence_is_bounded_and_gets_its_words_back(analyzer: Analyzer) -> None:
+    text = "物流太慢了，包装破了，客服态度差，价格太贵，质量不好，电池不行，屏幕有划痕，" * 40
+    results = analyzer.analyze([text, "物流太慢了，气死我了"])
+    stored = evidence_for_storage(analyzer)(results)
+    assert len(stored[0]["aspects"]) <= STORED_ASPECTS
+    assert len(json.dumps(stored[0])) < 4000 < len(text.encode())
+    full = with_texts(stored[1], results[1].text)
+    assert (
+        full["emotion"]["spans"][0]["text"]
+        == results[1].text[
+            full["emotion"]["spans"][0]["start"] : full["emotion"]["spans"][0]["end"]
+        ]
+    )
+    [aspect] = full["aspects"]
+    assert aspect["aspect"] == "logistics" and aspect["opinions"][0]["text"] == "慢"
 
 
 def test_segmenter_words_and_units() -> None:

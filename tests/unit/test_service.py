@@ -195,6 +195,14 @@ def test_conversation_flow(svc: Service) -> None:
     assert msg["emotion"] == "anger" and msg["polarity"] == "negative"
     assert msg["model_version"] == "tiny-0.0.test"
     assert "13812345678" not in r.text
+    # The evidence is stored with the customer message: spans of the masked text.
+    ev = msg["evidence"]
+    assert ev["emotion"]["label"] == "anger" and ev["emotion"]["method"] == "linear"
+    assert ev["polarity"]["spans"] and ev["emotion"]["spans"]
+    for span in ev["polarity"]["spans"] + ev["emotion"]["spans"]:
+        assert msg["text"][span["start"] : span["end"]] == span["text"]
+    assert any("气" in s["text"] or "慢" in s["text"] for s in ev["emotion"]["spans"])
+    assert [a["aspect"] for a in ev["aspects"]] == ["logistics"]
     state = body["conversation"]["state"]
     assert state["engine"] == "dialogue" and state["customer_turns"] == 1
     assert state["last_emotion"] == "anger"
@@ -226,11 +234,16 @@ def test_conversation_flow(svc: Service) -> None:
     assert [m["seq"] for m in detail["messages"]] == [1, 2, 3]
     assert [m["role"] for m in detail["messages"]] == ["customer", "agent", "customer"]
     assert detail["messages"][0]["sent_at"].startswith("2026-11-24T02:00:00")
+    assert detail["messages"][0]["evidence"] == ev
+    assert detail["messages"][1]["evidence"] is None  # agent turns are not explained
 
     # raw text is not persisted by default
     with svc.client.app.state.sessions() as s:  # type: ignore[attr-defined]
         stored = repo.get_message(s, workspace="default", message_id=msg["id"])
         assert stored.raw_text is None and stored.pii == {"phone": 1}
+        # Offsets only: the words come from the stored text when it is read.
+        assert stored.evidence is not None
+        assert all("text" not in span for span in stored.evidence["polarity"]["spans"])
 
     fb = svc.post(
         "/v1/feedback",

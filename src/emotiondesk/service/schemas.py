@@ -13,9 +13,11 @@ from pydantic import (
     ConfigDict,
     Field,
     computed_field,
+    model_validator,
 )
 
 from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS
+from emotiondesk.usecases.analyze_messages import with_texts
 
 Polarity = Literal["negative", "neutral", "positive"]
 Emotion = Literal["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
@@ -267,6 +269,21 @@ class MessageOut(_Out):
         description="Tasks whose corrections of this message disagree (resolved by the "
         "latest correction).",
     )
+    evidence: dict[str, Any] | None = Field(
+        default=None,
+        description="A customer message's evidence (null for agent messages and messages "
+        "stored before evidence was kept): per task (polarity, emotion) the label, the "
+        "method and the spans (text, start, end offsets into `text`, signed weight) that "
+        "drove it; the aspects (aspect, term, start, end, polarity, negated, opinions with "
+        "offsets); a note when the polarity and the aspects disagree.",
+    )
+
+    @model_validator(mode="after")
+    def _evidence_words(self) -> MessageOut:
+        # Stored as offsets into the stored text; the words are put back here.
+        if self.evidence:
+            self.evidence = with_texts(self.evidence, self.text)
+        return self
 
 
 class CorrectionOut(BaseModel):

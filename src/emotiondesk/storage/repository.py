@@ -334,11 +334,13 @@ def add_message(
     sent_at: datetime | None = None,
     client_message_id: str | None = None,
     scorecard: dict[str, Any] | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> Message:
     """Append a message to ``conversation`` and record the engine ``state`` on both.
 
     ``scorecard`` is an agent message's rubric scorecard (its ``score`` is kept
-    in ``qa_score`` for the agent figures).
+    in ``qa_score`` for the agent figures); ``evidence`` why the message reads
+    as it does (offsets into ``text``).
 
     ``text`` must already be masked. The conversation's ``message_count`` as
     loaded is the version the caller's ``state`` was computed from: the update
@@ -382,6 +384,7 @@ def add_message(
         model_version=model_version,
         sent_at=to_utc(sent_at),
         scorecard=scorecard,
+        evidence=evidence,
         qa_score=(scorecard or {}).get("score"),
     )
     session.add(msg)

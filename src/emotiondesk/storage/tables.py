@@ -138,6 +138,10 @@ class Message(Base):
     #: :mod:`emotiondesk.agentqa`) and its 0-100 score; empty for customer messages.
     scorecard: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     qa_score: Mapped[float | None] = mapped_column(Float)
+    #: Why the message reads as it does: the spans that drove its polarity and
+    #: emotion and its aspects (offsets into ``text``, bounded in size; see
+    #: ``usecases.analyze_messages.stored_evidence``); null when not computed.
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
     feedback: Mapped[list[Feedback]] = relationship(

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 DEFAULT_MAX_CHARS = 20_000
@@ -173,6 +173,29 @@ def _sub_spans(
     return out_c, out_s
 
 
+def _charwise_spans(text: str, expected: str) -> tuple[tuple[int, int], ...] | None:
+    """The spans when normalisation mapped ``text`` character for character (the usual case).
+
+    That is: ``expected`` is the stripped text with each character NFKC-normalised
+    and simplified one to one (full-width punctuation, traditional characters).
+    ``None`` when it is not (repeats cut, URLs replaced, spaces collapsed, ...).
+    """
+    core = text.strip()
+    if len(core) != len(expected):
+        return None
+    if core != expected:
+        # Each character on its own (a str.translate is one to one; per-character
+        # NFKC only where the text is not already in NFKC).
+        if not unicodedata.is_normalized("NFKC", core):
+            core = "".join(map(partial(unicodedata.normalize, "NFKC"), core))
+        if len(core) != len(expected) or core.translate(_t2s_table()) != expected:
+            return None
+    lead = len(text) - len(text.lstrip())
+    return tuple(
+        zip(range(lead, lead + len(core)), range(lead + 1, lead + len(core) + 1), strict=True)
+    )
+
+
 def prepare_with_offsets(text: str, *, max_chars: int | None = DEFAULT_MAX_CHARS) -> OffsetText:
     """:func:`normalize` ``text``, keeping for each output character its original span.
 
@@ -183,6 +206,9 @@ def prepare_with_offsets(text: str, *, max_chars: int | None = DEFAULT_MAX_CHARS
     if not isinstance(text, str):
         raise TypeError(f"expected a str, got {type(text).__name__}")
     expected = prepare(text, max_chars=max_chars).text
+    fast = _charwise_spans(text, expected)
+    if fast is not None:
+        return OffsetText(text=expected, spans=fast)
     chars: list[str] = []
     spans: list[tuple[int, int]] = []
     # NFKC per cluster (a character and the combining marks after it).

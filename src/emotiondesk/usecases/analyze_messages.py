@@ -13,10 +13,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from emotiondesk.analytics.aspects import AspectMention, extract_aspects
+from emotiondesk.analytics.aspects import ASPECT_NAMES, AspectMention, extract_aspects
 from emotiondesk.analyzer import AnalysisResult, Analyzer
 from emotiondesk.explain import Evidence, explain
 
@@ -50,14 +50,114 @@ def to_rows(
     """
     rows = [r.to_dict() for r in results]
     if evidence is not None:
-        mentions = extract_aspects([r.text for r in results])
-        for row, ev, found, r in zip(rows, evidence, mentions, results, strict=True):
-            row["evidence"] = {
-                **ev.to_dict(),
-                "aspects": [_aspect(m) for m in found],
-                "note": agreement(r.polarity, found),
-            }
+        for row, full in zip(rows, evidence_dicts(results, evidence), strict=True):
+            row["evidence"] = full
     return rows
+
+
+def evidence_dicts(
+    results: Sequence[AnalysisResult], evidence: Sequence[Evidence]
+) -> list[dict[str, Any]]:
+    """Each result's evidence as JSON: the tasks' spans, the ``aspects`` and the ``note``."""
+    mentions = extract_aspects([r.text for r in results])
+    return [
+        {
+            **ev.to_dict(),
+            "aspects": [_aspect(m) for m in found],
+            "note": agreement(r.polarity, found),
+        }
+        for ev, found, r in zip(evidence, mentions, results, strict=True)
+    ]
+
+
+#: What is stored with an ingested message: at most this many aspects, each with at
+#: most this many opinions (the spans are at most ``explain.TOP_SPANS`` per task).
+STORED_ASPECTS = 8
+STORED_OPINIONS = 4
+
+
+def stored_evidence(full: dict[str, Any]) -> dict[str, Any]:
+    """The bounded form of :func:`evidence_dicts`' item kept with a stored message.
+
+    Offsets, weights, labels, flags and each aspect's term (a lexicon entry):
+    the words of the spans are the stored text's (:func:`with_texts` puts them
+    back when the message is read), so the size does not grow with the
+    message's length.
+    """
+
+    def spans(task: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "label": task["label"],
+            "method": task["method"],
+            "spans": [
+                {"start": s["start"], "end": s["end"], "weight": s["weight"]} for s in task["spans"]
+            ],
+        }
+
+    return {
+        "polarity": spans(full["polarity"]),
+        "emotion": spans(full["emotion"]),
+        "aspects": [
+            {
+                "aspect": a["aspect"],
+                "term": a["term"][:32],
+                "start": a["start"],
+                "end": a["end"],
+                "polarity": a["polarity"],
+                "negated": a["negated"],
+                "opinions": [
+                    {k: o[k] for k in ("start", "end", "polarity", "negated")}
+                    for o in a["opinions"][:STORED_OPINIONS]
+                ],
+            }
+            for a in full["aspects"][:STORED_ASPECTS]
+        ],
+        "note": full["note"],
+    }
+
+
+def with_texts(stored: dict[str, Any], text: str) -> dict[str, Any]:
+    """Stored evidence with each span's and opinion's words taken from ``text``.
+
+    Each aspect also gets its display ``name`` (``en`` and ``zh``).
+    """
+
+    def words(item: dict[str, Any]) -> dict[str, Any]:
+        s, e = int(item["start"]), int(item["end"])
+        return {**item, "text": text[s:e] if 0 <= s <= e <= len(text) else ""}
+
+    out = dict(stored)
+    for task in ("polarity", "emotion"):
+        if isinstance(stored.get(task), dict):
+            out[task] = {**stored[task], "spans": [words(s) for s in stored[task].get("spans", [])]}
+    out["aspects"] = [
+        {
+            **a,
+            "name": ASPECT_NAMES.get(a["aspect"], {"en": a["aspect"], "zh": a["aspect"]}),
+            "opinions": [words(o) for o in a.get("opinions", [])],
+        }
+        for a in stored.get("aspects", [])
+    ]
+    return out
+
+
+def evidence_for_storage(
+    analyzer: Analyzer,
+) -> Callable[[Sequence[AnalysisResult]], list[dict[str, Any]]]:
+    """What ingestion stores with each analysed message: the cheap n-gram evidence, bounded.
+
+    The polarity and emotion spans come from :func:`explain`'s ``linear``
+    method (exact n-gram contributions; an ensemble through its n-gram member;
+    no spans for a model without one), so storing them costs about as much as
+    the n-gram analysis itself; then the aspects and the note, bounded by
+    :func:`stored_evidence`.
+    """
+
+    def run(results: Sequence[AnalysisResult]) -> list[dict[str, Any]]:
+        evidence = explain(analyzer, results, method="linear")
+        return [stored_evidence(full) for full in evidence_dicts(results, evidence)]
+
+    return run
 
 
 def _aspect(m: AspectMention) -> dict[str, Any]:

@@ -50,6 +50,9 @@ ATTEMPTS = 8
 #: ``analyze(texts) -> results``, one result per text in order (``Analyzer.analyze``,
 #: or the service's micro-batcher called from a worker thread).
 AnalyzeFn = Callable[[list[str]], Sequence[AnalysisResult]]
+#: ``evidence(results) -> stored evidence``, one per result in order
+#: (:func:`emotiondesk.usecases.analyze_messages.evidence_for_storage`).
+EvidenceFn = Callable[[Sequence[AnalysisResult]], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ def ingest_message(
     store_raw_text: bool = False,
     on_analysed: Callable[[list[AnalysisResult]], None] | None = None,
     quality: AgentQuality | None = None,
+    evidence: EvidenceFn | None = None,
 ) -> Ingested:
     """Mask, analyse, run the conversation hook and store one message (blocking).
 
@@ -105,6 +109,8 @@ def ingest_message(
         on_analysed: called with the analysis results (e.g. metrics).
         quality: scores an agent turn on the rubric; its scorecard is stored
             with the message (``None``: not scored).
+        evidence: explains a customer message's analysis; what it returns is
+            stored with the message (``None``: nothing stored).
     """
     found = lookup_existing(
         sessions,
@@ -117,6 +123,7 @@ def ingest_message(
     ((masked, result),) = mask_and_analyse([text], analyze)
     if on_analysed is not None:
         on_analysed([result])
+    stored = evidence([result])[0] if evidence is not None and role == "customer" else None
     return store_message(
         sessions,
         workspace=workspace,
@@ -130,6 +137,7 @@ def ingest_message(
         client_message_id=client_message_id,
         engine=hook,
         quality=quality,
+        evidence=stored,
     )
 
 
@@ -198,6 +206,7 @@ def store_message(
     client_message_id: str | None,
     engine: ConversationHook,
     quality: AgentQuality | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> Ingested:
     """Run the engine on the conversation's history and store the message, in one transaction.
 
@@ -254,6 +263,7 @@ def store_message(
                     sent_at=sent_at,
                     client_message_id=client_message_id,
                     scorecard=scorecard,
+                    evidence=evidence,
                 )
                 _store_alerts(
                     session, workspace=workspace, conversation_id=conversation_id, state=state

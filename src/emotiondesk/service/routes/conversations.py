@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from emotiondesk.errors import InvalidInputError
 from emotiondesk.service.contract import ERRORS, ERRORS_404, check_texts
 from emotiondesk.service.deps import (
+    AnalyzerDep,
     BatcherDep,
     MetricsDep,
     ReadKey,
@@ -34,6 +35,7 @@ from emotiondesk.service.schemas import (
 from emotiondesk.storage import feedback as feedback_store
 from emotiondesk.storage import repository as repo
 from emotiondesk.usecases.agent_quality import conversation_quality
+from emotiondesk.usecases.analyze_messages import evidence_for_storage
 from emotiondesk.usecases.ingest_message import ingest_message as ingest
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -241,11 +243,13 @@ async def ingest_message(
     batcher: BatcherDep,
     metrics: MetricsDep,
     settings: SettingsDep,
+    analyzer: AnalyzerDep,
 ) -> IngestResponse:
     """Analyse a message, store it (PII masked) and return it with the conversation's state.
 
     A retry with the same `client_message_id` returns the stored message with
-    status 200 and `created: false`.
+    status 200 and `created: false`. A customer message is stored with its
+    `evidence`: the spans that drove its polarity and emotion and its aspects.
     """
     check_texts([body.text], max_texts=1, max_chars=settings.max_text_chars)
 
@@ -266,6 +270,7 @@ async def ingest_message(
         store_raw_text=settings.store_raw_text,
         on_analysed=metrics.count_predictions,
         quality=request.app.state.agent_quality,
+        evidence=evidence_for_storage(analyzer),
     )
     if found.created:
         metrics.ingested.labels(body.role).inc()
