@@ -172,6 +172,15 @@ def test_ingestion_never_waits_for_the_receiver(
         [req] = receiver.wait_for(1)
     alert = json.loads(req["body"])["alert"]
     assert alert["conversation_id"] == cid and alert["severity"] == "critical"
+    assert alert["workspace"] == "default"  # the key's workspace (the bootstrap key: default)
+
+
+def test_robot_text_names_a_workspace_other_than_default() -> None:
+    from emotiondesk.service.notify import render
+
+    other = render({**ALERT, "workspace": "shop-b"}, "slack")["text"]
+    assert "workspace shop-b" in other
+    assert "workspace" not in render({**ALERT, "workspace": "default"}, "slack")["text"]
 
 
 END = datetime(2026, 11, 24, 12, tzinfo=UTC)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,12 +121,41 @@ def _archive(path: Path, mark: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, tiny_pack: Path) -> Iterator[Any]:
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import text
+
+    from emotiondesk.storage.tables import Base
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+
+
+def _database(kind: str, tmp: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'ws.sqlite'}"
+    url = os.environ.get("EMOTIONDESK_TEST_POSTGRES_URL", "")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must set EMOTIONDESK_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)")
+        pytest.skip("EMOTIONDESK_TEST_POSTGRES_URL is not set: no PostgreSQL to test against")
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tiny_pack: Path
+) -> Iterator[Any]:
     tmp = tmp_path_factory.mktemp("workspaces")
+    url = _database(request.param, tmp)
     settings = Settings(
         dev=True,
-        database_url=f"sqlite:///{tmp / 'ws.sqlite'}",
+        database_url=url,
         model_dir=tiny_pack,
         rate_limit_per_minute=0,
         metrics_require_key=True,
@@ -142,6 +172,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, tiny_pack: Path) -> Iterator
         _seed(client, a, "zqmarka", _archive(tmp / "a" / "same.csv", "zqmarka"))
         _seed(client, b, MARK_B, _archive(tmp / "b" / "same.csv", MARK_B))
         yield client, a, b
+    if request.param == "postgresql":
+        _reset_postgres(url)
 
 
 def _b_markers(b: Tenant) -> list[str]:

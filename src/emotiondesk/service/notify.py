@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from emotiondesk.storage.tables import DEFAULT_WORKSPACE
+
 logger = logging.getLogger(__name__)
 
 FORMATS = ("generic", "wecom", "dingtalk", "slack")
@@ -39,6 +41,8 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def _text(alert: Mapping[str, Any], dashboard_url: str) -> str:
     lines = [f"[{alert.get('severity', 'warning')}] {alert.get('title', 'alert')}"]
+    if alert.get("workspace") not in (None, DEFAULT_WORKSPACE):
+        lines.append(f"workspace {alert['workspace']}")
     if alert.get("conversation_id"):
         lines.append(f"conversation {alert['conversation_id']}")
     if dashboard_url:
