@@ -204,7 +204,11 @@ def test_review_page_labels_the_queue_with_the_keyboard(
     engine = make_engine(dash_server.database_url)
     try:
         with make_session_factory(engine)() as s:
-            stored = [f for f in repo.list_feedback(s) if f.message_id in (first, second)]
+            stored = [
+                f
+                for f in repo.list_feedback(s, workspace="default")
+                if f.message_id in (first, second)
+            ]
     finally:
         engine.dispose()
     assert [(f.message_id, f.polarity, f.emotion) for f in stored] == [(first, "negative", "anger")]
