@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     surge_scan_minutes: float = Field(default=10.0, ge=0)
     #: ``low`` | ``medium`` | ``high``: the scan's sensitivity (alpha 1e-4, 1e-3, 1e-2).
     surge_sensitivity: Literal["low", "medium", "high"] = "medium"
+    #: A YAML aspect lexicon that extends the shipped one (``mode: replace``: instead of it);
+    #: the shape of ``analytics/aspects_lexicon.yaml``. Empty means the shipped lexicon.
+    aspect_lexicon_file: Path | None = None
 
     # -- alert notifications (service/notify.py) -----------------------------------------
     #: POST every new alert to this URL (empty: no notifications).

@@ -11,13 +11,15 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from emotiondesk.analytics.aspects import (
-    ASPECT_NAMES,
-    ASPECT_TERMS,
-    CATEGORY_ASPECTS,
     AspectMention,
     AspectSummary,
+    Lexicon,
+    aspect_lexicon,
     extract_aspects,
+    load_lexicon,
     split_clauses,
     summarize_aspects,
 )
@@ -54,10 +56,12 @@ __all__ = [
     "AspectSummary",
     "GroupStats",
     "Kpis",
+    "Lexicon",
     "MessageRecord",
     "SurgeAlert",
     "SurgeDetector",
     "Topic",
+    "aspect_lexicon",
     "breakdown",
     "bucket_start",
     "complaint_topics",
@@ -67,7 +71,17 @@ __all__ = [
     "fill_buckets",
     "finish_groups",
     "kpis",
+    "load_lexicon",
     "sentiment_trend",
     "split_clauses",
     "summarize_aspects",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``ASPECT_TERMS``, ``ASPECT_NAMES``, ``CATEGORY_ASPECTS`` of the lexicon in use (on demand)."""
+    if name in ("ASPECT_TERMS", "ASPECT_NAMES", "CATEGORY_ASPECTS"):
+        from emotiondesk.analytics import aspects
+
+        return getattr(aspects, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

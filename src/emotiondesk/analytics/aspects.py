@@ -7,8 +7,8 @@ transparent and fast, so it runs on every imported review:
 1. split the review into clauses (punctuation and contrast words such as
    但是 / 不过 / but / however);
 2. find aspect terms in each clause (a lexicon per aspect, per language;
-   :data:`CATEGORY_ASPECTS` narrows the aspects to those that make sense for a
-   product category);
+   the lexicon's ``category_aspects`` narrows the aspects to those that make
+   sense for a product category);
 3. find opinion words (a general lexicon plus aspect-specific senses: 贵 and
    "expensive" are bad for price; 快 and "fast" are good for delivery;
    "cheap" is good for price and bad for quality), flip those preceded by a
@@ -18,8 +18,10 @@ transparent and fast, so it runs on every imported review:
    with an aspect but no opinion word is neutral, or is labelled by
    ``polarity_fn`` (e.g. the analyzer) when one is given.
 
-The lexicons are data, ``aspects_lexicon.yaml`` beside this module, read
-once at import. The accuracy of this on a hand-labelled sample is in
+The lexicons are data, ``aspects_lexicon.yaml`` beside this module, loaded
+on first use by :func:`aspect_lexicon` (cached). A team extends or replaces
+them with its own YAML file: the setting ``aspect_lexicon_file``
+(``EMOTIONDESK_ASPECT_LEXICON_FILE``), see :func:`load_lexicon`. The accuracy of this on a hand-labelled sample is in
 ``docs/BENCHMARKS.md`` (``benchmarks/aspects.py``).
 
 Example:
@@ -33,64 +35,35 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, cast
 
 import yaml
 
-from emotiondesk.errors import InvalidInputError
+from emotiondesk.errors import ConfigError, InvalidInputError
 from emotiondesk.text import detect_language, to_simplified
 
 PolarityFn = Callable[[list[str]], list[str]]
 
-#: The lexicons, as data beside this module (read once, at import).
+#: The shipped lexicons, as data beside this module.
 LEXICON_FILE = "aspects_lexicon.yaml"
-
-
-@lru_cache(maxsize=1)
-def _lexicon_data() -> dict[str, Any]:
-    text = resources.files("emotiondesk.analytics").joinpath(LEXICON_FILE).read_text("utf-8")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return dict(yaml.load(text, Loader=loader))
-
-
-_DATA = _lexicon_data()
-#: Aspect -> language -> terms that name it.
-ASPECT_TERMS: dict[str, dict[str, tuple[str, ...]]] = {
-    a: {lang: tuple(terms) for lang, terms in by_lang.items()}
-    for a, by_lang in _DATA["aspect_terms"].items()
-}
-#: Aspect -> language -> display name.
-ASPECT_NAMES: dict[str, dict[str, str]] = {a: dict(n) for a, n in _DATA["aspect_names"].items()}
-#: Product category -> the aspects reported for it (an unknown category gets all).
-CATEGORY_ASPECTS: dict[str, tuple[str, ...]] = {
-    c: tuple(v) for c, v in _DATA["category_aspects"].items()
-}
-_ZH_POS: list[str] = list(_DATA["opinions"]["zh"]["positive"])
-_ZH_NEG: list[str] = list(_DATA["opinions"]["zh"]["negative"])
-_EN_POS: list[str] = list(_DATA["opinions"]["en"]["positive"])
-_EN_NEG: list[str] = list(_DATA["opinions"]["en"]["negative"])
-_ZH_PHRASES: dict[str, float] = {k: float(v) for k, v in _DATA["opinions"]["zh"]["phrases"].items()}
-_EN_PHRASES: dict[str, float] = {k: float(v) for k, v in _DATA["opinions"]["en"]["phrases"].items()}
-#: Senses tied to one aspect term (性价比高 is good although 价格高 is bad).
-_TERM_SENSES: dict[str, dict[str, float]] = {
-    t: {w: float(x) for w, x in v.items()} for t, v in _DATA["term_senses"].items()
-}
-#: Aspect-specific senses that override the general lexicon.
-_ASPECT_SENSES: dict[str, dict[str, float]] = {
-    a: {w: float(x) for w, x in v.items()} for a, v in _DATA["aspect_senses"].items()
-}
-#: Opinion phrases that name their aspect themselves, longest first.
-_IMPLICIT: dict[str, list[tuple[str, tuple[str, float]]]] = {
-    lang: [(w, (a, float(x))) for w, a, x in items] for lang, items in _DATA["implicit"].items()
-}
-_ZH_NEGATORS: tuple[str, ...] = tuple(_DATA["negators"]["zh"])
-_EN_NEGATORS: set[str] = set(_DATA["negators"]["en"])
-_ZH_CONTRAST: tuple[str, ...] = tuple(_DATA["contrast"]["zh"])
-_EN_CONTRAST: tuple[str, ...] = tuple(_DATA["contrast"]["en"])
+#: The sections of a lexicon file (a user file also takes ``mode``).
+SECTIONS = (
+    "aspect_terms",
+    "aspect_names",
+    "category_aspects",
+    "opinions",
+    "term_senses",
+    "aspect_senses",
+    "implicit",
+    "negators",
+    "contrast",
+)
+LANGUAGES = ("zh", "en")
 
 _CLAUSE_SPLIT = re.compile(r"[，。！？；、,.!?;:：~～\n\r…]+|\s-\s")
 _EN_TOKEN = re.compile(r"[a-z]+(?:[-'][a-z]+)*|n't")
@@ -183,7 +156,9 @@ class AspectSummary:
     def to_dict(self) -> dict[str, object]:
         return {
             "aspect": self.aspect,
-            "name": ASPECT_NAMES.get(self.aspect, {"en": self.aspect, "zh": self.aspect}),
+            "name": aspect_lexicon().aspect_names.get(
+                self.aspect, {"en": self.aspect, "zh": self.aspect}
+            ),
             "n": self.n,
             "positive": self.positive,
             "negative": self.negative,
@@ -201,32 +176,274 @@ class _Lexicon:
     general: dict[str, float] = field(default_factory=dict)
 
 
-def _build_lexicon(lang: str) -> _Lexicon:
-    terms = sorted(
-        ((t, a) for a, by_lang in ASPECT_TERMS.items() for t in by_lang[lang]),
-        key=lambda x: -len(x[0]),
-    )
-    if lang == "zh":
-        general = {w: 1.0 for w in _ZH_POS} | {w: -1.0 for w in _ZH_NEG} | _ZH_PHRASES
+@dataclass(frozen=True)
+class Lexicon:
+    """The aspect lexicon in use: the shipped one, or a user's file over it or instead of it.
+
+    Build one with :func:`load_lexicon`; :func:`aspect_lexicon` is the one the
+    settings name (cached).
+    """
+
+    #: Aspect -> language -> terms that name it.
+    aspect_terms: dict[str, dict[str, tuple[str, ...]]]
+    #: Aspect -> language -> display name.
+    aspect_names: dict[str, dict[str, str]]
+    #: Product category -> the aspects reported for it (an unknown category gets all).
+    category_aspects: dict[str, tuple[str, ...]]
+    #: Senses tied to one aspect term (性价比高 is good although 价格高 is bad).
+    term_senses: dict[str, dict[str, float]]
+    #: Aspect-specific senses that override the general lexicon.
+    aspect_senses: dict[str, dict[str, float]]
+    #: Opinion phrases that name their aspect themselves.
+    implicit: dict[str, list[tuple[str, tuple[str, float]]]]
+    zh_negators: tuple[str, ...]
+    en_negators: frozenset[str]
+    zh_contrast: tuple[str, ...]
+    en_contrast: tuple[str, ...]
+    by_language: dict[str, _Lexicon]
+    source: str = LEXICON_FILE
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, source: str = LEXICON_FILE) -> Lexicon:
+        """A lexicon from a complete, parsed lexicon mapping (checked: see :func:`load_lexicon`)."""
+        _check_lexicon(data, source)
+        terms = {
+            a: {lang: tuple(by_lang.get(lang) or ()) for lang in LANGUAGES}
+            for a, by_lang in data["aspect_terms"].items()
+        }
+        by_language = {}
+        for lang in LANGUAGES:
+            ops = data["opinions"].get(lang) or {}
+            general = (
+                {w: 1.0 for w in ops.get("positive") or ()}
+                | {w: -1.0 for w in ops.get("negative") or ()}
+                | {k: float(v) for k, v in (ops.get("phrases") or {}).items()}
+            )
+            by_language[lang] = _Lexicon(
+                terms=sorted(
+                    ((t, a) for a, by_lang in terms.items() for t in by_lang[lang]),
+                    key=lambda x: -len(x[0]),
+                ),
+                opinions=sorted(general.items(), key=lambda x: -len(x[0])),
+                general=general,
+            )
+        return cls(
+            aspect_terms=terms,
+            aspect_names={a: dict(n) for a, n in data["aspect_names"].items()},
+            category_aspects={c: tuple(v) for c, v in data["category_aspects"].items()},
+            term_senses={
+                t: {w: float(x) for w, x in v.items()} for t, v in data["term_senses"].items()
+            },
+            aspect_senses={
+                a: {w: float(x) for w, x in v.items()} for a, v in data["aspect_senses"].items()
+            },
+            implicit={
+                lang: [(w, (a, float(x))) for w, a, x in data["implicit"].get(lang) or ()]
+                for lang in LANGUAGES
+            },
+            zh_negators=tuple(data["negators"].get("zh") or ()),
+            en_negators=frozenset(data["negators"].get("en") or ()),
+            zh_contrast=tuple(data["contrast"].get("zh") or ()),
+            en_contrast=tuple(data["contrast"].get("en") or ()),
+            by_language=by_language,
+            source=source,
+        )
+
+
+def _shipped_data() -> dict[str, Any]:
+    text = resources.files("emotiondesk.analytics").joinpath(LEXICON_FILE).read_text("utf-8")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return dict(yaml.load(text, Loader=loader))
+
+
+def _merge(base: Any, extra: Any) -> Any:
+    """``extra`` over ``base``: mappings merged key by key, lists extended, scalars replaced."""
+    if isinstance(base, Mapping) and isinstance(extra, Mapping):
+        out = dict(base)
+        for k, v in extra.items():
+            out[k] = _merge(base[k], v) if k in base else v
+        return out
+    if isinstance(base, list) and isinstance(extra, list):
+        return base + [x for x in extra if x not in base]
+    return extra
+
+
+def load_lexicon(path: str | Path | None = None) -> Lexicon:
+    """The shipped lexicon or, with ``path``, a user's YAML lexicon over it.
+
+    The file has the sections of the shipped ``aspects_lexicon.yaml`` (any of
+    them) and an optional ``mode``: ``extend`` (the default) adds to the
+    shipped lexicon (mappings merged, lists extended: new aspects, terms,
+    opinion words, categories); ``replace`` makes the file the whole lexicon
+    (every section required). A file that breaks the shape fails with
+    :class:`~emotiondesk.errors.ConfigError` naming the file, the entry and
+    what is wrong.
+    """
+    shipped = _shipped_data()
+    if path is None:
+        return Lexicon.from_mapping(shipped)
+    p = Path(path)
+    source = str(p)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"aspect lexicon {source}: cannot be read ({exc.strerror or exc})"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"aspect lexicon {source}: not UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(f"aspect lexicon {source}{line}: not valid YAML ({problem})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"aspect lexicon {source}: expected a mapping of sections")
+    data = dict(data)
+    mode = data.pop("mode", "extend")
+    if mode not in ("extend", "replace"):
+        raise ConfigError(f"aspect lexicon {source}: mode must be extend or replace, not {mode!r}")
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(
+            f"aspect lexicon {source}: unknown section(s) {unknown}; "
+            f"use mode and {', '.join(SECTIONS)}"
+        )
+    if mode == "replace":
+        missing = [k for k in SECTIONS if k not in data]
+        if missing:
+            raise ConfigError(
+                f"aspect lexicon {source}: mode replace needs every section; missing {missing}"
+            )
+        merged = data
     else:
-        general = {w: 1.0 for w in _EN_POS} | {w: -1.0 for w in _EN_NEG} | _EN_PHRASES
-    opinions = sorted(general.items(), key=lambda x: -len(x[0]))
-    return _Lexicon(terms=terms, opinions=opinions, general=general)
+        for key, value in data.items():
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"aspect lexicon {source}: {key} must be a mapping")
+        merged = _merge(shipped, data)
+    return Lexicon.from_mapping(merged, source=source)
 
 
-_LEXICONS = {lang: _build_lexicon(lang) for lang in ("zh", "en")}
+@lru_cache(maxsize=4)
+def _cached_lexicon(path: str | None) -> Lexicon:
+    return load_lexicon(path)
 
 
-def split_clauses(text: str, language: str) -> list[str]:
+def aspect_lexicon(path: str | Path | None = None) -> Lexicon:
+    """The lexicon in use, loaded once per file: ``path``, else the setting
+    ``aspect_lexicon_file`` (``EMOTIONDESK_ASPECT_LEXICON_FILE``), else the shipped one."""
+    if path is None:
+        from emotiondesk.config import get_settings
+
+        path = get_settings().aspect_lexicon_file
+    return _cached_lexicon(str(Path(path).resolve()) if path is not None else None)
+
+
+def _check_lexicon(data: Mapping[str, Any], source: str) -> None:
+    """Fail with a ConfigError naming the entry when ``data`` is not a lexicon."""
+
+    def fail(where: str, what: str) -> ConfigError:
+        return ConfigError(f"aspect lexicon {source}: {where}: {what}")
+
+    def mapping(value: Any, where: str) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise fail(where, "must be a mapping")
+        return value
+
+    def strings(value: Any, where: str) -> None:
+        if not isinstance(value, list) or not all(isinstance(x, str) and x for x in value):
+            raise fail(where, "must be a list of non-empty strings (quote yes/no/on/off)")
+
+    def number(value: Any, where: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail(where, f"must be a number, not {value!r}")
+
+    def languages(value: Any, where: str) -> Mapping[str, Any]:
+        m = mapping(value, where)
+        bad = sorted(set(m) - set(LANGUAGES))
+        if bad:
+            raise fail(where, f"unknown language(s) {bad}; use zh and en")
+        return m
+
+    for key in SECTIONS:
+        if key not in data:
+            raise fail(key, "missing")
+    aspects = set(mapping(data["aspect_terms"], "aspect_terms"))
+    if not aspects:
+        raise fail("aspect_terms", "needs at least one aspect")
+    for a, by_lang in data["aspect_terms"].items():
+        for lang, terms in languages(by_lang, f"aspect_terms.{a}").items():
+            strings(terms, f"aspect_terms.{a}.{lang}")
+
+    def known(aspect: Any, where: str) -> None:
+        if aspect not in aspects:
+            raise fail(where, f"unknown aspect {aspect!r} (not in aspect_terms)")
+
+    for a, names in mapping(data["aspect_names"], "aspect_names").items():
+        known(a, f"aspect_names.{a}")
+        for lang, name in languages(names, f"aspect_names.{a}").items():
+            if not isinstance(name, str) or not name:
+                raise fail(f"aspect_names.{a}.{lang}", "must be a non-empty string")
+    for c, listed in mapping(data["category_aspects"], "category_aspects").items():
+        strings(listed, f"category_aspects.{c}")
+        for a in listed:
+            known(a, f"category_aspects.{c}")
+    for lang, ops in languages(data["opinions"], "opinions").items():
+        ops = mapping(ops, f"opinions.{lang}")
+        bad = sorted(set(ops) - {"positive", "negative", "phrases"})
+        if bad:
+            raise fail(f"opinions.{lang}", f"unknown key(s) {bad}; use positive, negative, phrases")
+        for pol in ("positive", "negative"):
+            if pol in ops:
+                strings(ops[pol], f"opinions.{lang}.{pol}")
+        for w, x in mapping(ops.get("phrases") or {}, f"opinions.{lang}.phrases").items():
+            number(x, f"opinions.{lang}.phrases.{w}")
+    for t, senses in mapping(data["term_senses"], "term_senses").items():
+        for w, x in mapping(senses, f"term_senses.{t}").items():
+            number(x, f"term_senses.{t}.{w}")
+    for a, senses in mapping(data["aspect_senses"], "aspect_senses").items():
+        known(a, f"aspect_senses.{a}")
+        for w, x in mapping(senses, f"aspect_senses.{a}").items():
+            number(x, f"aspect_senses.{a}.{w}")
+    for lang, items in languages(data["implicit"], "implicit").items():
+        if not isinstance(items, list):
+            raise fail(f"implicit.{lang}", "must be a list of [phrase, aspect, weight]")
+        for n, item in enumerate(items, start=1):
+            where = f"implicit.{lang} #{n}"
+            if not isinstance(item, list) or len(item) != 3 or not isinstance(item[0], str):
+                raise fail(where, f"must be [phrase, aspect, weight], not {item!r}")
+            known(item[1], where)
+            number(item[2], where)
+    for key in ("negators", "contrast"):
+        for lang, words in languages(data[key], key).items():
+            strings(words, f"{key}.{lang}")
+
+
+def __getattr__(name: str) -> Any:
+    """``ASPECT_TERMS``, ``ASPECT_NAMES``, ``CATEGORY_ASPECTS``: those of the lexicon in use."""
+    fields = {
+        "ASPECT_TERMS": "aspect_terms",
+        "ASPECT_NAMES": "aspect_names",
+        "CATEGORY_ASPECTS": "category_aspects",
+    }
+    if name in fields:
+        return getattr(aspect_lexicon(), fields[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def split_clauses(text: str, language: str, lexicon: Lexicon | None = None) -> list[str]:
     """Clauses of a review: punctuation boundaries, then contrast words (但是, but, ...)."""
+    lex = lexicon if lexicon is not None else aspect_lexicon()
     parts = [p.strip() for p in _CLAUSE_SPLIT.split(text) if p and p.strip()]
     out: list[str] = []
     for part in parts:
         if language == "zh":
-            pattern = "|".join(re.escape(w) for w in _ZH_CONTRAST)
+            pattern = "|".join(re.escape(w) for w in lex.zh_contrast)
             pieces = re.split(f"(?=(?:{pattern}))", part)
         else:
-            pattern = "|".join(_EN_CONTRAST)
+            pattern = "|".join(re.escape(w) for w in lex.en_contrast)
             pieces = re.split(rf"\b(?=(?:{pattern})\b)", part, flags=re.IGNORECASE)
         out.extend(p.strip() for p in pieces if p.strip())
     return out
@@ -282,7 +499,9 @@ _ZH_COMPARATIVE_NEG = re.compile(
 )
 
 
-def _negated_zh(clause: str, start: int, term: str, other: Sequence[tuple[int, int]] = ()) -> bool:
+def _negated_zh(
+    lex: Lexicon, clause: str, start: int, term: str, other: Sequence[tuple[int, int]] = ()
+) -> bool:
     if term.startswith(("不", "没", "无")):
         return False  # the phrase carries its own negation (不错, 没问题)
     lo = max(0, start - _ZH_NEG_WINDOW)
@@ -293,17 +512,17 @@ def _negated_zh(clause: str, start: int, term: str, other: Sequence[tuple[int, i
     # "不太好" / "并不快"; but not "不但" / "不仅" / "不少"
     for w in ("不但", "不仅", "不少", "无论", "不管"):
         window = window.replace(w, "")
-    if any(n in window for n in _ZH_NEGATORS):
+    if any(n in window for n in lex.zh_negators):
         return True
     # "没有想象中好" / "并没有宣传的那么好"
     return bool(_ZH_COMPARATIVE_NEG.search(clause[:start]))
 
 
-def _negated_en(tokens: list[tuple[int, int, str]], start: int, term: str) -> bool:
-    if term.split()[0] in _EN_NEGATORS:
+def _negated_en(lex: Lexicon, tokens: list[tuple[int, int, str]], start: int, term: str) -> bool:
+    if term.split()[0] in lex.en_negators:
         return False
     before = [t for s, _e, t in tokens if s < start][-_EN_NEG_WINDOW:]
-    return any(t in _EN_NEGATORS or t.endswith("n't") for t in before)
+    return any(t in lex.en_negators or t.endswith("n't") for t in before)
 
 
 #: Opinions an aspect-less clause may pass on to the aspect of the clause before it
@@ -317,12 +536,14 @@ _FOLLOW_ON: dict[str, set[str]] = {
 _OpSpan = tuple[int, int, str, bool]
 
 
-def _negator_start(low: str, tokens: list[tuple[int, int, str]], start: int, lang: str) -> int:
+def _negator_start(
+    lex: Lexicon, low: str, tokens: list[tuple[int, int, str]], start: int, lang: str
+) -> int:
     """Where the negator of the opinion at ``start`` begins (``start`` if none is found)."""
     if lang == "zh":
         lo = max(0, start - _ZH_NEG_WINDOW)
         best = -1
-        for n in _ZH_NEGATORS:
+        for n in lex.zh_negators:
             k = low.rfind(n, lo, start)
             if k >= 0 and (best < 0 or k < best):
                 best = k
@@ -332,59 +553,61 @@ def _negator_start(low: str, tokens: list[tuple[int, int, str]], start: int, lan
         return m.start() if m else start
     before = [(s, t) for s, _e, t in tokens if s < start][-_EN_NEG_WINDOW:]
     for s, t in before:
-        if t in _EN_NEGATORS or t.endswith("n't"):
+        if t in lex.en_negators or t.endswith("n't"):
             return s
     return start
 
 
-def _self_negated(term: str, value: float, lang: str) -> bool:
+def _self_negated(lex: Lexicon, term: str, value: float, lang: str) -> bool:
     """A phrase that carries its own negator over an opinion word (没有破损, 不贵, "not bad")."""
-    general = _LEXICONS[lang].general
+    general = lex.by_language[lang].general
     if lang == "zh":
-        for n in sorted(_ZH_NEGATORS, key=len, reverse=True):
+        for n in sorted(lex.zh_negators, key=len, reverse=True):
             if term.startswith(n) and len(term) > len(n):
                 rest = term[len(n) :]
                 base = general.get(rest)
                 if base is None:
-                    base = next((v.get(rest) for v in _ASPECT_SENSES.values() if rest in v), None)
+                    base = next(
+                        (v.get(rest) for v in lex.aspect_senses.values() if rest in v), None
+                    )
                 return base is not None and base * value < 0
         return False
     words = term.split()
-    if len(words) > 1 and words[0] in _EN_NEGATORS:
+    if len(words) > 1 and words[0] in lex.en_negators:
         base = general.get(words[1])
         return base is not None and base * value < 0
     return False
 
 
-def _base_word(term: str, lang: str) -> str:
+def _base_word(lex: Lexicon, term: str, lang: str) -> str:
     """An opinion phrase without its leading negator (没有破损 -> 破损, "not bad" -> bad)."""
     if lang == "zh":
-        for n in sorted(_ZH_NEGATORS, key=len, reverse=True):
+        for n in sorted(lex.zh_negators, key=len, reverse=True):
             if term.startswith(n) and len(term) > len(n):
                 return term[len(n) :]
         return term
     words = term.split()
-    return words[-1] if len(words) > 1 and words[0] in _EN_NEGATORS else term
+    return words[-1] if len(words) > 1 and words[0] in lex.en_negators else term
 
 
 def _clause_mentions(
-    clause: str, language: str, allowed: set[str] | None
+    lex: Lexicon, clause: str, language: str, allowed: set[str] | None
 ) -> list[tuple[str, str, float, list[str]]]:
     """(aspect, term, summed opinion, opinion words) for the aspects named in ``clause``."""
-    return [m[:4] for m in _clause_mentions_located(clause, language, allowed)]  # type: ignore[misc]
+    return [m[:4] for m in _clause_mentions_located(lex, clause, language, allowed)]  # type: ignore[misc]
 
 
 def _clause_mentions_located(
-    clause: str, language: str, allowed: set[str] | None
+    lexicon: Lexicon, clause: str, language: str, allowed: set[str] | None
 ) -> list[tuple[str, str, float, list[str], tuple[int, int], list[_OpSpan]]]:
     """As :func:`_clause_mentions`, with the term's and the opinions' clause offsets."""
-    lex = _LEXICONS[language]
+    lex = lexicon.by_language[language]
     low = clause.lower() if language == "en" else clause
     words = language == "en"
     taken = [False] * len(low)
     implicit = [
         sp
-        for sp in _find_spans(low, _IMPLICIT[language], words=words, taken=taken)
+        for sp in _find_spans(low, lexicon.implicit[language], words=words, taken=taken)
         if allowed is None or sp[3][0] in allowed  # type: ignore[index]
     ]
     aspect_spans = [
@@ -396,8 +619,10 @@ def _clause_mentions_located(
         return []
     opinion_entries = list(lex.opinions)
     # aspect-specific single words, matched too so that e.g. 高 / "cheap" are seen
-    extra = {w for a in {sp[3] for sp in aspect_spans} for w in _ASPECT_SENSES.get(str(a), {})}
-    extra |= {w for sp in aspect_spans for w in _TERM_SENSES.get(sp[2], {})}
+    extra = {
+        w for a in {sp[3] for sp in aspect_spans} for w in lexicon.aspect_senses.get(str(a), {})
+    }
+    extra |= {w for sp in aspect_spans for w in lexicon.term_senses.get(sp[2], {})}
     opinion_entries += sorted(
         ((w, 0.0) for w in extra if w not in lex.general), key=lambda x: -len(x[0])
     )
@@ -415,12 +640,16 @@ def _clause_mentions_located(
         aspect, weight = cast(tuple[str, float], value)
         others = [(a, b) for a, b, _t, _v in implicit if (a, b) != (s, e)]
         negated = (
-            _negated_zh(low, s, term, others) if language == "zh" else _negated_en(tokens, s, term)
+            _negated_zh(lexicon, low, s, term, others)
+            if language == "zh"
+            else _negated_en(lexicon, tokens, s, term)
         )
         w = -weight if negated else weight
         where.setdefault(aspect, (s, e))
-        start = _negator_start(low, tokens, s, language) if negated else s
-        located[aspect].append((start, e, _label(w), negated or _self_negated(term, w, language)))
+        start = _negator_start(lexicon, low, tokens, s, language) if negated else s
+        located[aspect].append(
+            (start, e, _label(w), negated or _self_negated(lexicon, term, w, language))
+        )
         t, total, ops = result.get(aspect, (term, 0.0, []))
         result[aspect] = (
             t,
@@ -436,21 +665,23 @@ def _clause_mentions_located(
 
         best = min(aspect_spans, key=distance)
         aspect = str(best[3])
-        weight = _TERM_SENSES.get(best[2], {}).get(
+        weight = lexicon.term_senses.get(best[2], {}).get(
             term,
-            _ASPECT_SENSES.get(aspect, {}).get(term, float(value)),  # type: ignore[arg-type]
+            lexicon.aspect_senses.get(aspect, {}).get(term, float(value)),  # type: ignore[arg-type]
         )
         if weight == 0.0:
             continue
         others = [(a, b) for a, b, _t, _v in [*opinion_spans, *implicit] if (a, b) != (s, e)]
         negated = (
-            _negated_zh(low, s, term, others) if language == "zh" else _negated_en(tokens, s, term)
+            _negated_zh(lexicon, low, s, term, others)
+            if language == "zh"
+            else _negated_en(lexicon, tokens, s, term)
         )
         if negated:
             weight = -weight
-        start = _negator_start(low, tokens, s, language) if negated else s
+        start = _negator_start(lexicon, low, tokens, s, language) if negated else s
         located[aspect].append(
-            (start, e, _label(weight), negated or _self_negated(term, weight, language))
+            (start, e, _label(weight), negated or _self_negated(lexicon, term, weight, language))
         )
         t, total, ops = result[aspect]
         result[aspect] = (
@@ -464,17 +695,17 @@ def _clause_mentions_located(
     ]
 
 
-def _clause_polarity(clause: str, language: str) -> tuple[float, list[str]]:
+def _clause_polarity(lexicon: Lexicon, clause: str, language: str) -> tuple[float, list[str]]:
     """Summed general opinion of a clause that names no aspect (for carrying over)."""
-    total, ops, _spans = _clause_polarity_located(clause, language)
+    total, ops, _spans = _clause_polarity_located(lexicon, clause, language)
     return total, ops
 
 
 def _clause_polarity_located(
-    clause: str, language: str
+    lexicon: Lexicon, clause: str, language: str
 ) -> tuple[float, list[str], list[tuple[int, int, str, bool, str, float]]]:
     """:func:`_clause_polarity` with each opinion's (start, end, label, negated, term, value)."""
-    lex = _LEXICONS[language]
+    lex = lexicon.by_language[language]
     low = clause.lower() if language == "en" else clause
     spans = _find_spans(low, lex.opinions, words=language == "en")
     tokens = (
@@ -487,13 +718,17 @@ def _clause_polarity_located(
     for s, e, term, value in spans:
         others = [(a, b) for a, b, _t, _v in spans if (a, b) != (s, e)]
         neg = (
-            _negated_zh(low, s, term, others) if language == "zh" else _negated_en(tokens, s, term)
+            _negated_zh(lexicon, low, s, term, others)
+            if language == "zh"
+            else _negated_en(lexicon, tokens, s, term)
         )
         v = -float(value) if neg else float(value)  # type: ignore[arg-type]
         total += v
         ops.append(("不" if language == "zh" else "not ") + term if neg else term)
-        start = _negator_start(low, tokens, s, language) if neg else s
-        located.append((start, e, _label(v), neg or _self_negated(term, v, language), term, v))
+        start = _negator_start(lexicon, low, tokens, s, language) if neg else s
+        located.append(
+            (start, e, _label(v), neg or _self_negated(lexicon, term, v, language), term, v)
+        )
     return total, ops, located
 
 
@@ -507,21 +742,25 @@ def extract_aspects(
     language: str = "auto",
     category: str | None = None,
     polarity_fn: PolarityFn | None = None,
+    lexicon: Lexicon | None = None,
 ) -> list[list[AspectMention]]:
     """Aspect mentions per text (one list per input, in order).
 
     Args:
         texts: reviews or messages.
         language: ``zh``, ``en`` or ``auto`` (detected per text).
-        category: a product category; if it is in :data:`CATEGORY_ASPECTS`, only its
-            aspects are reported.
+        category: a product category; if the lexicon lists it (``category_aspects``),
+            only its aspects are reported.
         polarity_fn: labels clauses that name an aspect but hold no opinion word
             (e.g. ``lambda cl: [r.polarity for r in analyzer.analyze(cl)]``);
             without it such clauses are neutral.
+        lexicon: the lexicon (default: :func:`aspect_lexicon`, the one the settings name).
     """
     if language not in ("auto", "zh", "en"):
         raise InvalidInputError(f"unknown language {language!r}; use auto, zh or en")
-    allowed = set(CATEGORY_ASPECTS[category]) if category in CATEGORY_ASPECTS else None
+    lex = lexicon if lexicon is not None else aspect_lexicon()
+    cats = lex.category_aspects
+    allowed = set(cats[category]) if category is not None and category in cats else None
     out: list[list[AspectMention]] = []
     undecided: list[tuple[int, int]] = []  # (text index, mention index)
     for i, raw in enumerate(texts):
@@ -532,7 +771,7 @@ def extract_aspects(
         mentions: list[AspectMention] = []
         cursor = 0
         previous: list[int] = []  # the mentions of the clause just before
-        for clause in split_clauses(text, lang):
+        for clause in split_clauses(text, lang, lex):
             base = text.find(clause, cursor)
             if base < 0:  # pragma: no cover - clauses are pieces of the text, in order
                 base = cursor
@@ -548,13 +787,13 @@ def extract_aspects(
                     for a, b, pol, neg in located
                 )
 
-            found = _clause_mentions_located(clause, lang, allowed)
+            found = _clause_mentions_located(lex, clause, lang, allowed)
             if not found:
                 after, previous = previous, []
                 # "尺寸和描述的一样，很合适": an opinion clause right after an aspect
                 # clause that had none carries over to that aspect
                 if mentions and mentions[-1].text_index == i and not mentions[-1].opinions:
-                    total, ops, located = _clause_polarity_located(clause, lang)
+                    total, ops, located = _clause_polarity_located(lex, clause, lang)
                     if ops:
                         extra = spans((a, b, pol, neg) for a, b, pol, neg, _t, _v in located)
                         for k in range(len(mentions) - 1, -1, -1):
@@ -576,8 +815,8 @@ def extract_aspects(
                     # "包装很严实，没有破损": opinions that belong to the aspect just named
                     m = mentions[after[0]]
                     follow = _FOLLOW_ON.get(m.aspect, set())
-                    _total, _ops, located = _clause_polarity_located(clause, lang)
-                    kept = [x for x in located if _base_word(x[4], lang) in follow]
+                    _total, _ops, located = _clause_polarity_located(lex, clause, lang)
+                    kept = [x for x in located if _base_word(lex, x[4], lang) in follow]
                     if kept:
                         score = m.score + sum(x[5] for x in kept)
                         mentions[after[0]] = replace(

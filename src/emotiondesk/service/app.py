@@ -61,7 +61,8 @@ def create_app(
             message; by default the one the settings name.
 
     Raises:
-        ConfigError: a placeholder ``EMOTIONDESK_API_KEY`` outside dev mode.
+        ConfigError: a placeholder ``EMOTIONDESK_API_KEY`` outside dev mode; a rule,
+            rubric or aspect-lexicon file that is not valid.
     """
     settings = settings or get_settings()
     bootstrap = settings.api_key.get_secret_value() if settings.api_key is not None else None
@@ -74,6 +75,9 @@ def create_app(
     from emotiondesk.usecases.agent_quality import AgentQuality  # agent quality (issue 12)
 
     quality = AgentQuality.from_settings(settings)
+    from emotiondesk.analytics.aspects import aspect_lexicon
+
+    aspect_lexicon(settings.aspect_lexicon_file)  # a bad lexicon file fails here, not on a request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
