@@ -402,9 +402,9 @@ def load_analyzer(
             logger.warning("pack %s routes unknown language %r; ignored", root, lang)
             continue
         for task, rel in tasks.items():
-            key = str(root / rel)
+            key = str(spec.root / rel)  # spec.root: a registry's champion version
             if key not in loaded:  # a multi-task model serves several routes
-                loaded[key] = open_model(root / rel)
+                loaded[key] = open_model(spec.root / rel)
             models.setdefault(lang, {})[task] = task_head(loaded[key], task)
     for served in models.values():
         # A language's n-gram models look each n-gram of a batch up once, together.

@@ -26,8 +26,15 @@ class Settings(BaseSettings):
         env_prefix="EMOTIONDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    #: A model pack directory (with ``pack.json``); empty means the shipped pack.
+    #: A model pack directory (with ``pack.json``), a model directory, or a model
+    #: registry (``registry.json``: its champion is served); empty means the shipped pack.
     model_dir: Path | None = None
+    #: With a registry: seconds between checks of its champion (a promotion or
+    #: rollback is served without a restart); 0: never re-check.
+    model_poll_seconds: float = Field(default=2.0, ge=0)
+    #: With a registry: score its challenger in shadow on live traffic (agreement
+    #: counted, never returned to callers).
+    shadow: bool = False
     #: Longest text analysed (read whole, in overlapping chunks); longer ones keep
     #: their head and tail.
     max_chars: int = 20_000

@@ -64,6 +64,12 @@ class NotFoundError(EmotionDeskError):
     http_status = 404
 
 
+class PromotionRefusedError(ModelError):
+    """A model version may not become the champion (its gate failed or is missing)."""
+
+    code = "promotion_refused"
+
+
 # -- service errors (the HTTP service maps each to its status in one handler) ------------
 
 

@@ -20,6 +20,13 @@ A single model directory (what ``emotiondesk train --out DIR`` writes: a
 ``config.json`` and no ``pack.json``) is read as a pack too: the default pack
 with that model on the routes it serves (its task, or each task of a
 multi-task model; its language, or every language when it records none).
+
+A **model registry** (a directory with ``registry.json``, written by
+``emotiondesk models init`` / ``learn``; see :mod:`emotiondesk.registry`) is
+read as its champion: ``versions/<champion>/`` is an ordinary pack. This
+module only *reads* the registry (the service and the analyzer need that);
+writing it (new versions, promotion, rollback, the audit log) is
+:mod:`emotiondesk.registry`.
 """
 
 from __future__ import annotations
@@ -36,6 +43,12 @@ from emotiondesk.labels import SCHEMES
 PACK_FILE = "pack.json"
 MODEL_CONFIG = "config.json"
 LANGUAGES = ("zh", "en")
+#: A model registry's pointer file: ``{"format": 1, "aliases": {"champion": "v2", ...}}``.
+REGISTRY_FILE = "registry.json"
+#: The registry's versions, each an ordinary pack: ``versions/<version>/pack.json``.
+VERSIONS_DIR = "versions"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
 
 
 @dataclass(frozen=True)
@@ -78,16 +91,54 @@ def shipped_pack_dir() -> Path:
     )
 
 
+def is_registry(directory: str | Path) -> bool:
+    """Whether ``directory`` is a model registry (holds ``registry.json``)."""
+    return (Path(directory) / REGISTRY_FILE).is_file()
+
+
+def read_aliases(registry: str | Path) -> dict[str, str]:
+    """A registry's aliases (``champion``, ``challenger``) -> version names."""
+    path = Path(registry) / REGISTRY_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"cannot read the model registry {path}: {exc}") from exc
+    aliases = raw.get("aliases") if isinstance(raw, dict) else None
+    if not isinstance(aliases, dict):
+        raise ModelError(f"{path}: 'aliases' must map alias names to versions")
+    return {str(k): str(v) for k, v in aliases.items() if v}
+
+
+def registry_version_dir(registry: str | Path, name: str = CHAMPION) -> Path:
+    """The pack directory of a registry version, named directly or by an alias.
+
+    Example:
+        >>> registry_version_dir("registry")                # doctest: +SKIP
+        PosixPath('registry/versions/v3')
+    """
+    root = Path(registry)
+    aliases = read_aliases(root)
+    version = aliases.get(name, name)
+    if name in (CHAMPION, CHALLENGER) and name not in aliases:
+        raise ModelError(f"the model registry {str(root)!r} has no {name}")
+    path = root / VERSIONS_DIR / version
+    if not (path / PACK_FILE).is_file():
+        raise ModelError(f"the model registry {str(root)!r} has no version {version!r}")
+    return path
+
+
 def read_pack(directory: str | Path) -> PackSpec:
-    """Read and validate ``pack.json``."""
+    """Read and validate ``pack.json`` (of a registry: its champion's)."""
     root = Path(directory)
+    if is_registry(root):
+        return read_pack(registry_version_dir(root))
     path = root / PACK_FILE
     if not path.is_file():
         if (root / MODEL_CONFIG).is_file():
             return single_model_pack(root)
         raise ModelError(
-            f"{str(root)!r} is not a model pack (no {PACK_FILE}) "
-            f"and not a model directory (no {MODEL_CONFIG})"
+            f"{str(root)!r} is not a model pack (no {PACK_FILE}), "
+            f"a model directory (no {MODEL_CONFIG}) or a model registry (no {REGISTRY_FILE})"
         )
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))

@@ -61,3 +61,9 @@ def test_scale_needs_a_database_for_the_service_part() -> None:
     res = run("scale.py", "--skip-scoring", "--database-url", "")
     assert res.returncode == 1
     assert "--database-url" in res.stderr
+
+
+def test_learn_loop_says_so_without_data(tmp_path: Path) -> None:
+    res = run("learn_loop.py", "--shared", str(tmp_path / "absent"))
+    assert res.returncode == 0
+    assert "the shared data is absent" in res.stderr

@@ -26,6 +26,7 @@ TIERS: list[set[str]] = [
     {"_version", "errors"},
     {"labels", "config"},
     {"text", "data", "pack"},
+    {"registry"},  # model versions, aliases, audit log (reading the champion is pack's)
     {"models"},
     {"analyzer"},
     # domain: inference-only layers that do not use each other, and the learning side

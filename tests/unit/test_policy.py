@@ -302,3 +302,55 @@ def test_disabled_rules_are_skipped():
             then: [comfort]
         """)
     assert e.rules == []
+
+
+# -- the rule file in use: the setting, and a bad file at service start --------------------------
+
+
+def test_the_setting_names_the_rule_file_and_a_bad_one_stops_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emotiondesk.config import Settings, get_settings
+    from emotiondesk.service.app import create_app
+    from emotiondesk.usecases.conversation import ConversationEngine
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - id: vip\n    when: {tier: vip}\n    then: [escalate_to_senior]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("EMOTIONDESK_POLICY_FILE", str(rules))
+    get_settings.cache_clear()
+    try:
+        engine = ConversationEngine.from_settings(None)
+        assert [r.id for r in engine.policy.rules] == ["vip"]
+        assert engine.policy.source == str(rules)
+        decided = engine.policy.evaluate(facts(tier="vip"), fired={}, turn=1).decisions
+        assert [d.action for d in decided] == ["escalate_to_senior"]
+    finally:
+        get_settings.cache_clear()
+    rules.write_text(
+        "rules:\n  - id: x\n    when:\n      emotion: furious\n    then: [comfort]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PolicyError, match=r"rules.yaml, line 4: emotion 'furious' is not one of"):
+        create_app(Settings(dev=True, policy_file=rules, database_url="sqlite://"))
+
+
+def test_every_fact_of_the_vocabulary_is_a_condition() -> None:
+    from emotiondesk.policy.vocabulary import vocabulary
+
+    example = {"choice": "x", "number": '">= 0"', "set": "x", "bool": "true"}
+    for name, spec in vocabulary()["facts"].items():
+        if spec["type"] == "text":
+            continue
+        value = "neutral" if spec.get("labels") else example[spec["type"]]
+        if spec.get("values"):
+            value = spec["values"][0]
+        engine = PolicyEngine.from_yaml(
+            f"rules:\n  - id: r\n    when: {{{name}: {value}}}\n    then: [comfort]\n"
+        )
+        assert engine.rules[0].when.field == name
+    assert _error(
+        "rules:\n  - id: r\n    when: {mood: x}\n    then: [comfort]\n"
+    ).reason.startswith("unknown condition 'mood'; known: all, any, not, keywords, emotion")

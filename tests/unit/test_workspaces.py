@@ -321,6 +321,8 @@ def _calls(client: TestClient, a: Tenant, b: Tenant) -> dict[tuple[str, str], li
         ],
         ("GET", "/v1/review-queue"): [(get("/v1/review-queue", params={"limit": 500}), 200)],
         ("GET", "/v1/alerts"): [(get("/v1/alerts", params={"limit": 500}), 200)],
+        # the served model is the same for all; its shadow figures only for the default's keys
+        ("GET", "/v1/models"): [(get("/v1/models"), 200)],
         ("GET", "/healthz"): [(get("/healthz"), 200)],
         ("GET", "/readyz"): [(get("/readyz"), 200)],
         # the counters are the whole service's: only the default workspace's keys

@@ -12,6 +12,7 @@ from emotiondesk.cli.evaluate_cmd import evaluate_command
 from emotiondesk.cli.feedback_cmd import feedback_app
 from emotiondesk.cli.import_cmd import import_command
 from emotiondesk.cli.keys_cmd import keys_app
+from emotiondesk.cli.learn_cmd import learn_command
 from emotiondesk.cli.models_cmd import models_app
 from emotiondesk.cli.practice import practice_command
 from emotiondesk.cli.robustness_cmd import robustness_command
@@ -49,6 +50,8 @@ app.command("score")(score_command)
 app.command("chat")(chat_command)
 # agent quality (issue 12)
 app.command("practice")(practice_command)
+# the learning loop: corrections -> candidate -> gate -> registry (issue 11)
+app.command("learn")(learn_command)
 
 
 def main() -> None:

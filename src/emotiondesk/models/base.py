@@ -69,6 +69,7 @@ _KIND_MODULES: dict[str, str] = {
     "use_head": "emotiondesk.models.use_head",
     "ensemble": "emotiondesk.models.ensemble",
     "charnn": "emotiondesk.models.charnn",
+    "corrected": "emotiondesk.models.corrected",
 }
 
 C = TypeVar("C")

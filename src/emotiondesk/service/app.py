@@ -27,8 +27,10 @@ from emotiondesk.service.fastpath import AnalyzeFastPath
 from emotiondesk.service.guard import GuardMiddleware
 from emotiondesk.service.handlers import install_handlers
 from emotiondesk.service.limits import BodySizeLimitMiddleware
+from emotiondesk.service.live_models import LiveModels
 from emotiondesk.service.metrics import Metrics, MetricsMiddleware
 from emotiondesk.service.routes import analytics, analyze, conversations, feedback, health
+from emotiondesk.service.routes import models as models_routes
 from emotiondesk.service.routes import quality as quality_routes
 from emotiondesk.storage import make_engine, make_session_factory, redact_url, upgrade_database
 from emotiondesk.storage import repository as repo
@@ -111,8 +113,10 @@ def create_app(
             )
         app.state.analyzer = model
         metrics.model_loaded.set(1)
+        live = LiveModels(app, settings, metrics)  # follows a registry's champion (issue 11)
+        app.state.live_models = live
         batcher = MicroBatcher(
-            model.analyze,
+            live.analyze,
             max_batch=settings.batch_max_size,
             max_wait=settings.batch_max_wait_ms / 1000.0,
             enabled=settings.batching,
@@ -120,6 +124,7 @@ def create_app(
         )
         await batcher.start()
         app.state.batcher = batcher
+        await live.start()
         logger.info(
             "ready: model %s, micro-batching %s",
             model.version,
@@ -137,6 +142,7 @@ def create_app(
         try:
             yield
         finally:
+            await live.stop()
             await monitor.stop()
             if app.state.notifier is not None:
                 await run_in_threadpool(app.state.notifier.close, 5.0)
@@ -175,7 +181,16 @@ def create_app(
     app.state.notify_alert = notify_alert
     app.state.analyzer = None
     install_handlers(app)
-    for module in (analyze, conversations, feedback, health, analytics, quality_routes):
+    app.state.live_models = None
+    for module in (
+        analyze,
+        conversations,
+        feedback,
+        health,
+        analytics,
+        quality_routes,
+        models_routes,
+    ):
         app.include_router(module.router)
     from emotiondesk.web import install_web  # the dashboard (issue 6)
 

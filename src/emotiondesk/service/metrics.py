@@ -67,6 +67,28 @@ class Metrics:
         self.model_loaded = Gauge(
             "emotiondesk_model_loaded", "1 when the model pack is loaded.", registry=r
         )
+        self.model_version = Gauge(
+            "emotiondesk_model_version",
+            "1 for the model version this process serves (0 for ones it served before).",
+            ["version"],
+            registry=r,
+        )
+        self.model_swaps = Counter(
+            "emotiondesk_model_swaps_total",
+            "Live swaps to a new registry champion (promotions and rollbacks).",
+            registry=r,
+        )
+        self.shadow = Counter(
+            "emotiondesk_shadow_predictions_total",
+            "Challenger predictions scored in shadow, by task and agreement with the champion.",
+            ["task", "agree"],
+            registry=r,
+        )
+        self.shadow_skipped = Counter(
+            "emotiondesk_shadow_skipped_total",
+            "Texts the shadow challenger skipped (it fell behind).",
+            registry=r,
+        )
 
         # Labelled children, looked up once per label set (``labels()`` costs
         # microseconds on every call, and these are used on every request).

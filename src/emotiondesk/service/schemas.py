@@ -528,3 +528,34 @@ class PracticeOut(BaseModel):
         default_factory=dict, description="Rubric per turn, emotion curve, what to practise next."
     )
     customer: str | None = Field(default=None, description="The virtual customer's latest line.")
+
+
+# -- the model this service serves (issue 11: registry, live swap, shadow) ---------------
+
+
+class ShadowDisagreement(BaseModel):
+    champion: str
+    challenger: str
+    count: int
+
+
+class ShadowReport(BaseModel):
+    """The challenger scored in shadow on this worker's traffic (never returned to callers)."""
+
+    challenger: str
+    compared: int
+    skipped: int
+    agreement: dict[str, float | None]
+    disagreements: dict[str, list[ShadowDisagreement]]
+
+
+class ModelsOut(BaseModel):
+    """The model this worker serves and, with a registry, what it follows."""
+
+    model: str | None = Field(description="the pack name and version in every result's `model`")
+    registry: bool = Field(description="EMOTIONDESK_MODEL_DIR is a model registry")
+    champion: str | None = Field(description="the registry version served")
+    challenger: str | None = Field(description="the version scored in shadow (shadow on)")
+    swaps: int = Field(description="live swaps since this worker started")
+    poll_seconds: float | None
+    shadow: ShadowReport | None

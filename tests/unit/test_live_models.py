@@ -1,0 +1,101 @@
+"""Live swap and shadow scoring in process: the service follows the registry's champion.
+
+The same through a real server (several requests in flight during the swap,
+`learn` and rollback from the CLI) is tests/integration/test_learning_loop.py.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from emotiondesk.registry import Registry
+from emotiondesk.service import create_app
+from emotiondesk.training.learn import FeedbackRow, build_candidate
+from tests.learning_data import domain_messages
+from tests.unit.test_service import Service, make_settings
+
+
+def _registry(tmp_path: Path, tiny_pack: Path) -> Registry:
+    reg = Registry.init(tmp_path / "registry", source=tiny_pack, by="t")
+    rows = [
+        FeedbackRow(id=i, message_id=str(i), text=t, language="zh", emotion="anger")
+        for i, t in enumerate(domain_messages())
+    ]
+    build_candidate(reg, rows)  # v2, the challenger
+    return reg
+
+
+def _wait_for(client: TestClient, headers: dict[str, str], model: str) -> dict:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        body = client.get("/v1/models", headers=headers).json()
+        if body["model"] == model:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"the service did not switch to {model}: {body}")
+
+
+def test_promotion_and_rollback_are_served_without_a_restart(
+    tmp_path: Path, tiny_pack: Path
+) -> None:
+    reg = _registry(tmp_path, tiny_pack)
+    app = create_app(make_settings(tmp_path, reg.root, model_poll_seconds=0.05))
+    with TestClient(app) as client:
+        svc = Service(client)
+        h = svc.h("read")
+        first = _wait_for(client, h, "tiny-v1")
+        assert first["registry"] and first["champion"] == "v1" and first["swaps"] == 0
+        text = domain_messages()[0]
+        assert svc.post("/v1/analyze", {"texts": [text]}).json()["results"][0]["model"] == "tiny-v1"
+        reg.promote("v2", force=True, by="t")
+        body = _wait_for(client, h, "tiny-v2")
+        assert body["champion"] == "v2" and body["swaps"] == 1
+        assert svc.post("/v1/analyze", {"texts": [text]}).json()["results"][0]["model"] == "tiny-v2"
+        assert client.get("/readyz").json()["model"] == "tiny-v2"
+        reg.rollback(by="t")
+        assert _wait_for(client, h, "tiny-v1")["swaps"] == 2
+        metrics = client.get("/metrics").text
+        assert "emotiondesk_model_swaps_total 2.0" in metrics
+        assert 'emotiondesk_model_version{version="tiny-v1"} 1.0' in metrics
+
+
+def test_a_version_that_fails_to_load_keeps_the_old_one(tmp_path: Path, tiny_pack: Path) -> None:
+    reg = _registry(tmp_path, tiny_pack)
+    app = create_app(make_settings(tmp_path, reg.root, model_poll_seconds=0.05))
+    with TestClient(app) as client:
+        svc = Service(client)
+        broken = reg.version_dir("v2") / "zh-emotion-v2" / "weights.safetensors"
+        broken.write_bytes(b"not safetensors")
+        reg.promote("v2", force=True)
+        time.sleep(0.5)
+        body = client.get("/v1/models", headers=svc.h("read")).json()
+        assert body["model"] == "tiny-v1" and body["swaps"] == 0
+        assert svc.post("/v1/analyze", {"texts": ["谢谢"]}).status_code == 200
+
+
+def test_shadow_scoring_counts_agreement_and_never_answers(tmp_path: Path, tiny_pack: Path) -> None:
+    reg = _registry(tmp_path, tiny_pack)
+    app = create_app(make_settings(tmp_path, reg.root, model_poll_seconds=0.05, shadow=True))
+    with TestClient(app) as client:
+        svc = Service(client)
+        texts = [*domain_messages()[:20], "谢谢客服，非常满意", "请问什么时候发货"]
+        r = svc.post("/v1/analyze", {"texts": texts}).json()["results"]
+        assert {x["model"] for x in r} == {"tiny-v1"}  # callers get the champion only
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            body = client.get("/v1/models", headers=svc.h("read")).json()
+            if body["shadow"] and body["shadow"]["compared"] >= len(texts):
+                break
+            time.sleep(0.05)
+        shadow = body["shadow"]
+        assert body["challenger"] == "v2" and shadow["challenger"] == "v2"
+        assert shadow["compared"] == len(texts)
+        assert shadow["agreement"]["emotion"] < 1.0  # the challenger reads the domain as anger
+        pairs = {(d["champion"], d["challenger"]) for d in shadow["disagreements"]["emotion"]}
+        assert ("neutral", "anger") in pairs
+        assert 'emotiondesk_shadow_predictions_total{agree="false",task="emotion"}' in (
+            client.get("/metrics").text
+        )
