@@ -399,7 +399,7 @@ async function pageLive(main) {
     const tr = el(`<tr class="live-row ${m.polarity === "negative" ? "negrow" : ""}" data-message-id="${esc(m.id)}">
       <td>${fmtTime(m.created_at)}</td>
       <td><a href="#/conversation/${esc(m.conversation_id)}">${esc(m.conversation_id.slice(0, 8))}</a>${m.kind === "review" ? ` <span class="badge outline kind-review" data-kind="review">${t("review")}</span>` : ""}<span class="narrow-only"> · ${esc(m.channel ?? "–")} · ${esc(t("role_" + m.role))}</span></td>
-      <td class="wide-only">${esc(m.channel ?? "–")}</td><td class="wide-only">${esc(t("role_" + m.role))}</td><td class="text">${esc(m.text)}</td>
+      <td class="wide-only">${esc(m.channel ?? "–")}</td><td class="wide-only">${esc(t("role_" + m.role))}</td><td class="text">${evidenceText(m)}</td>
       <td>${emotionBadge(m.emotion)}<span class="narrow-only"> ${polarityBadge(m.polarity)}</span></td><td class="wide-only">${polarityBadge(m.polarity)}</td>
       <td data-label="${t("risk")}">${m.risk !== null && m.risk !== undefined ? riskBar(m.risk) : "–"}${m.escalate ? ` <span class="flag">${t("escalate")}</span>` : ""}</td></tr>`);
     rows.prepend(tr);
@@ -501,6 +501,7 @@ async function pageConversation(main, id, seq) {
   });
 }
 
+<<<<<<< HEAD
 // A label in its language: polarity names and emotion names.
 const labelName = (task, label) => (label ? (task === "emotion" ? emo(label) : t(label)) : "–");
 
@@ -521,16 +522,25 @@ function correctionsHtml(m) {
 
 // A message's text with its stored evidence highlighted: the spans that drove
 // its polarity and emotion (solid: towards the label, dotted: against it), each
+=======
+// A message's text with its stored evidence highlighted: the (at most three)
+// spans that pushed most towards its polarity (background, in the polarity's
+// colour) and towards its emotion (underline, in the emotion's colour), each
+>>>>>>> main
 // with a tooltip; then its aspects with their opinions. Offsets index the text.
+const EVIDENCE_SHOWN = 3;
+
 function evidenceText(m) {
   const ev = m.evidence;
   const text = String(m.text ?? "");
   if (!ev) return esc(text);
   const spans = [];
   for (const task of ["polarity", "emotion"]) {
-    for (const s of (ev[task] && ev[task].spans) || []) {
-      if (s.start >= 0 && s.end <= text.length && s.end > s.start) spans.push({ ...s, task, label: ev[task].label });
-    }
+    const label = ev[task] && ev[task].label;
+    const towards = ((ev[task] && ev[task].spans) || []).filter((s) => s.weight > 0 && s.start >= 0 && s.end <= text.length && s.end > s.start);
+    // Nothing to mark for a neutral reading: its spans say what kept it neutral.
+    if (label === "neutral") continue;
+    for (const s of towards.slice(0, EVIDENCE_SHOWN)) spans.push({ ...s, task, label });
   }
   const cuts = [...new Set([0, text.length, ...spans.flatMap((s) => [s.start, s.end])])].sort((a, b) => a - b);
   let html = "";
@@ -538,18 +548,18 @@ function evidenceText(m) {
     const [a, b] = [cuts[i], cuts[i + 1]];
     const over = spans.filter((s) => s.start <= a && s.end >= b);
     if (!over.length) { html += esc(text.slice(a, b)); continue; }
-    // The polarity's span decides the colour; every covering span is in the tooltip.
-    const lead = over.find((s) => s.task === "polarity") || over[0];
-    const towards = lead.weight > 0;
+    const pol = over.find((s) => s.task === "polarity");
+    const emotion = over.find((s) => s.task === "emotion");
     const tip = over
-      .map((s) => t(s.weight > 0 ? "evidence_towards" : "evidence_against", {
+      .map((s) => t("evidence_towards", {
         task: t(s.task),
         label: s.task === "emotion" ? emo(s.label) : t(s.label),
-        w: (s.weight > 0 ? "+" : "") + Number(s.weight).toFixed(2),
+        w: "+" + Number(s.weight).toFixed(2),
       }))
       .join("\n");
-    const cls = `ev ${towards ? "ev-for" : "ev-against"} ev-${esc(lead.task === "polarity" ? lead.label : "emotion")}`;
-    html += `<mark class="${cls}" data-task="${esc(lead.task)}" title="${esc(tip)}">${esc(text.slice(a, b))}</mark>`;
+    const cls = ["ev", pol ? `ev-${esc(pol.label)}` : "", emotion ? "ev-emotion" : ""].join(" ").trim();
+    const style = emotion ? ` style="text-decoration-color:${EMOTION_COLORS[emotion.label] || "#777"}"` : "";
+    html += `<mark class="${cls}" data-task="${over.map((s) => s.task).join(" ")}"${style} title="${esc(tip)}">${esc(text.slice(a, b))}</mark>`;
   }
   return html;
 }

@@ -24,6 +24,7 @@ from emotiondesk.models.base import TextClassifier, load_model
 from emotiondesk.pack import LANGUAGES, default_pack_dir, read_pack
 from emotiondesk.text import DEFAULT_MAX_CHARS, detect_language, prepare
 from emotiondesk.text.chunks import chunk_spans
+from emotiondesk.text.pii import without_pii
 from emotiondesk.text.pinyin import is_pinyin, read_pinyin
 from emotiondesk.text.signals import SignalLexicon, apply_signals, load_signals
 
@@ -126,6 +127,9 @@ class Analyzer:
         chunk_chars, chunk_overlap: the chunks a long text is read in (``chunk_chars``
             0: one piece).
         pinyin: read romanised Chinese with the Chinese models.
+        pii_neutral: the models and signals read each text without its PII and PII
+            placeholders (``13812345678`` and ``[PHONE]`` carry no feeling but are
+            n-gram features; removing both makes a masked message read as the raw one).
     """
 
     def __init__(
@@ -139,6 +143,7 @@ class Analyzer:
         chunk_chars: int = CHUNK_CHARS,
         chunk_overlap: int = CHUNK_OVERLAP,
         pinyin: bool = True,
+        pii_neutral: bool = True,
     ) -> None:
         if fallback_language not in models:
             raise ModelError(f"fallback language {fallback_language!r} has no models")
@@ -154,6 +159,7 @@ class Analyzer:
         self.chunk_chars = chunk_chars
         self.chunk_overlap = chunk_overlap
         self.pinyin = pinyin
+        self.pii_neutral = pii_neutral
 
     @property
     def languages(self) -> list[str]:
@@ -328,6 +334,8 @@ class Analyzer:
             spans.append(text_spans)
             units.extend(text[s:e] for s, e in text_spans)
             unit_langs.extend([lang] * len(text_spans))
+        if self.pii_neutral:
+            units = [without_pii(u) for u in units]
         upol, uemo = self.forward(units, unit_langs)
         unit_signals: list[tuple[str, ...]] = [()] * len(units)
         if self.signals is not None:
@@ -417,6 +425,7 @@ def load_analyzer(
         signals=_signals(signals if get_settings().signals else False, get_settings().signals_file),
         chunk_chars=get_settings().chunk_chars,
         pinyin=get_settings().pinyin,
+        pii_neutral=get_settings().pii_neutral,
     )
 
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     pinyin: bool = True
     #: Read the lexical signals (emoji, threats, sarcasm, ...) on top of the models.
     signals: bool = True
+    #: The models and signals read a text without its PII and PII placeholders
+    #: (a phone number and ``[PHONE]`` read alike).
+    pii_neutral: bool = True
     #: A signal lexicon (YAML, the format of ``text/data/signals.yaml``) read on top
     #: of the models instead of the shipped one.
     signals_file: str | None = None

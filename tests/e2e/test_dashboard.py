@@ -273,6 +273,26 @@ def test_conversation_highlights_the_evidence(browser, dash_server: Server, conv
             shot(pg, f"conversation-evidence-{locale[:2]}")
         finally:
             ctx.close()
+    # Live marks the evidence of a message as it arrives.
+    ctx, pg = login(browser, dash_server, locale="en-GB", viewport={"width": 1366, "height": 900})
+    try:
+        pg.goto(f"{dash_server.base}/dashboard#/live")
+        pg.wait_for_selector("#live-status.ok")
+        with dash_server.client() as http:
+            r = http.post(
+                f"/v1/conversations/{conversation['id']}/messages",
+                json={
+                    "role": "customer",
+                    "text": f"太差了，气死我了，退款！{uuid.uuid4().hex[:4]}",
+                },
+            )
+            assert r.status_code == 201
+            posted = r.json()["message"]
+        assert posted["polarity"] == "negative" and posted["evidence"]["polarity"]["spans"]
+        row = pg.wait_for_selector(f"tr.live-row[data-message-id='{posted['id']}']", timeout=15_000)
+        assert row.query_selector("td.text mark.ev.ev-negative") is not None
+    finally:
+        ctx.close()
 
 
 def test_message_posted_through_the_api_appears_in_live(

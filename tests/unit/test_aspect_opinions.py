@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from emotiondesk.analytics.aspects import extract_aspects
+from pathlib import Path
+
+import pytest
+
+from emotiondesk.analytics.aspects import extract_aspects, load_lexicon
+from emotiondesk.errors import ConfigError
 
 
 def test_packaging_with_a_negated_negative_opinion() -> None:
@@ -57,3 +62,46 @@ def test_a_positive_follow_on_clause_is_not_given_to_an_unrelated_aspect() -> No
     [packaging] = [m for m in mentions if m.aspect == "packaging"]
     assert packaging.polarity == "positive"
     assert [o.text for o in packaging.opinion_spans] == ["很好"]
+
+
+def test_questions_are_not_opinions() -> None:
+    [[battery], [price], [screen]] = extract_aspects(
+        [
+            "Does the smartwatch support wireless charging?",
+            "有没有优惠？价格能便宜点吗？",
+            "屏幕多大的？",
+        ]
+    )
+    assert (battery.aspect, battery.polarity, battery.opinion_spans) == ("battery", "neutral", ())
+    assert (price.aspect, price.polarity) == ("price", "neutral")
+    assert (screen.aspect, screen.polarity) == ("screen", "neutral")
+    # a rhetorical complaint still is one
+    [[late]] = extract_aspects(["为什么物流这么慢？"])
+    assert (late.aspect, late.polarity) == ("logistics", "negative")
+
+
+def test_lexicalised_negations_and_characters_that_negate_nothing() -> None:
+    [[service], [price], [packaging]] = extract_aspects(
+        ["客服还不错", "你们家的价格比别家贵", "包装特别好"]
+    )
+    assert service.polarity == "positive" and service.negated  # 不错: "not bad"
+    assert price.polarity == "negative" and not price.negated  # 别家 is "other shops"
+    assert packaging.polarity == "positive" and not packaging.negated  # 特别 is "very"
+
+
+def test_the_seller_doing_another_aspects_work_is_no_service_opinion() -> None:
+    [mentions] = extract_aspects(["卖家发货速度很快"])
+    assert [(m.aspect, m.polarity) for m in mentions] == [("logistics", "positive")]
+
+
+def test_the_question_and_negation_sections_are_checked_and_extendable(tmp_path: Path) -> None:
+    good = tmp_path / "extra.yaml"
+    good.write_text("negated_phrases: {zh: [不差]}\nquestions: {zh: [咋样]}\n", encoding="utf-8")
+    lex = load_lexicon(good)
+    assert "不差" in lex.negated_phrases["zh"] and "不错" in lex.negated_phrases["zh"]
+    [[quality]] = extract_aspects(["质量咋样"], lexicon=lex)
+    assert quality.polarity == "neutral"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("questions: {fr: [quoi]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="questions"):
+        load_lexicon(bad)

@@ -114,3 +114,12 @@ def test_analyze_explain_json_and_highlighting(tiny_pack: Path) -> None:
     assert human.exit_code == 0, human.output
     assert "polarity negative (linear)" in human.stdout
     assert "emotion anger (linear)" in human.stdout
+    # The aspects, with their opinion words, follow each message's spans (the
+    # console wraps long lines: compared with the spaces folded).
+    assert "aspect logistics ('物流') negative: '慢' negative" in " ".join(human.stdout.split())
+    packed = runner.invoke(
+        app, ["analyze", "包装很严实，没有破损。", "--model", str(tiny_pack), "--explain"]
+    )
+    folded = " ".join(packed.stdout.split())
+    assert "aspect packaging ('包装') positive negated" in folded
+    assert "'没有破损' (negated) positive" in folded

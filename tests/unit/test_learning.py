@@ -269,15 +269,30 @@ def test_report_markdown_lists_failures_first() -> None:
     assert md.index("## Failures") < md.index("## Summary")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def learn_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'learn.sqlite'}"
+    import os
+
+    url = os.environ.get("EMOTIONDESK_TEST_POSTGRES_URL", "")
+    if not url:
+        pytest.skip("EMOTIONDESK_TEST_POSTGRES_URL is not set: no PostgreSQL to test against")
+    from tests.integration.test_service_http import reset_postgres
+
+    reset_postgres(url)
+    return url
+
+
 def test_learn_command_reads_the_database_and_marks_rows_used(
-    registry: Registry, tmp_path: Path
+    registry: Registry, tmp_path: Path, learn_db: str
 ) -> None:
     from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
     from emotiondesk.storage import repository as repo
     from emotiondesk.storage.tables import Feedback
     from tests.learning_data import write_gate_file
 
-    url = f"sqlite:///{tmp_path / 'learn.sqlite'}"
+    url = learn_db
     engine = make_engine(url)
     upgrade_database(engine)
     analyzer = load_analyzer(registry.root)

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from emotiondesk.registry import Registry
 from emotiondesk.service import create_app
+from emotiondesk.storage import repository as repo
 from emotiondesk.training.learn import FeedbackRow, build_candidate
 from tests.learning_data import domain_messages
 from tests.unit.test_service import Service, make_settings
@@ -99,3 +100,9 @@ def test_shadow_scoring_counts_agreement_and_never_answers(tmp_path: Path, tiny_
         assert 'emotiondesk_shadow_predictions_total{agree="false",task="emotion"}' in (
             client.get("/metrics").text
         )
+        # the shadow figures count every workspace's traffic: other workspaces do not see them
+        with app.state.sessions() as s:
+            _, other = repo.create_api_key(s, name="shop-b", scopes=["read"], workspace="shop-b")
+            s.commit()
+        theirs = client.get("/v1/models", headers={"X-API-Key": other}).json()
+        assert theirs["model"] == "tiny-v1" and theirs["shadow"] is None

@@ -146,6 +146,63 @@ def test_plain_question_leans_neutral_but_a_complaint_question_does_not() -> Non
     assert "plain_question" not in _read("Where is my order?!", "en")[2]
 
 
+@pytest.mark.parametrize(
+    ("text", "lang", "signal"),
+    [
+        ("这个背包质量不差", "zh", "negated_negative"),
+        ("包装完好，没有破损", "zh", "negated_negative"),
+        ("The laptop is not broken.", "en", "negated_negative"),
+        ("Not bad at all!", "en", "negated_negative"),
+        ("质量非常差", "zh", "intensified_negative"),
+        ("The charger is so slow!!!", "en", "intensified_negative"),
+        ("非常非常满意", "zh", "intensified_positive"),
+    ],
+)
+def test_negation_and_intensifier_signals(text: str, lang: str, signal: str) -> None:
+    used = _read(text, lang)[2]
+    assert signal in used
+    assert "complaint" not in used  # "not broken", 没有破损: no complaint of fact
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("质量不差，但是物流太慢", "zh"),  # a turn: left to the models
+        ("有没有问题？", "zh"),  # a question, not a verdict
+        ("It is not broken but the screen is cracked", "en"),
+    ],
+)
+def test_negated_complaint_next_to_a_turn_or_question_is_left_alone(text: str, lang: str) -> None:
+    assert "negated_negative" not in _read(text, lang)[2]
+
+
+def test_the_cue_layer_tolerates_a_swapped_pair_of_letters() -> None:
+    lex = load_signals()
+    assert lex.untypo("my phone brkoe, you sent the wrnog item") == (
+        "my phone broke, you sent the wrong item"
+    )
+    assert "complaint" in _read("The courier was rdue", "en")[2]
+    # the first letter stays and function words are not corrected to
+    assert lex.untypo("i filled in the form") == "i filled in the form"
+
+
+def test_pii_and_its_mask_read_alike(tiny_pack: Path) -> None:
+    from emotiondesk.text.pii import mask_pii, without_pii
+
+    raw = "My number is +1 415 555 0132, the lipstick is cheaply made."
+    assert (
+        without_pii(raw)
+        == without_pii(mask_pii(raw))
+        == ("My number is , the lipstick is cheaply made.")
+    )
+    analyzer: Analyzer = load_analyzer(tiny_pack)
+    a, b = analyzer.analyze([raw, mask_pii(raw)])
+    assert (a.polarity, a.score) == (b.polarity, b.score)
+    analyzer.pii_neutral = False  # the switch (EMOTIONDESK_PII_NEUTRAL=false) reads them raw
+    c, d = analyzer.analyze([raw, mask_pii(raw)])
+    assert c.score != d.score
+
+
 def test_a_broken_lexicon_fails_with_its_name(tmp_path: Path) -> None:
     bad = tmp_path / "my_signals.yaml"
     bad.write_text("emoji:\n  '👍': [great, joy]\n", encoding="utf-8")
@@ -165,6 +222,14 @@ def test_a_broken_lexicon_fails_with_its_name(tmp_path: Path) -> None:
                 ]
             }
         )
+    # \b in a double-quoted YAML string is a backspace: the pattern would never match
+    bad.write_text(
+        "signals:\n  - {id: x, polarity: negative, emotion: anger, strength: 0.5, "
+        'patterns: ["\\bfoo\\b"]}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidInputError, match="control character"):
+        load_signals(bad)
 
 
 # -- pinyin --------------------------------------------------------------------------------

@@ -63,6 +63,8 @@ SECTIONS = (
     "negators",
     "contrast",
 )
+#: Sections a file may leave out, even with ``mode: replace`` (empty then).
+OPTIONAL_SECTIONS = ("negated_phrases", "not_negators", "questions")
 LANGUAGES = ("zh", "en")
 
 _CLAUSE_SPLIT = re.compile(r"[，。！？；、,.!?;:：~～\n\r…]+|\s-\s")
@@ -202,6 +204,13 @@ class Lexicon:
     en_contrast: tuple[str, ...]
     by_language: dict[str, _Lexicon]
     source: str = LEXICON_FILE
+    #: Phrases whose negator makes the opinion (不错, 不行, "not bad"): negated.
+    negated_phrases: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Words holding a negator character that negate nothing (特别, 别家).
+    zh_not_negators: tuple[str, ...] = ()
+    #: Per language: what marks a question, and what marks a rhetorical complaint.
+    questions: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
+    rhetorical: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = LEXICON_FILE) -> Lexicon:
@@ -247,7 +256,29 @@ class Lexicon:
             en_contrast=tuple(data["contrast"].get("en") or ()),
             by_language=by_language,
             source=source,
+            negated_phrases={
+                lang: frozenset((data.get("negated_phrases") or {}).get(lang) or ())
+                for lang in LANGUAGES
+            },
+            zh_not_negators=tuple((data.get("not_negators") or {}).get("zh") or ()),
+            questions=_question_patterns(data.get("questions") or {}, ""),
+            rhetorical=_question_patterns(data.get("questions") or {}, "rhetorical_"),
         )
+
+
+def _question_patterns(data: Mapping[str, Any], prefix: str) -> dict[str, re.Pattern[str] | None]:
+    """zh: any of the words; en: a clause starting with one of them (``None``: no words)."""
+    out: dict[str, re.Pattern[str] | None] = {}
+    for lang in LANGUAGES:
+        words = data.get(prefix + lang) or ()
+        alts = "|".join(re.escape(w) for w in words)
+        if not words:
+            out[lang] = None
+        elif lang == "zh":
+            out[lang] = re.compile(alts)
+        else:
+            out[lang] = re.compile(rf"^(?:{alts})\b", re.IGNORECASE)
+    return out
 
 
 def _shipped_data() -> dict[str, Any]:
@@ -305,11 +336,11 @@ def load_lexicon(path: str | Path | None = None) -> Lexicon:
     mode = data.pop("mode", "extend")
     if mode not in ("extend", "replace"):
         raise ConfigError(f"aspect lexicon {source}: mode must be extend or replace, not {mode!r}")
-    unknown = sorted(set(data) - set(SECTIONS))
+    unknown = sorted(set(data) - set(SECTIONS) - set(OPTIONAL_SECTIONS))
     if unknown:
         raise ConfigError(
             f"aspect lexicon {source}: unknown section(s) {unknown}; "
-            f"use mode and {', '.join(SECTIONS)}"
+            f"use mode and {', '.join(SECTIONS + OPTIONAL_SECTIONS)}"
         )
     if mode == "replace":
         missing = [k for k in SECTIONS if k not in data]
@@ -416,9 +447,14 @@ def _check_lexicon(data: Mapping[str, Any], source: str) -> None:
                 raise fail(where, f"must be [phrase, aspect, weight], not {item!r}")
             known(item[1], where)
             number(item[2], where)
-    for key in ("negators", "contrast"):
-        for lang, words in languages(data[key], key).items():
+    for key in ("negators", "contrast", "negated_phrases", "not_negators"):
+        for lang, words in languages(data.get(key) or {}, key).items():
             strings(words, f"{key}.{lang}")
+    question_keys = {f"{p}{lang}" for p in ("", "rhetorical_") for lang in LANGUAGES}
+    for key, words in mapping(data.get("questions") or {}, "questions").items():
+        if key not in question_keys:
+            raise fail("questions", f"unknown key {key!r}; use {sorted(question_keys)}")
+        strings(words, f"questions.{key}")
 
 
 def __getattr__(name: str) -> Any:
@@ -509,8 +545,8 @@ def _negated_zh(
     window = "".join(
         ch for i, ch in enumerate(clause[lo:start], lo) if not any(a <= i < b for a, b in other)
     )
-    # "不太好" / "并不快"; but not "不但" / "不仅" / "不少"
-    for w in ("不但", "不仅", "不少", "无论", "不管"):
+    # "不太好" / "并不快"; but not "不但" / "不仅" / "不少", nor 别 in 特别 / 别家 / 区别
+    for w in ("不但", "不仅", "不少", "无论", "不管", *lex.zh_not_negators):
         window = window.replace(w, "")
     if any(n in window for n in lex.zh_negators):
         return True
@@ -560,6 +596,8 @@ def _negator_start(
 
 def _self_negated(lex: Lexicon, term: str, value: float, lang: str) -> bool:
     """A phrase that carries its own negator over an opinion word (没有破损, 不贵, "not bad")."""
+    if term in lex.negated_phrases.get(lang, ()):
+        return True
     general = lex.by_language[lang].general
     if lang == "zh":
         for n in sorted(lex.zh_negators, key=len, reverse=True):
@@ -736,6 +774,23 @@ def _label(total: float) -> str:
     return "positive" if total > 0 else "negative" if total < 0 else "neutral"
 
 
+def is_question(lex: Lexicon, clause: str, following: str, language: str) -> bool:
+    """A clause that asks (请问…吗？, "does it…?") rather than judges: not an opinion.
+
+    ``following``: the text right after the clause (its punctuation). A
+    rhetorical complaint (为什么还没发货？, "why is it so slow?") is no question here.
+    """
+    text = clause.strip()
+    rhetorical, question = lex.rhetorical.get(language), lex.questions.get(language)
+    if rhetorical is not None and rhetorical.search(text):
+        return False
+    asked = following.lstrip()[:1] in ("?", "？")
+    found = question is not None and bool(question.search(text))
+    if language == "zh":
+        return asked or text.endswith(("吗", "么")) or found
+    return found and (asked or not following.strip())
+
+
 def extract_aspects(
     texts: Sequence[str],
     *,
@@ -788,6 +843,13 @@ def extract_aspects(
                 )
 
             found = _clause_mentions_located(lex, clause, lang, allowed)
+            asked = bool(found) and is_question(lex, clause, text[cursor : cursor + 2], lang)
+            if asked:
+                # questions are not opinions: the aspects asked about, neutral
+                found = [(a, t, 0.0, [], where, []) for a, t, _s, _o, where, _l in found]
+            if len(found) > 1:
+                # "卖家发货很快": the seller doing another aspect's work is no opinion on service
+                found = [f for f in found if not (f[0] == "service" and not f[3])] or found
             if not found:
                 after, previous = previous, []
                 # "尺寸和描述的一样，很合适": an opinion clause right after an aspect
@@ -833,7 +895,7 @@ def extract_aspects(
                 continue
             previous = []
             for aspect, term, total, ops, (ts, te), op_located in found:
-                if not ops and polarity_fn is not None:
+                if not ops and polarity_fn is not None and not asked:
                     undecided.append((i, len(mentions)))
                 previous.append(len(mentions))
                 mentions.append(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -72,7 +72,7 @@ def analyze_command(
     from tqdm import tqdm
 
     from emotiondesk.analyzer import load_analyzer
-    from emotiondesk.usecases.analyze_messages import explain_results, to_rows
+    from emotiondesk.usecases.analyze_messages import evidence_dicts, explain_results, to_rows
 
     with user_errors():
         items = list(texts or [])
@@ -95,11 +95,11 @@ def analyze_command(
                     evidence.extend(explain_results(analyzer, batch))
                 bar.update(len(chunk))
     if as_json:
-        for row in to_rows(results, evidence if explain else None):
+        for row in to_rows(results, evidence if explain else None, analyzer):
             print_json(row)
         return
     if explain:
-        print_explained(results, evidence)
+        print_explained(results, evidence_dicts(results, evidence, analyzer))
         return
     table = Table(show_lines=False)
     for col in ("text", "lang", "polarity", "score", "emotion", "confidence"):
@@ -120,16 +120,21 @@ def analyze_command(
 #: Highlight styles: the spans that pushed towards the label, by its polarity; against it.
 _TOWARDS = {"negative": "bold white on red", "positive": "bold black on green"}
 _AGAINST = "underline dim"
+_ASPECT = {"negative": "red", "positive": "green", "neutral": "yellow"}
 
 
-def print_explained(results: Sequence[AnalysisResult], evidence: Sequence[Evidence]) -> None:
-    """Each message with its evidence highlighted, then the spans with their weights."""
+def print_explained(results: Sequence[AnalysisResult], evidence: Sequence[dict[str, Any]]) -> None:
+    """Each message with its evidence highlighted, the spans with their weights, its aspects.
+
+    ``evidence``: per message the JSON evidence (``evidence_dicts``): the tasks'
+    spans, the aspects with their opinions, and the note.
+    """
     console = Console()
     for r, ev in zip(results, evidence, strict=True):
         text = Text(r.text)
         towards = _TOWARDS.get(r.polarity, "bold black on yellow")
-        for span in ev.polarity.spans:
-            text.stylize(towards if span.weight > 0 else _AGAINST, span.start, span.end)
+        for span in ev["polarity"]["spans"]:
+            text.stylize(towards if span["weight"] > 0 else _AGAINST, span["start"], span["end"])
         head = Text(
             f"{r.language}  {r.polarity} {r.score:.2f}  {r.emotion} "
             f"{r.emotion_scores[r.emotion]:.2f}",
@@ -137,7 +142,26 @@ def print_explained(results: Sequence[AnalysisResult], evidence: Sequence[Eviden
         )
         console.print(head)
         console.print(text)
-        for name, task in (("polarity", ev.polarity), ("emotion", ev.emotion)):
-            shown = ", ".join(f"{s.text!r} {s.weight:+.3f}" for s in task.spans) or "-"
-            console.print(f"  {name} {task.label} ({task.method}): {shown}")
+        for name in ("polarity", "emotion"):
+            task = ev[name]
+            shown = ", ".join(f"{s['text']!r} {s['weight']:+.3f}" for s in task["spans"]) or "-"
+            console.print(f"  {name} {task['label']} ({task['method']}): {shown}", markup=False)
+        for a in ev["aspects"]:
+            line = Text("  aspect ")
+            line.append(a["aspect"], style="bold")
+            if a["term"] and a["term"] != a["aspect"]:
+                line.append(f" ({a['term']!r})")
+            line.append(f" {a['polarity']}", style=_ASPECT.get(a["polarity"], ""))
+            if a["negated"]:
+                line.append(" negated", style="italic")
+            opinions = [
+                f"{o['text']!r}{' (negated)' if o['negated'] else ''} {o['polarity']}"
+                for o in a["opinions"]
+            ]
+            line.append(": " + (", ".join(opinions) or "no opinion word"))
+            console.print(line)
+        if not ev["aspects"]:
+            console.print("  aspects: -")
+        if ev["note"]:
+            console.print(f"  note: {ev['note']}", markup=False)
         console.print()

@@ -44,6 +44,7 @@ __all__ = [
     "mask_pii",
     "mask_pii_detailed",
     "normalise_for_detection",
+    "without_pii",
 ]
 
 #: Entity kinds and the placeholder each is replaced with.
@@ -430,6 +431,41 @@ def mask_pii_detailed(text: str, *, placeholder: Callable[[str], str] | None = N
         pos = span.end
     parts.append(text[pos:])
     return MaskResult("".join(parts), tuple(spans))
+
+
+_PLACEHOLDER_RE = re.compile(
+    "|".join(re.escape(v) for v in sorted(PII_KINDS.values(), key=len, reverse=True))
+)
+# Cheap gate: every detector needs a digit, an "@", a name or account cue.
+_MAYBE_PII_RE = re.compile(
+    r"\d|@|\[[A-Z]+\]|我叫|名字|姓名|收件人|收货人|联系人|微信|支付宝|QQ|qq|vx|VX|wx|WeChat"
+    r"|[Nn]ame|called|This is"
+)
+
+
+def without_pii(text: str) -> str:
+    """``text`` with its PII and PII placeholders removed: what a model should read.
+
+    A phone number and the ``[PHONE]`` that masks it carry no feeling, but an
+    n-gram model reads digits and bracketed capitals as features; removing both
+    makes the raw and the masked message one text.
+
+    Example:
+        >>> without_pii("手机13812345678，质量很差") == without_pii("手机[PHONE]，质量很差")
+        True
+    """
+    if not _MAYBE_PII_RE.search(text):
+        return text
+    spans = find_pii(text)
+    if spans:
+        parts: list[str] = []
+        pos = 0
+        for span in spans:
+            parts.append(text[pos : span.start])
+            pos = span.end
+        parts.append(text[pos:])
+        text = "".join(parts)
+    return _PLACEHOLDER_RE.sub("", text)
 
 
 def mask_pii(text: str) -> str:

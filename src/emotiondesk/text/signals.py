@@ -48,6 +48,103 @@ _QUESTION_START_EN = re.compile(
     re.IGNORECASE,
 )
 _TRAILING_RE = re.compile(r"[\s.。…~～]+$")
+#: A negation right before a word (at most one word between, in English).
+_NEGATED_BEFORE = {
+    "en": re.compile(r"(?:\b(?:not|no|never|nothing|without)|n't)\s+(?:[a-z]+\s+)?$"),
+    "zh": re.compile(r"(?<!是)(?:不|没|没有|不是|并非|并没有|无|未)$"),
+}
+
+
+_TOKEN_RE = re.compile(r"(?<![a-z])[a-z]{4,}(?![a-z])")
+#: Not corrected to: a swap in them often makes another real word ("from" / "form").
+_FUNCTION_WORDS = frozenset(
+    [
+        "this",
+        "that",
+        "than",
+        "from",
+        "what",
+        "your",
+        "just",
+        "much",
+        "came",
+        "been",
+        "back",
+        "even",
+        "there",
+        "other",
+        "really",
+        "still",
+        "again",
+        "another",
+        "though",
+        "however",
+        "except",
+        "apart",
+        "didn",
+        "hasn",
+        "haven",
+        "want",
+        "made",
+        "item",
+        "size",
+        "ship",
+        "post",
+        "card",
+        "week",
+        "sick",
+        "heart",
+        "they",
+        "them",
+        "then",
+        "when",
+        "with",
+        "have",
+        "were",
+        "will",
+    ]
+)
+
+
+def _transpositions(words: set[str]) -> dict[str, str]:
+    """Each word's spellings with two neighbouring letters swapped -> the word.
+
+    The first letter stays (typing slips rarely move it, and most real-word
+    collisions do: "form" / "from"); in a four-letter word the last one stays
+    too ("lost" / "lots"). A spelling that is itself a lexicon word, or that two
+    words share, is left alone.
+    """
+    out: dict[str, str] = {}
+    clash: set[str] = set()
+    for w in words:
+        last = len(w) - 1 if len(w) > 4 else len(w) - 2
+        for i in range(1, last):
+            if w[i] == w[i + 1]:
+                continue
+            v = w[:i] + w[i + 1] + w[i] + w[i + 2 :]
+            if v in words:
+                continue
+            if v in out and out[v] != w:
+                clash.add(v)
+            out[v] = w
+    for v in clash:
+        del out[v]
+    return out
+
+
+_CLAUSE_END_RE = re.compile(r"[，,。.！!？?；;～~\n]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+
+
+def _clauses(text: str) -> int:
+    """How many clauses ``text`` has (pieces between commas and sentence ends)."""
+    return sum(1 for piece in _CLAUSE_END_RE.split(text) if piece.strip())
+
+
+def _names(raw: Any) -> tuple[str, ...]:
+    """A word-list name or a list of them (``requires`` / ``excludes``)."""
+    if not raw:
+        return ()
+    return (str(raw),) if isinstance(raw, str) else tuple(str(x) for x in raw)
 
 
 @dataclass(frozen=True)
@@ -67,6 +164,9 @@ class Signal:
     shouting: bool = False
     #: fire only while the models read each of these polarities below the bound
     model_below: tuple[tuple[str, float], ...] = ()
+    #: fire only on a message of at most this many clauses (0: any): a local verdict
+    #: ("物流没问题") does not decide a long review of several aspects
+    max_clauses: int = 0
 
 
 def _is_shouting(text: str) -> bool:
@@ -114,11 +214,35 @@ class SignalLexicon:
             raise InvalidInputError(f"invalid signal lexicon {source}: {exc}") from exc
         for pol, emo in [*self.emoji.values(), *self.emoticons.values()]:
             self._check(pol, emo, "emoji")
+        self._typos = _transpositions(self._english_words())
         # Emoticons: longest first, not inside a word (":D" in "http:D" does not count).
         alts = "|".join(re.escape(e) for e in sorted(self.emoticons, key=len, reverse=True))
         self._emoticon_re = (
             re.compile(rf"(?<![A-Za-z0-9])(?:{alts})(?![A-Za-z0-9])") if alts else None
         )
+
+    def _english_words(self) -> set[str]:
+        """The English words the lists and patterns name (what a typo is corrected to)."""
+        words: set[str] = set()
+        for by_lang in self.lists.values():
+            for w in by_lang.get("en", ()):
+                words.update(re.findall(r"[a-z]{4,}", w))
+        for sig in self.signals:
+            if sig.language in ("en", "any"):
+                for c in sig.contains:
+                    words.update(re.findall(r"[a-z]{4,}", c))
+                for p in sig.patterns:
+                    # literal words of the pattern (not the letters of an escape like \bxyz)
+                    literal = re.sub(r"\\[a-zA-Z]", " ", p.pattern.lower())
+                    words.update(re.findall(r"(?<![a-z])[a-z]{5,}(?![a-z])", literal))
+        return words - _FUNCTION_WORDS
+
+    def untypo(self, text: str) -> str:
+        """``text`` (lower-cased) with a lexicon word's one swapped pair of letters put back
+        ("brkoe" -> "broke", "wrnog" -> "wrong"); the first letter never moves."""
+        if not self._typos:
+            return text
+        return _TOKEN_RE.sub(lambda m: self._typos.get(m.group(), m.group()), text)
 
     def _check(self, polarity: str, emotion: str, where: str) -> None:
         if polarity not in POLARITY_LABELS or emotion not in EMOTION_LABELS:
@@ -146,11 +270,12 @@ class SignalLexicon:
             strength=float(s["strength"]),
             contains=tuple(str(x).lower() for x in s.get("contains", ())),
             patterns=tuple(self._pattern(p, str(s["id"])) for p in s.get("patterns", ())),
-            requires=(str(s["requires"]),) if s.get("requires") else (),
-            excludes=(str(s["excludes"]),) if s.get("excludes") else (),
+            requires=_names(s.get("requires")),
+            excludes=_names(s.get("excludes")),
             question=bool(s.get("question", False)),
             shouting=bool(s.get("shouting", False)),
             model_below=tuple((str(k), float(v)) for k, v in (s.get("model_below") or {}).items()),
+            max_clauses=int(s.get("max_clauses", 0)),
         )
         for label, _ in sig.model_below:
             self._check(label, "neutral", f"signal {sig.id!r} model_below")
@@ -181,17 +306,33 @@ class SignalLexicon:
         return bool(_WORD_RE.search(self.strip_symbols(text)))
 
     def _has(self, name: str, low: str, language: str) -> bool:
+        """Whether ``low`` holds a word of list ``name`` that no negation precedes
+        ("not broken", 没有破损 and 不是假货 are no complaint)."""
         if name not in self.lists:
             raise InvalidInputError(f"invalid signal lexicon {self.source}: no word list {name!r}")
-        return any(w in low for w in self.lists[name].get(language, ()))
+        negated = _NEGATED_BEFORE.get(language)
+        for w in self.lists[name].get(language, ()):
+            at = low.find(w)
+            while at != -1:
+                if negated is None or not negated.search(low, max(0, at - 24), at):
+                    return True
+                at = low.find(w, at + 1)
+        return False
 
     def match(self, text: str, language: str) -> list[Signal]:
         """The phrase signals that fire on ``text`` (language ``zh`` or ``en``)."""
         low = text.lower()
+        searched = text  # what the patterns read
+        if language == "en":
+            fixed = self.untypo(low)
+            if fixed != low:
+                low = searched = fixed
         fired: list[Signal] = []
         seen: set[str] = set()
         for sig in self.signals:
             if sig.language not in ("any", language) or sig.id in seen:
+                continue
+            if sig.max_clauses and _clauses(text) > sig.max_clauses:
                 continue
             if sig.question:
                 # Only when nothing negative fired before: a threat phrased as a question stays one.
@@ -203,7 +344,8 @@ class SignalLexicon:
             elif (
                 (sig.contains or sig.patterns)
                 and not (
-                    any(c in low for c in sig.contains) or any(p.search(text) for p in sig.patterns)
+                    any(c in low for c in sig.contains)
+                    or any(p.search(searched) for p in sig.patterns)
                 )
             ) or not (sig.contains or sig.patterns or sig.requires):
                 continue

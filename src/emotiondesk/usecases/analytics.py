@@ -33,6 +33,7 @@ from emotiondesk.labels import EMOTION_LABELS
 from emotiondesk.storage import repository as repo
 from emotiondesk.storage import stats
 from emotiondesk.storage.tables import Alert, Conversation, Message
+from emotiondesk.usecases.analyze_messages import with_texts
 from emotiondesk.usecases.conversation import StoredTurnState
 
 logger = logging.getLogger(__name__)
@@ -388,8 +389,9 @@ def recent_messages_feed(
 ) -> list[dict[str, Any]]:
     """Messages stored after ``after`` (oldest first), with their conversation's flags.
 
-    The live feed of the dashboard: each message with its slices and the risk
-    and escalation its turn stored (read by :class:`StoredTurnState`).
+    The live feed of the dashboard: each message with its slices, the risk
+    and escalation its turn stored (read by :class:`StoredTurnState`) and its
+    stored evidence.
     ``ids``: those messages only (:class:`~emotiondesk.usecases.live.LiveTail`).
     """
     out = []
@@ -419,6 +421,8 @@ def recent_messages_feed(
                 "escalate": flags.escalate,
                 # a live conversation, or a row of an imported archive (a review)
                 "kind": "review" if (conv.meta or {}).get("imported") else "conversation",
+                # why it reads so (a customer message's stored evidence; else null)
+                "evidence": with_texts(msg.evidence, msg.text) if msg.evidence else None,
             }
         )
     return out

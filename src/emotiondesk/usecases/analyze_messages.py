@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from emotiondesk.analytics.aspects import ASPECT_NAMES, AspectMention, extract_aspects
+from emotiondesk.analytics.aspects import AspectMention, aspect_lexicon, extract_aspects
 from emotiondesk.analyzer import AnalysisResult, Analyzer
 from emotiondesk.explain import Evidence, explain
 
@@ -40,7 +40,9 @@ def agreement(polarity: str, aspects: Sequence[AspectMention]) -> str | None:
 
 
 def to_rows(
-    results: Sequence[AnalysisResult], evidence: Sequence[Evidence] | None = None
+    results: Sequence[AnalysisResult],
+    evidence: Sequence[Evidence] | None = None,
+    analyzer: Analyzer | None = None,
 ) -> list[dict[str, Any]]:
     """The results' JSON (the ``analyze --json`` fields), with ``evidence`` when given.
 
@@ -50,16 +52,26 @@ def to_rows(
     """
     rows = [r.to_dict() for r in results]
     if evidence is not None:
-        for row, full in zip(rows, evidence_dicts(results, evidence), strict=True):
+        for row, full in zip(rows, evidence_dicts(results, evidence, analyzer), strict=True):
             row["evidence"] = full
     return rows
 
 
 def evidence_dicts(
-    results: Sequence[AnalysisResult], evidence: Sequence[Evidence]
+    results: Sequence[AnalysisResult],
+    evidence: Sequence[Evidence],
+    analyzer: Analyzer | None = None,
 ) -> list[dict[str, Any]]:
-    """Each result's evidence as JSON: the tasks' spans, the ``aspects`` and the ``note``."""
-    mentions = extract_aspects([r.text for r in results])
+    """Each result's evidence as JSON: the tasks' spans, the ``aspects`` and the ``note``.
+
+    With ``analyzer``, an aspect whose clause holds no opinion word gets the
+    analyzer's polarity of that clause (as the analytics do; one batch for all
+    such clauses); without it, it stays neutral.
+    """
+    polarity_fn = None
+    if analyzer is not None:
+        polarity_fn = lambda clauses: [r.polarity for r in analyzer.analyze(list(clauses))]  # noqa: E731
+    mentions = extract_aspects([r.text for r in results], polarity_fn=polarity_fn)
     return [
         {
             **ev.to_dict(),
@@ -130,10 +142,11 @@ def with_texts(stored: dict[str, Any], text: str) -> dict[str, Any]:
     for task in ("polarity", "emotion"):
         if isinstance(stored.get(task), dict):
             out[task] = {**stored[task], "spans": [words(s) for s in stored[task].get("spans", [])]}
+    names = aspect_lexicon().aspect_names
     out["aspects"] = [
         {
             **a,
-            "name": ASPECT_NAMES.get(a["aspect"], {"en": a["aspect"], "zh": a["aspect"]}),
+            "name": names.get(a["aspect"], {"en": a["aspect"], "zh": a["aspect"]}),
             "opinions": [words(o) for o in a.get("opinions", [])],
         }
         for a in stored.get("aspects", [])
@@ -155,7 +168,7 @@ def evidence_for_storage(
 
     def run(results: Sequence[AnalysisResult]) -> list[dict[str, Any]]:
         evidence = explain(analyzer, results, method="linear")
-        return [stored_evidence(full) for full in evidence_dicts(results, evidence)]
+        return [stored_evidence(full) for full in evidence_dicts(results, evidence, analyzer)]
 
     return run
 
@@ -181,4 +194,4 @@ def analyze_messages(
 ) -> list[dict[str, Any]]:
     """Analyse ``texts`` and return their JSON rows (``evidence`` added when ``explain``)."""
     results = analyzer.analyze(list(texts), language=language)
-    return to_rows(results, explain_results(analyzer, results) if explain else None)
+    return to_rows(results, explain_results(analyzer, results) if explain else None, analyzer)

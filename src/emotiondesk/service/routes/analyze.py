@@ -43,7 +43,9 @@ async def analyze(
     results = await batcher.analyze(body.texts, language=language)
     metrics.count_predictions(results)
     if body.explain:
-        evidence = await run_in_threadpool(explain_results, analyzer, results)
-        payload = orjson.dumps({"results": to_rows(results, evidence)})
+        rows = await run_in_threadpool(
+            lambda: to_rows(results, explain_results(analyzer, results), analyzer)
+        )
+        payload = orjson.dumps({"results": rows})
         return Response(payload, media_type="application/json")
     return Response(encode_results(results), media_type="application/json")
