@@ -501,7 +501,6 @@ async function pageConversation(main, id, seq) {
   });
 }
 
-<<<<<<< HEAD
 // A label in its language: polarity names and emotion names.
 const labelName = (task, label) => (label ? (task === "emotion" ? emo(label) : t(label)) : "–");
 
@@ -520,13 +519,9 @@ function correctionsHtml(m) {
   return `<div class="corrections" data-corrections="${items.length}"><b>${t("corrected")}</b><ul>${lines}</ul>${conflict}</div>`;
 }
 
-// A message's text with its stored evidence highlighted: the spans that drove
-// its polarity and emotion (solid: towards the label, dotted: against it), each
-=======
 // A message's text with its stored evidence highlighted: the (at most three)
 // spans that pushed most towards its polarity (background, in the polarity's
 // colour) and towards its emotion (underline, in the emotion's colour), each
->>>>>>> main
 // with a tooltip; then its aspects with their opinions. Offsets index the text.
 const EVIDENCE_SHOWN = 3;
 
