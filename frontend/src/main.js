@@ -697,7 +697,7 @@ export const REVIEW_KEYS = {
 };
 
 async function pageReview(main, params, seq) {
-  const qs = new URLSearchParams({ limit: "100", window: params.get("window") || "300" });
+  const qs = new URLSearchParams({ limit: "100", window: params.get("window") || "150" });
   if (params.get("language")) qs.set("language", params.get("language"));
   const q = await load(api(`/v1/review-queue?${qs}`), seq);
   const items = q.items;
