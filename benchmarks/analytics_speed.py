@@ -9,7 +9,8 @@
    one conversation per 5 messages) bulk-inserted into SQLite and, with
    ``--postgres URL``, PostgreSQL; then each analytics endpoint is called
    ``--reps`` times in process (FastAPI TestClient: server time, no network)
-   and p50/p95 reported, with and without the analytics index (migration 0002).
+   and p50/p95 reported, with and without the analytics index (migration 0002;
+   the workspace is its first column since 0007).
 
 Usage:
     python benchmarks/analytics_speed.py [--data ../shared/data] [--messages 1000000]
@@ -213,11 +214,11 @@ def bench_queries(url: str, reps: int) -> dict:
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":
                 conn.exec_driver_sql(
-                    "CREATE INDEX ix_messages_analytics ON messages (role, created_at) INCLUDE (polarity, emotion, score, conversation_id)"
+                    "CREATE INDEX ix_messages_analytics ON messages (workspace, role, created_at) INCLUDE (polarity, emotion, score, conversation_id)"
                 )
             else:
                 conn.exec_driver_sql(
-                    "CREATE INDEX ix_messages_analytics ON messages (role, created_at, polarity, emotion, score, conversation_id)"
+                    "CREATE INDEX ix_messages_analytics ON messages (workspace, role, created_at, polarity, emotion, score, conversation_id)"
                 )
     return out
 

@@ -105,6 +105,12 @@ def test_existing_rows_go_to_the_default_workspace(kind: str, tmp_path: Path) ->
             "role",
             "created_at",
         ]
+        from emotiondesk.storage.tables import Base
+
+        for table in TABLES:  # the migration builds the indexes the tables declare
+            declared = {i.name for i in Base.metadata.tables[table].indexes}
+            built = {i["name"] for i in inspect(engine).get_indexes(table)}
+            assert declared <= built, (table, declared - built)
         sessions = make_session_factory(engine)
         with sessions() as s:
             key = repo.find_api_key(s, key=old_key)

@@ -182,6 +182,14 @@ def test_complaint_topics_group_themes() -> None:
         complaint_topics(texts, k=0)
 
 
+def test_a_topic_shows_each_example_once() -> None:
+    texts = ["物流太慢了"] * 3 + ["物流慢，等了一周", "质量太差了", "质量差，做工粗糙"]
+    topics = complaint_topics(texts, k=2, min_df=2)
+    logistics = next(t for t in topics if "物流" in t.terms)
+    assert logistics.size == 4
+    assert sorted(logistics.examples) == ["物流太慢了", "物流慢，等了一周"]
+
+
 # -- surge detection ----------------------------------------------------------------------------
 
 

@@ -105,3 +105,20 @@ def test_the_question_and_negation_sections_are_checked_and_extendable(tmp_path:
     bad.write_text("questions: {fr: [quoi]}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="questions"):
         load_lexicon(bad)
+
+
+def test_a_question_sentence_is_no_opinion_in_any_clause() -> None:
+    # the Products page listed this pre-sales question as praise of battery and service
+    always_positive = lambda clauses: ["positive"] * len(clauses)  # noqa: E731
+    [asked, broken] = extract_aspects(
+        [
+            "Hi customer service, does the smartwatch support wireless charging?",
+            "My headphones stopped charging",
+        ],
+        polarity_fn=always_positive,
+    )
+    assert [(m.aspect, m.polarity) for m in asked] == [
+        ("service", "neutral"),
+        ("battery", "neutral"),
+    ]
+    assert [(m.aspect, m.polarity) for m in broken] == [("battery", "negative")]

@@ -337,7 +337,9 @@ def test_learn_command_reads_the_database_and_marks_rows_used(
         ],
     )
     assert res.exit_code in (0, 3), res.output
-    out = json.loads(res.stdout.strip().splitlines()[-1])
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 1, lines  # --json: one object on stdout, progress on stderr
+    out = json.loads(lines[0])
     assert out["version"] == "v2" and out["parent"] == "v1"
     card = registry.card("v2")
     assert sorted(card["feedback"]["train_ids"]) == out["trained_ids"]
@@ -351,3 +353,30 @@ def test_learn_command_reads_the_database_and_marks_rows_used(
     assert any("held-back feedback rows" in n for n in report["notes"])
     assert (registry.root / report["archived"]).is_file()
     engine.dispose()
+
+
+def test_evaluate_and_models_info_take_a_registry(registry: Registry, tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text(
+        "text,label\n物流太慢了，气死我了,anger\n谢谢，非常满意,joy\n", encoding="utf-8"
+    )
+    res = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--task",
+            "emotion",
+            "--data",
+            str(data),
+            "--model",
+            str(registry.root),
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["model"] == "tiny-v1"
+    res = runner.invoke(
+        app, ["models", "info", "zh-emotion-ngram", "--pack", str(registry.root), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["config"]["model_type"] == "ngram"

@@ -106,3 +106,17 @@ def test_shadow_scoring_counts_agreement_and_never_answers(tmp_path: Path, tiny_
             s.commit()
         theirs = client.get("/v1/models", headers={"X-API-Key": other}).json()
         assert theirs["model"] == "tiny-v1" and theirs["shadow"] is None
+
+
+def test_a_promotion_during_startup_is_picked_up(tmp_path: Path, tiny_pack: Path) -> None:
+    from emotiondesk.analyzer import load_analyzer
+
+    reg = _registry(tmp_path, tiny_pack)
+    loaded_before = load_analyzer(reg.version_dir("v1"))  # what a worker loaded at start
+    reg.promote("v2", force=True)  # ... while the promotion happened
+    app = create_app(
+        make_settings(tmp_path, reg.root, model_poll_seconds=0.05), analyzer=loaded_before
+    )
+    with TestClient(app) as client:
+        svc = Service(client)
+        assert _wait_for(client, svc.h("read"), "tiny-v2")["champion"] == "v2"

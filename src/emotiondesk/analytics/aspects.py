@@ -791,6 +791,20 @@ def is_question(lex: Lexicon, clause: str, following: str, language: str) -> boo
     return found and (asked or not following.strip())
 
 
+_SENTENCE_END = ".!?。！？"
+
+
+def _sentence_asks(lex: Lexicon, text: str, start: int, language: str) -> bool:
+    """The sentence holding ``text[start]`` is a question ("Hi, does it …?"): its
+    clauses are no opinions. One of its clauses asks (:func:`is_question`)."""
+    lo = max(text.rfind(c, 0, start) for c in _SENTENCE_END) + 1
+    ends = [i for i in (text.find(c, start) for c in _SENTENCE_END) if i >= 0]
+    hi = min(ends) if ends else len(text)
+    terminal = text[hi : hi + 1]
+    parts = [p for p in split_clauses(text[lo:hi], language, lex) if p.strip()]
+    return any(is_question(lex, p, terminal, language) for p in parts)
+
+
 def extract_aspects(
     texts: Sequence[str],
     *,
@@ -843,7 +857,7 @@ def extract_aspects(
                 )
 
             found = _clause_mentions_located(lex, clause, lang, allowed)
-            asked = bool(found) and is_question(lex, clause, text[cursor : cursor + 2], lang)
+            asked = bool(found) and _sentence_asks(lex, text, base, lang)
             if asked:
                 # questions are not opinions: the aspects asked about, neutral
                 found = [(a, t, 0.0, [], where, []) for a, t, _s, _o, where, _l in found]

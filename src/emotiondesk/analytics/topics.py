@@ -151,13 +151,18 @@ def complaint_topics(
         outside = (np.delete(x, rows, axis=0) > 0).mean(axis=0) if len(rows) < len(keep) else 0.0
         weight = inside * np.log((inside + 0.01) / (outside + 0.01))
         top = [vocab[t] for t in np.argsort(-weight)[:5] if inside[t] > 0]
-        near = rows[np.argsort(-(x[rows] @ centre))][:examples]
+        shown: list[str] = []  # nearest to the centre first, each text once
+        for r in rows[np.argsort(-(x[rows] @ centre))]:
+            if len(shown) == examples:
+                break
+            if texts[keep[r]] not in shown:
+                shown.append(texts[keep[r]])
         topics.append(
             Topic(
                 terms=tuple(top),
                 size=len(rows),
                 share=len(rows) / len(texts) if texts else 0.0,
-                examples=tuple(texts[keep[r]] for r in near),
+                examples=tuple(shown),
             )
         )
     return sorted(topics, key=lambda t: (-t.size, t.label))

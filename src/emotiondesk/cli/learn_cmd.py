@@ -7,6 +7,7 @@ candidate (``training.learn``), the gate (``evaluation.gate``), the registry
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -234,6 +235,7 @@ def learn_command(
     """
     from emotiondesk.data import load_dataset
     from emotiondesk.errors import InvalidInputError
+    from emotiondesk.pack import read_pack
     from emotiondesk.storage import make_engine, make_session_factory
     from emotiondesk.storage.feedback import mark_feedback_used
     from emotiondesk.training.learn import ExtraData, build_candidate
@@ -262,16 +264,28 @@ def learn_command(
         )
         for note in notes:
             err_console.print(f"  {note}", highlight=False)
-        result = build_candidate(
-            registry,
-            rows,
-            data=extras,
-            anchors=anchors,
-            holdback=holdback,
-            min_rows=min_rows,
-            by=by,
-            progress=lambda msg: err_console.print(f"  {msg}", highlight=False),
+        routes = sum(
+            len(t) for t in read_pack(registry.version_dir(registry.champion)).routes.values()
         )
+        with tqdm(total=routes, unit="route", desc="learn", leave=False) as bar:
+
+            def progress(message: str) -> None:
+                if message.endswith(": reading"):
+                    bar.update(1)
+                    bar.set_postfix_str(message.split(":")[0])
+                else:
+                    bar.write(f"  {message}", file=sys.stderr)
+
+            result = build_candidate(
+                registry,
+                rows,
+                data=extras,
+                anchors=anchors,
+                holdback=holdback,
+                min_rows=min_rows,
+                by=by,
+                progress=progress,
+            )
         db = make_engine(database)
         try:
             with make_session_factory(db)() as session:

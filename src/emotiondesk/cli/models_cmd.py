@@ -91,12 +91,15 @@ def info_command(
 ) -> None:
     """Show a model's configuration and its model card."""
     from emotiondesk.models.base import read_config
-    from emotiondesk.pack import default_pack_dir
+    from emotiondesk.pack import default_pack_dir, is_registry, registry_version_dir
 
     with user_errors():
         path = Path(name)
         if not path.is_dir():
-            path = (default_pack_dir() if pack == "default" else Path(pack)) / name
+            root = default_pack_dir() if pack == "default" else Path(pack)
+            if is_registry(root):  # a registry's champion holds the models
+                root = registry_version_dir(root)
+            path = root / name
         cfg = read_config(path)
         card_path = path / "README.md"
         card = card_path.read_text(encoding="utf-8") if card_path.is_file() else ""

@@ -38,17 +38,17 @@ def predict_scheme_proba(
     """Probabilities over ``task``'s canonical labels, and a name for the model.
 
     ``model`` is ``"default"`` (the shipped pack), a pack directory (with
-    ``pack.json``; texts are routed by language) or a single model directory
-    (with ``config.json``).
+    ``pack.json``; texts are routed by language), a model registry (its
+    champion) or a single model directory (with ``config.json``).
     """
     from emotiondesk.analyzer import _to_scheme, load_analyzer
     from emotiondesk.models.base import CONFIG_NAME, load_model
-    from emotiondesk.pack import PACK_FILE
+    from emotiondesk.pack import PACK_FILE, is_registry
 
     labels = scheme(task)
     path = None if str(model) == "default" else Path(model)
     out = np.zeros((len(texts), len(labels)))
-    if path is None or (path / PACK_FILE).is_file():
+    if path is None or (path / PACK_FILE).is_file() or is_registry(path):
         analyzer = load_analyzer(path)
         for start, stop in _batches(len(texts)):
             # the whole reading of `analyze` (chunks of long texts, pinyin, signals)

@@ -33,7 +33,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from emotiondesk.analyzer import Analyzer, load_analyzer
 from emotiondesk.config import Settings
-from emotiondesk.pack import CHALLENGER, CHAMPION, is_registry, read_aliases, registry_version_dir
+from emotiondesk.pack import (
+    CHALLENGER,
+    CHAMPION,
+    is_registry,
+    read_aliases,
+    read_pack,
+    registry_version_dir,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +149,13 @@ class LiveModels:
             return
         aliases = await run_in_threadpool(read_aliases, self.registry)
         self.champion = aliases.get(CHAMPION)
+        if self.champion is not None:
+            # promoted while the service was loading: the first check swaps
+            spec = await run_in_threadpool(
+                read_pack, registry_version_dir(self.registry, self.champion)
+            )
+            if f"{spec.name}-{spec.version}" != self._version_label():
+                self.champion = None
         self.metrics.model_version.labels(self._version_label()).set(1)
         await self._follow_challenger(aliases.get(CHALLENGER))
         if self.settings.model_poll_seconds > 0:

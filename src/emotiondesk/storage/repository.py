@@ -8,7 +8,7 @@ returned, counted or changed, and looking one up by id is a
 request stores is in the session).
 
 Example:
-    >>> conv = create_conversation(session, channel="web", customer_id="c-1")  # doctest: +SKIP
+    >>> conv = create_conversation(session, workspace="default", channel="web")  # doctest: +SKIP
     >>> session.commit()                                                        # doctest: +SKIP
 """
 

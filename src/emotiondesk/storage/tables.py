@@ -62,10 +62,13 @@ def new_id() -> str:
 DEFAULT_WORKSPACE = "default"
 
 
-def workspace_column() -> Mapped[str]:
-    """The workspace (tenant) a row belongs to; every query is scoped to one (migration 0007)."""
+def workspace_column(*, index: bool = True) -> Mapped[str]:
+    """The workspace (tenant) a row belongs to; every query is scoped to one (migration 0007).
+
+    ``index=False`` where a composite index leads with it instead.
+    """
     return mapped_column(
-        String(64), default=DEFAULT_WORKSPACE, server_default=DEFAULT_WORKSPACE, index=True
+        String(64), default=DEFAULT_WORKSPACE, server_default=DEFAULT_WORKSPACE, index=index
     )
 
 
@@ -77,7 +80,8 @@ class Conversation(Base):
     __tablename__ = "conversations"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    workspace: Mapped[str] = workspace_column()
+    #: Indexed with ``created_at`` (``ix_conversations_workspace_created``).
+    workspace: Mapped[str] = workspace_column(index=False)
     channel: Mapped[str | None] = mapped_column(String(64), index=True)
     customer_id: Mapped[str | None] = mapped_column(String(128), index=True)
     product_id: Mapped[str | None] = mapped_column(String(128), index=True)
@@ -111,8 +115,9 @@ class Message(Base):
     conversation_id: Mapped[str] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
-    #: The conversation's workspace (kept on the row so analytics need no join).
-    workspace: Mapped[str] = workspace_column()
+    #: The conversation's workspace (kept on the row so analytics need no join);
+    #: indexed with ``created_at`` (``ix_messages_workspace_created``).
+    workspace: Mapped[str] = workspace_column(index=False)
     seq: Mapped[int] = mapped_column(Integer)
     client_message_id: Mapped[str | None] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))
@@ -235,6 +240,10 @@ class ServiceSecret(Base):
 
 
 Index("ix_messages_conversation_created", Message.conversation_id, Message.created_at)
+# Workspaces (migration 0007): a workspace's newest messages and conversations (the live
+# feed, the conversation list) without sorting the whole workspace.
+Index("ix_messages_workspace_created", Message.workspace, Message.created_at)
+Index("ix_conversations_workspace_created", Conversation.workspace, Conversation.created_at)
 # Analytics (migration 0002, workspace first since 0007): one workspace's customer
 # messages in a time window, covering what the aggregates read (SQLite gets the
 # covered columns as trailing key columns instead).

@@ -64,6 +64,7 @@ HOLDBACK_FRACTION = 0.2
 MIN_ROWS = 5
 TIER = "fast: n-gram correction stacked on the champion's model (models/corrected.py)"
 
+#: Called at the start of each route (``"zh/polarity: reading"``) and before each fit.
 Progress = Callable[[str], None]
 
 
@@ -189,6 +190,8 @@ def build_candidate(
     for lang, tasks in spec.routes.items():
         for task, rel in tasks.items():
             key = f"{lang}/{task}"
+            if progress:
+                progress(f"{key}: reading")
             rows = [
                 r
                 for r in train
