@@ -487,6 +487,10 @@ async function pageConversation(main, id, seq) {
       if (emoVal) body.emotion = emoVal;
       try {
         const fb = await api("/v1/feedback", { method: "POST", body: JSON.stringify(body) });
+        const fresh = await api(`/v1/conversations/${encodeURIComponent(id)}`);
+        const m = fresh.messages.find((x) => x.id === form.dataset.messageId);
+        const box = form.closest("article.turn").querySelector(".corrections");
+        if (m && box) box.outerHTML = correctionsHtml(m);
         out.textContent = t("saved", { id: fb.id });
         out.className = "result ok";
       } catch (err) {
@@ -495,6 +499,24 @@ async function pageConversation(main, id, seq) {
       }
     };
   });
+}
+
+// A label in its language: polarity names and emotion names.
+const labelName = (task, label) => (label ? (task === "emotion" ? emo(label) : t(label)) : "–");
+
+// Who corrected which label of a message, when, old -> new (the latest correction holds).
+function correctionsHtml(m) {
+  const items = m.corrections || [];
+  if (!items.length) return `<div class="corrections" data-corrections="0"></div>`;
+  const conflicts = m.conflicts || [];
+  const lines = items.map((c) => `<li data-feedback-id="${c.feedback_id}" data-task="${esc(c.task)}">${t("correction_line", {
+    who: esc(c.author || "–"), when: esc(fmtTime(c.created_at)), task: t(c.task),
+    old: esc(labelName(c.task, c.previous)), new: esc(labelName(c.task, c.label)),
+  })}</li>`).join("");
+  const conflict = conflicts.length
+    ? `<p class="conflict" data-conflict="${esc(conflicts.join(" "))}">${t("correction_conflict", { tasks: conflicts.map((k) => t(k)).join(t("list_sep")) })}</p>`
+    : "";
+  return `<div class="corrections" data-corrections="${items.length}"><b>${t("corrected")}</b><ul>${lines}</ul>${conflict}</div>`;
 }
 
 // A message's text with its stored evidence highlighted: the (at most three)
@@ -564,6 +586,7 @@ function turnHtml(m) {
       <span class="score">${m.score !== null ? m.score.toFixed(2) : ""}</span> <time>${fmtTime(m.sent_at || m.created_at)}</time></header>
     <p class="text">${evidenceText(m)}</p>
     ${aspectsHtml(m)}
+    ${correctionsHtml(m)}
     ${m.role === "agent" ? scorecardHtml(qctx, m.scorecard) : ""}
     ${isCustomer && decisions ? `<div class="decisions"><h3>${t("decisions")}</h3><ul>${decisions}</ul></div>` : ""}
     ${isCustomer && suggestions ? `<div class="suggestions"><h3>${t("suggestions")}</h3><ul>${suggestions}</ul></div>` : ""}
@@ -665,6 +688,111 @@ function alertHtml(a) {
   </article>`;
 }
 
+// -- review queue (active learning) ------------------------------------------------------
+
+//: Keyboard: polarity 1/2/3, emotion keys, Enter saves, Space or "x" skips, "z" goes back.
+export const REVIEW_KEYS = {
+  polarity: { 1: "negative", 2: "neutral", 3: "positive" },
+  emotion: { a: "anger", d: "disgust", f: "fear", j: "joy", s: "sadness", u: "surprise", n: "neutral" },
+};
+
+async function pageReview(main, params, seq) {
+  const qs = new URLSearchParams({ limit: "100", window: params.get("window") || "150" });
+  if (params.get("language")) qs.set("language", params.get("language"));
+  const q = await load(api(`/v1/review-queue?${qs}`), seq);
+  const items = q.items;
+  let pos = 0;
+  let saved = 0;
+  let choice = {};
+  const langOpts = ["", "zh", "en", "other"].map((l) => `<option value="${l}" ${l === (params.get("language") || "") ? "selected" : ""}>${l ? t(`lang_${l}`) : t("all")}</option>`).join("");
+  const checks = q.label_check.map((c) => `<li data-task="${esc(c.task)}" data-status="${esc(c.status)}">${t(c.task)}: ${c.status === "checked" ? t("check_done", { checked: c.checked, flagged: c.flagged }) : t("check_skipped")}${c.not_checked ? ` ${t("check_not_checked", { n: c.not_checked })}` : ""}${c.reason ? ` <small>(${esc(c.reason)})</small>` : ""}</li>`).join("");
+  const keyHelp = [
+    ...Object.entries(REVIEW_KEYS.polarity).map(([k, v]) => `<kbd>${k}</kbd> ${t(v)}`),
+    ...Object.entries(REVIEW_KEYS.emotion).map(([k, v]) => `<kbd>${k}</kbd> ${emo(v)}`),
+    `<kbd>${t("key_enter")}</kbd> ${t("review_save")}`, `<kbd>${t("key_space")}</kbd>/<kbd>x</kbd> ${t("review_skip")}`, `<kbd>z</kbd> ${t("review_back")}`,
+  ].join(" · ");
+  main.innerHTML = `
+    <div class="toolbar"><h1>${t("review_title")}</h1>
+      <label>${t("language_filter")} <select id="review-lang">${langOpts}</select></label>
+      <span class="hint">${t("review_counts", { n: q.total, c: q.candidates })}</span></div>
+    <section class="card review-card" id="review-card" tabindex="0"></section>
+    <p class="keys">${keyHelp}</p>
+    <section class="card"><h2>${t("review_next")}</h2><table class="review-list"><thead><tr><th>#</th><th>${t("review_priority")}</th><th>${t("review_text")}</th><th>${t("review_why")}</th></tr></thead><tbody id="review-rows"></tbody></table></section>
+    <section class="card"><h2>${t("label_check")}</h2><ul class="label-check">${checks}</ul><p class="hint">${esc(q.tiers)}</p></section>`;
+  main.querySelector("#review-lang").onchange = (e) => {
+    location.hash = `#/review${e.target.value ? `?language=${e.target.value}` : ""}`;
+  };
+  const card = main.querySelector("#review-card");
+  const reasonText = (r) => `${t(`reason_${r.code}`)} ${(100 * r.value).toFixed(0)}%`;
+  const render = () => {
+    if (pos >= items.length) {
+      card.innerHTML = `<p class="empty" id="review-done">${t("review_done", { n: saved })}</p>`;
+      card.dataset.messageId = "";
+    } else {
+      const it = items[pos];
+      const issue = it.correction
+        ? `<p class="issue" data-kind="label_issue">${t("review_issue", { task: t(it.correction.task), given: esc(labelName(it.correction.task, it.correction.label)), suggested: esc(labelName(it.correction.task, it.correction.suggested)) })}</p>`
+        : "";
+      card.dataset.messageId = it.message_id;
+      card.innerHTML = `<header><span class="hint">${t("review_position", { i: pos + 1, n: items.length })} · ${t("review_priority")} ${(100 * it.priority).toFixed(0)}%</span>
+          ${it.product ? `<span class="badge outline">${esc(it.product)}</span>` : ""}
+          <a href="#/conversation/${esc(it.conversation_id)}">${t("conversation")} ${esc(it.conversation_id.slice(0, 8))}</a></header>
+        <p class="text review-text">${esc(it.text)}</p>
+        <p>${t("review_model_says")}: ${polarityBadge(it.polarity)} ${emotionBadge(it.emotion)}</p>
+        ${issue}
+        <ul class="reasons">${it.reasons.map((r) => `<li data-reason="${esc(r.code)}" title="${esc(r.detail)}">${esc(reasonText(r))} <small>${esc(r.detail)}</small></li>`).join("")}</ul>
+        <div class="choice">
+          ${Object.entries(REVIEW_KEYS.polarity).map(([k, v]) => `<button type="button" class="pick ${choice.polarity === v ? "on" : ""}" data-task="polarity" data-label="${v}"><kbd>${k}</kbd> ${t(v)}</button>`).join("")}
+          <span class="sep"></span>
+          ${Object.entries(REVIEW_KEYS.emotion).map(([k, v]) => `<button type="button" class="pick ${choice.emotion === v ? "on" : ""}" data-task="emotion" data-label="${v}"><kbd>${k}</kbd> ${emo(v)}</button>`).join("")}
+        </div>
+        <div class="actions"><button type="button" id="review-save">${t("review_save")}</button> <button type="button" id="review-skip">${t("review_skip")}</button> <span class="result" id="review-result"></span></div>`;
+      card.querySelectorAll("button.pick").forEach((b) => { b.onclick = () => pick(b.dataset.task, b.dataset.label); });
+      card.querySelector("#review-save").onclick = save;
+      card.querySelector("#review-skip").onclick = skip;
+    }
+    main.querySelector("#review-rows").innerHTML = items.slice(pos, pos + 15).map((it, j) => `<tr data-message-id="${esc(it.message_id)}" class="${j === 0 ? "current" : ""}"><td>${pos + j + 1}</td><td>${(100 * it.priority).toFixed(0)}%</td><td class="text">${esc(it.text.slice(0, 80))}</td><td>${it.reasons.map((r) => `<span class="badge outline" data-reason="${esc(r.code)}">${esc(t(`reason_${r.code}`))}</span>`).join(" ")}</td></tr>`).join("");
+  };
+  const pick = (task, label) => { choice = { ...choice, [task]: choice[task] === label ? undefined : label }; render(); };
+  const skip = () => { if (pos < items.length) { pos += 1; choice = {}; render(); } };
+  async function save() {
+    if (pos >= items.length) return;
+    const body = { message_id: items[pos].message_id };
+    if (choice.polarity) body.polarity = choice.polarity;
+    if (choice.emotion) body.emotion = choice.emotion;
+    const out = card.querySelector("#review-result");
+    if (!body.polarity && !body.emotion) {
+      out.textContent = t("review_pick_first");
+      out.className = "result bad";
+      return;
+    }
+    try {
+      await api("/v1/feedback", { method: "POST", body: JSON.stringify(body) });
+      saved += 1;
+      pos += 1;
+      choice = {};
+      render();
+    } catch (err) {
+      out.textContent = `${t("error")}: ${err.message}`;
+      out.className = "result bad";
+    }
+  }
+  const onKey = (ev) => {
+    if (!document.body.contains(card)) { document.removeEventListener("keydown", onKey); return; }
+    if (ev.target.closest && ev.target.closest("input, select, textarea")) return;
+    const k = ev.key;
+    if (REVIEW_KEYS.polarity[k]) pick("polarity", REVIEW_KEYS.polarity[k]);
+    else if (REVIEW_KEYS.emotion[k.toLowerCase()]) pick("emotion", REVIEW_KEYS.emotion[k.toLowerCase()]);
+    else if (k === "Enter") save();
+    else if (k === " " || k === "x") skip();
+    else if (k === "z" && pos > 0) { pos -= 1; choice = {}; render(); }
+    else return;
+    ev.preventDefault();
+  };
+  document.addEventListener("keydown", onKey);
+  render();
+}
+
 // -- shell ---------------------------------------------------------------------------------
 
 function renderNav() {
@@ -672,7 +800,7 @@ function renderNav() {
   const cur = (location.hash || "#/overview").split(/[/?]/)[1];
   nav.innerHTML = `
     <a class="brand" href="#/overview">${t("brand")}</a>
-    ${["overview", "queue", "live", "products", "alerts"].map((p) => `<a class="${cur === p ? "active" : ""}" href="#/${p}" data-nav="${p}">${t(p)}</a>`).join("")}
+    ${["overview", "queue", "live", "products", "alerts", "review"].map((p) => `<a class="${cur === p ? "active" : ""}" href="#/${p}" data-nav="${p}">${t(p === "review" ? "review_nav" : p)}</a>`).join("")}
     ${["agents", "practice"].map((p) => `<a class="${cur === p ? "active" : ""}" href="#/${p}" data-nav="${p}">${QSTR[lang][p]}</a>`).join("")}
     <span class="spacer"></span>
     <button id="lang" type="button">${t("language")}</button>
@@ -703,6 +831,7 @@ async function route() {
     else if (page === "conversation") await pageConversation(main, decodeURIComponent(arg || ""), seq);
     else if (page === "products") await pageProducts(main, params, seq);
     else if (page === "alerts") await pageAlerts(main, params, seq);
+    else if (page === "review") await pageReview(main, params, seq);
     else if (page === "agents") await pageAgents(main, decodeURIComponent(arg || ""), seq, qctx);
     else if (page === "practice") await pagePractice(main, seq, qctx);
     else await pageOverview(main, seq);

@@ -181,6 +181,61 @@ def test_conversation_label_correction_is_stored(page, dash_server: Server, conv
     assert stored[0].predicted_polarity == first["polarity"]
 
 
+def test_review_page_labels_the_queue_with_the_keyboard(
+    page, dash_server: Server, conversation
+) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{dash_server.base}/dashboard#/review")
+    page.wait_for_selector("#main[data-ready=true][data-page=review]")
+    card = page.locator("#review-card")
+    first = card.get_attribute("data-message-id")
+    assert first
+    assert card.locator("ul.reasons li[data-reason]").count() >= 1  # it says why
+    assert page.locator("#review-rows tr").count() > 1
+    shot(page, "review")
+    # polarity "1" (negative), emotion "a" (anger), Enter saves and moves on
+    page.keyboard.press("1")
+    page.keyboard.press("a")
+    assert card.locator("button.pick.on").count() == 2
+    page.keyboard.press("Enter")
+    page.locator(f"#review-card:not([data-message-id='{first}'])").wait_for()
+    second = card.get_attribute("data-message-id")
+    page.keyboard.press("x")  # skip: nothing stored
+    page.locator(f"#review-card:not([data-message-id='{second}'])").wait_for()
+    engine = make_engine(dash_server.database_url)
+    try:
+        with make_session_factory(engine)() as s:
+            stored = [
+                f
+                for f in repo.list_feedback(s, workspace="default")
+                if f.message_id in (first, second)
+            ]
+    finally:
+        engine.dispose()
+    assert [(f.message_id, f.polarity, f.emotion) for f in stored] == [(first, "negative", "anger")]
+    # after a reload the corrected message shows who corrected it, and from what
+    with dash_server.client() as http:
+        queue = http.get("/v1/review-queue?limit=500").json()
+        assert first not in {i["message_id"] for i in queue["items"]}
+        conv_id = next(
+            f["conversation_id"]
+            for f in http.get("/v1/feedback?limit=500").json()["items"]
+            if f["message_id"] == first
+        )
+    page.goto(f"{dash_server.base}/dashboard#/conversation/{conv_id}")
+    page.wait_for_selector("#main[data-ready=true][data-page=conversation]")
+    box = page.locator(f"article.turn[data-message-id='{first}'] .corrections")
+    # one correction of both tasks: two lines (polarity, emotion), each old -> new
+    assert box.get_attribute("data-corrections") == "2"
+    assert "negative" in box.inner_text() and "anger" in box.inner_text()
+    # the page in Chinese
+    page.goto(f"{dash_server.base}/dashboard#/review")
+    page.wait_for_selector("#main[data-ready=true][data-page=review]")
+    page.click("#lang")
+    page.wait_for_selector("nav a[data-nav=review]:has-text('标注')")
+    page.wait_for_selector("#main[data-ready=true][data-page=review] h1:has-text('标注队列')")
+    page.click("#lang")
+
+
 def test_conversation_highlights_the_evidence(browser, dash_server: Server, conversation) -> None:  # type: ignore[no-untyped-def]
     """The stored evidence spans are marked in the text, with tooltips in English and Chinese."""
     first = conversation["messages"][0]
@@ -317,6 +372,7 @@ def test_every_page_fits_a_phone(browser, dash_server: Server, conversation) -> 
             "live": "#/live",
             "products": "#/products",
             "alerts": "#/alerts",
+            "review": "#/review",
             "conversation": f"#/conversation/{conversation['id']}",
         }
         for name, hash_ in pages.items():

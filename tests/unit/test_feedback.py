@@ -153,3 +153,68 @@ def test_filters_pages_training_rows_and_marking(sessions) -> None:
             ("neutral", "negative"),
         ]
         assert shown[m2.id][0].task == "emotion"
+
+
+def test_cli_export_csv_jsonl_parquet(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from emotiondesk.cli.main import app
+
+    db = tmp_path / "fb.sqlite"
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade_database(engine)
+    with make_session_factory(engine)() as s:
+        conv = repo.create_conversation(s, workspace="default", channel="web")
+        m1 = _message(s, conv, "物流太慢了", "zh")
+        m2 = _message(s, conv, "late again", "en")
+        for message, task, label, who in (
+            (m1, "polarity", "negative", "amy"),
+            (m1, "polarity", "neutral", "bo"),
+            (m2, "emotion", "anger", "amy"),
+        ):
+            repo.add_feedback(
+                s, workspace="default", message_id=message.id, author=who, **{task: label}
+            )
+        other = repo.create_conversation(s, workspace="shop2", channel="web")
+        m3 = _message(s, other, "太好了", "zh")
+        repo.add_feedback(s, workspace="shop2", message_id=m3.id, polarity="positive")
+        s.commit()
+    engine.dispose()
+    runner = CliRunner()
+    out = tmp_path / "fb.csv"
+    r = runner.invoke(
+        app, ["feedback", "export", "--out", str(out), "--url", str(db), "-w", "default"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "conflicting" in r.output and m1.id in r.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 2 and list(rows[0])[:2] == ["text", "label"]  # default workspace only
+    by = {(row["message_id"], row["task"]): row for row in rows}
+    assert by[(m1.id, "polarity")]["label"] == "neutral"
+    assert by[(m1.id, "polarity")]["conflict"] == "True"
+    assert by[(m1.id, "polarity")]["old_label"] == "positive"
+    assert by[(m1.id, "polarity")]["author"] == "bo"
+    assert (
+        by[(m2.id, "emotion")]["label"] == "anger" and by[(m2.id, "emotion")]["conflict"] == "False"
+    )
+
+    jl = tmp_path / "fb.jsonl"
+    r = runner.invoke(
+        app, ["feedback", "export", "-o", str(jl), "--url", str(db), "--task", "emotion", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["rows"] == 1 and summary["conflicts"] == []
+    (line,) = jl.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["text"] == "late again"
+
+    pq_out = tmp_path / "fb.parquet"
+    r = runner.invoke(app, ["feedback", "export", "-o", str(pq_out), "--url", str(db)])
+    assert r.exit_code == 0 and pq.read_table(pq_out).num_rows == 3  # every workspace's
+
+    r = runner.invoke(app, ["feedback", "export", "-o", str(tmp_path / "x.txt"), "--url", str(db)])
+    assert r.exit_code != 0 and ".csv, .jsonl or .parquet" in r.output

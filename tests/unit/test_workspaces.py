@@ -315,6 +315,11 @@ def _calls(client: TestClient, a: Tenant, b: Tenant) -> dict[tuple[str, str], li
         ("POST", "/v1/feedback"): [
             (post("/v1/feedback", {"message_id": msg, "polarity": "positive"}), 404)
         ],
+        ("GET", "/v1/feedback"): [
+            (get("/v1/feedback", params={"limit": 500}), 200),
+            (get("/v1/feedback", params={"conversation_id": conv}), 200),
+        ],
+        ("GET", "/v1/review-queue"): [(get("/v1/review-queue", params={"limit": 500}), 200)],
         ("GET", "/v1/alerts"): [(get("/v1/alerts", params={"limit": 500}), 200)],
         # the served model is the same for all; its shadow figures only for the default's keys
         ("GET", "/v1/models"): [(get("/v1/models"), 200)],

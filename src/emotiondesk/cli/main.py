@@ -9,6 +9,7 @@ from emotiondesk.cli.chat import chat_command
 from emotiondesk.cli.db_cmd import db_app
 from emotiondesk.cli.deep import export_command, pretrain_command
 from emotiondesk.cli.evaluate_cmd import evaluate_command
+from emotiondesk.cli.feedback_cmd import feedback_app
 from emotiondesk.cli.import_cmd import import_command
 from emotiondesk.cli.keys_cmd import keys_app
 from emotiondesk.cli.learn_cmd import learn_command
@@ -39,6 +40,8 @@ app.command("serve")(serve_command)
 app.command("demo")(demo_command)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+# the learning loop (issue 11): corrections out for training and review
+app.add_typer(feedback_app, name="feedback")
 # analytics and dashboard (issue 6)
 app.command("import")(import_command)
 # batch scoring of files, local or on Ray (issue 14)

@@ -256,6 +256,19 @@ class MessageOut(_Out):
         description="An agent message's rubric scorecard: score, criteria (verdict, evidence "
         "span, the customer turn answered), failed.",
     )
+    corrections: list[CorrectionOut] = Field(
+        default_factory=list,
+        description="Agents' corrections of this message, oldest first (stored messages).",
+    )
+    corrected: dict[str, str] = Field(
+        default_factory=dict,
+        description="The label each corrected task has now (the latest correction wins).",
+    )
+    conflicts: list[str] = Field(
+        default_factory=list,
+        description="Tasks whose corrections of this message disagree (resolved by the "
+        "latest correction).",
+    )
     evidence: dict[str, Any] | None = Field(
         default=None,
         description="A customer message's evidence (null for agent messages and messages "
@@ -271,6 +284,23 @@ class MessageOut(_Out):
         if self.evidence:
             self.evidence = with_texts(self.evidence, self.text)
         return self
+
+
+class CorrectionOut(BaseModel):
+    """One correction of one task of a message: who changed which label, when."""
+
+    feedback_id: int
+    task: Literal["polarity", "emotion"]
+    previous: str | None = Field(
+        description="The label before: the previous correction's, else the model's."
+    )
+    label: str = Field(description="The label the correction gives.")
+    predicted: str | None = Field(description="What the model had said.")
+    author: str | None
+    note: str | None
+    model_version: str | None
+    used_for_training: bool
+    created_at: UtcDatetime
 
 
 class ConversationDetail(ConversationOut):
@@ -316,6 +346,91 @@ class FeedbackOut(_Out):
     predicted_emotion: str | None
     model_version: str | None
     created_at: UtcDatetime
+
+
+class FeedbackRow(FeedbackOut):
+    """A stored correction with its message (``GET /v1/feedback``)."""
+
+    conversation_id: str
+    text: str = Field(description="The message, PII masked.")
+    language: str | None
+    used_for_training: bool
+    conflict: bool = Field(
+        description="The message's corrections disagree on a task this row corrects."
+    )
+    superseded: bool = Field(
+        description="A later correction of the message decides every task this row corrects."
+    )
+
+
+class FeedbackConflict(BaseModel):
+    message_id: str
+    task: str
+    labels: list[str] = Field(description="The labels given, oldest first.")
+    label: str = Field(description="The label that holds (the latest correction's).")
+    feedback_id: int = Field(description="The correction that holds.")
+    feedback_ids: list[int]
+
+
+class FeedbackPage(BaseModel):
+    items: list[FeedbackRow]
+    total: int
+    limit: int
+    offset: int
+    rule: str = Field(description="How conflicting corrections of one message are resolved.")
+    conflicts: list[FeedbackConflict] = Field(
+        description="Conflicting corrections among the messages of this page."
+    )
+
+
+class ReviewReason(_Out):
+    code: Literal["uncertain", "tiers_disagree", "rare_class", "rare_product", "label_issue"]
+    value: float = Field(description="The signal, 0..1.")
+    detail: str
+
+
+class ReviewItem(_Out):
+    message_id: str
+    conversation_id: str
+    text: str = Field(description="The message, PII masked.")
+    language: str | None
+    product: str | None = Field(description="The conversation's product id, else its category.")
+    kind: Literal["unlabelled", "label_issue"] = Field(
+        description="unlabelled: never corrected; label_issue: a correction that looks wrong."
+    )
+    priority: float = Field(description="0..1, highest first.")
+    polarity: str | None
+    emotion: str | None
+    polarity_scores: dict[str, float]
+    emotion_scores: dict[str, float]
+    reasons: list[ReviewReason] = Field(description="Why it was picked, strongest first.")
+    correction: dict[str, Any] | None = Field(
+        default=None,
+        description="label_issue: the task, the label given, the one suggested, cleanlab's "
+        "label quality and the correction's id and author.",
+    )
+
+
+class LabelCheckOut(_Out):
+    task: str
+    status: Literal["checked", "skipped"]
+    checked: int
+    flagged: int
+    not_checked: int
+    reason: str | None
+
+
+class ReviewQueueOut(BaseModel):
+    items: list[ReviewItem]
+    total: int
+    limit: int
+    offset: int
+    candidates: int = Field(description="Uncorrected customer messages considered (the window).")
+    weights: dict[str, float] = Field(description="How the signals weigh in the priority.")
+    tiers: str = Field(description="Whether tier disagreement could be scored, and how.")
+    label_check: list[LabelCheckOut] = Field(
+        description="The label-error check (cleanlab) per task: checked, flagged, not checked."
+    )
 
 
 class AlertOut(_Out):

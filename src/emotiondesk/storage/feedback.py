@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from emotiondesk.errors import InvalidInputError
 from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS
 from emotiondesk.storage.repository import Page, to_utc
-from emotiondesk.storage.tables import Feedback, Message
+from emotiondesk.storage.tables import Conversation, Feedback, Message
 
 #: The labelling tasks a correction can carry, with their label schemes.
 TASKS: dict[str, tuple[str, ...]] = {
@@ -481,3 +481,80 @@ def mark_feedback_used(
     )
     session.flush()
     return int(result.rowcount or 0)
+
+
+# -- the review queue's inputs ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stored customer message no agent has corrected yet (a review-queue candidate)."""
+
+    message_id: str
+    conversation_id: str
+    text: str
+    language: str | None
+    polarity: str | None
+    emotion: str | None
+    analysis: dict[str, Any]
+    product: str | None
+    created_at: datetime
+
+
+def review_candidates(
+    session: Session, *, workspace: str | None, language: str | None = None, window: int = 500
+) -> list[Candidate]:
+    """The newest ``window`` customer messages without any correction, newest first.
+
+    ``product`` is the conversation's product id, else its category.
+    """
+    corrected = select(Feedback.id).where(Feedback.message_id == Message.id).exists()
+    stmt = (
+        select(
+            Message.id,
+            Message.conversation_id,
+            Message.text,
+            Message.language,
+            Message.polarity,
+            Message.emotion,
+            Message.analysis,
+            Message.created_at,
+            func.coalesce(Conversation.product_id, Conversation.category).label("product"),
+        )
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.role == "customer", ~corrected)
+    )
+    if workspace is not None:
+        stmt = stmt.where(Message.workspace == workspace)
+    if language is not None:
+        stmt = stmt.where(Message.language == language)
+    rows = session.execute(stmt.order_by(Message.created_at.desc(), Message.id).limit(window)).all()
+    return [
+        Candidate(
+            message_id=r.id,
+            conversation_id=r.conversation_id,
+            text=r.text,
+            language=r.language,
+            polarity=r.polarity,
+            emotion=r.emotion,
+            analysis=dict(r.analysis or {}),
+            product=r.product,
+            created_at=to_utc(r.created_at) or r.created_at,
+        )
+        for r in rows
+    ]
+
+
+def corrections_by_product(session: Session, *, workspace: str | None) -> dict[str, int]:
+    """How many messages were corrected per product (product id, else category)."""
+    product = func.coalesce(Conversation.product_id, Conversation.category)
+    stmt = (
+        select(product, func.count(func.distinct(Feedback.message_id)))
+        .join(Message, Message.id == Feedback.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(product.is_not(None))
+    )
+    if workspace is not None:
+        stmt = stmt.where(Feedback.workspace == workspace)
+    rows = session.execute(stmt.group_by(product)).all()
+    return {str(p): int(n) for p, n in rows}

@@ -27,10 +27,12 @@ from emotiondesk.service.schemas import (
     ConversationPage,
     ConversationStatus,
     ConversationUpdate,
+    CorrectionOut,
     IngestResponse,
     MessageIn,
     MessageOut,
 )
+from emotiondesk.storage import feedback as feedback_store
 from emotiondesk.storage import repository as repo
 from emotiondesk.usecases.agent_quality import conversation_quality
 from emotiondesk.usecases.analyze_messages import evidence_for_storage
@@ -207,7 +209,23 @@ def get_conversation(conversation_id: str, key: ReadKey, session: SessionDep) ->
     )
     detail = ConversationDetail.model_validate(conv)
     detail.quality = conversation_quality(conv.messages)
+    add_corrections(session, key.workspace, detail.messages)
     return detail
+
+
+def add_corrections(session: SessionDep, workspace: str, messages: list[MessageOut]) -> None:
+    """Fill each message's corrections (who, when, old -> new label) and current labels."""
+    found = feedback_store.corrections_for_messages(
+        session, workspace=workspace, message_ids=[m.id for m in messages]
+    )
+    for message in messages:
+        items = found.get(message.id) or []
+        message.corrections = [CorrectionOut.model_validate(c, from_attributes=True) for c in items]
+        labels: dict[str, set[str]] = {}
+        for c in items:  # oldest first: the last one of a task holds
+            message.corrected[c.task] = c.label
+            labels.setdefault(c.task, set()).add(c.label)
+        message.conflicts = [task for task, given in labels.items() if len(given) > 1]
 
 
 @router.post(
