@@ -371,7 +371,7 @@ def linear_part(
     """The n-gram model whose exact contributions explain ``model``, and the method's name.
 
     An n-gram model is its own (``linear``); with ``members``, an ensemble's
-    n-gram member with the largest weight stands for it (``ngram_member``:
+    n-gram member with the largest weight (in nested ensembles too) stands for it (``ngram_member``:
     exact for that member, an approximation for the ensemble); ``None`` when
     there is none.
     """
@@ -379,11 +379,19 @@ def linear_part(
         return model, "linear"
     if not members:
         return None
-    found = [
-        (float(w), m)
-        for m, w in zip(getattr(model, "models_", ()), getattr(model, "weights", ()), strict=False)
-        if isinstance(m, NgramClassifier) and w > 0
-    ]
+    found: list[tuple[float, NgramClassifier]] = []
+
+    def walk(m: Any, share: float) -> None:  # nested ensembles: the default pack's blends
+        if isinstance(m, NgramClassifier):
+            found.append((share, m))
+            return
+        subs, weights = getattr(m, "models_", ()), getattr(m, "weights", ())
+        total = float(sum(w for w in weights if w > 0)) or 1.0
+        for sub, w in zip(subs, weights, strict=False):
+            if w > 0:
+                walk(sub, share * float(w) / total)
+
+    walk(model, 1.0)
     if not found:
         return None
     return max(found, key=lambda wm: wm[0])[1], "ngram_member"
