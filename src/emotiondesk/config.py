@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     shadow: bool = False
     #: Longest text analysed (read whole, in overlapping chunks); longer ones keep
     #: their head and tail.
-    max_chars: int = 20_000
+    max_chars: int = MAX_TEXT_CHARS  # the same number as what is accepted, a separate setting
     #: Long texts are read in chunks of this many characters (0: one piece, the
     #: head and tail of ``max_chars``, as before issue 18).
     chunk_chars: int = Field(default=400, ge=0)

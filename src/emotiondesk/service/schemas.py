@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from emotiondesk.config import MAX_TEXT_CHARS
 from emotiondesk.labels import EMOTION_LABELS, POLARITY_LABELS
 from emotiondesk.usecases.analyze_messages import with_texts
 
@@ -472,7 +473,7 @@ class ErrorBody(BaseModel):
 
 class CoachTurn(_In):
     role: Literal["customer", "agent"]
-    text: str = Field(max_length=20_000)
+    text: str = Field(max_length=MAX_TEXT_CHARS)
     emotion: str | None = Field(
         default=None, description="The customer's emotion if known (else it is analysed)."
     )
@@ -482,7 +483,9 @@ class CoachIn(_In):
     messages: list[CoachTurn] = Field(
         default_factory=list, max_length=200, description="The conversation so far, oldest first."
     )
-    draft: str = Field(min_length=1, max_length=20_000, description="The agent's draft reply.")
+    draft: str = Field(
+        min_length=1, max_length=MAX_TEXT_CHARS, description="The agent's draft reply."
+    )
     language: Literal["zh", "en"] | None = None
 
 
@@ -509,7 +512,7 @@ class PracticeIn(_In):
 
 
 class PracticeReplyIn(_In):
-    text: str = Field(min_length=1, max_length=20_000)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
 
 class PracticeOut(BaseModel):

@@ -32,7 +32,9 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
-DEFAULT_MAX_CHARS = 20_000
+from emotiondesk.config import MAX_TEXT_CHARS
+
+DEFAULT_MAX_CHARS = MAX_TEXT_CHARS
 _TAIL_SHARE = 0.25
 
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
