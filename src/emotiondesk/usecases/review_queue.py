@@ -322,7 +322,8 @@ def tier_probabilities(
             cols = [p[:, j] if j is not None else np.zeros(len(p)) for j in order]
             return np.stack(cols, axis=1)
 
-        # the first member is the fast tier; the others are compared with it
+        # the first member is the faster tier (the n-gram model; in the default pack's
+        # e5 blends, the pack-v2 route); the others are compared with it
         fast = onto(probas[0])
         deep = onto(np.mean(probas[1:], axis=0))
         out[idx] = disagreement(fast, deep)
@@ -489,7 +490,10 @@ def build_review_queue(
         if all(v is None for v in tiers.values()):
             tier_note = "the pack serves one model per route: tier disagreement not scored"
         else:
-            tier_note = "ensemble routes: fast (n-gram) member against the deeper members"
+            tier_note = (
+                "ensemble routes: the first member (the faster tier: the n-gram model, or "
+                "in an e5 blend the pack-v2 route) against the other members"
+            )
     ranked = rank_candidates(
         candidates,
         label_counts=label_counts,
