@@ -47,20 +47,17 @@ def _lang(text: str) -> str:
     return "zh" if detect_language(text) == "zh" else "en"
 
 
-#: what the e5 model is blended with: the pack's current route, or the n-gram model alone
-AGAINST = "route"
+def base_route(pack: dict[str, Any], lang: str, task: str) -> str:
+    """The pack-v2 route of ``lang``/``task``: the one before any e5 blend replaced it."""
+    record = pack.get("selection", {}).get("e5_blend", {}).get(f"{lang}/{task}")
+    return str(record["route_before"]) if record else str(pack["routes"][lang][task])
 
 
 def _route_proba(lang: str, task: str, texts: list[str]) -> np.ndarray:
     from emotiondesk.evaluation.evaluate import predict_scheme_proba
-    from emotiondesk.pack import read_pack
 
-    pack = read_pack(ROOT / "models")
-    path = (
-        pack.model_dir(lang, task)
-        if AGAINST == "route"
-        else ROOT / "models" / f"{lang}-{task}-ngram"
-    )
+    pack = json.loads((ROOT / "models" / "pack.json").read_text(encoding="utf-8"))
+    path = ROOT / "models" / base_route(pack, lang, task)
     proba, _ = predict_scheme_proba(path, texts, task=task)
     return proba
 
@@ -94,12 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample", type=int, default=800)
     p.add_argument("--out", type=Path, default=None)
     p.add_argument(
-        "--against",
-        choices=["route", "ngram"],
-        default="route",
-        help="blend with the pack's current route or with the n-gram model alone",
-    )
-    p.add_argument(
         "--write-pack",
         type=Path,
         default=None,
@@ -111,13 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_pack is not None:
         write_pack(args.model, json.loads(args.write_pack.read_text()), ROOT / "models", None)
         return 0
-    global AGAINST
-    AGAINST = args.against
     if not args.data.is_dir():
         print(f"no data folder at {args.data}: nothing to measure (pass --data)", file=sys.stderr)
         return 0
     memo = _Memo(args.model)
-    out: dict[str, Any] = {"against": AGAINST, "weights": {}, "figures": {}}
+    out: dict[str, Any] = {"weights": {}, "figures": {}}
     for (lang, task), devs in dev_sets().items():
         t0 = time.perf_counter()
         # each dev sample is cut in two seeded halves: the blend weight is chosen on
@@ -244,7 +233,7 @@ def write_pack(model: Path, results: dict[str, Any], models: Path) -> None:
     for key, wt in results["weights"].items():
         lang, task = key.split("/")
         ok, why, mean_new, mean_old = _passes(lang, task, results["figures"])
-        route = pack["routes"][lang][task]
+        route = base_route(pack, lang, task)
         entry = {
             "route_before": route,
             "e5_weight": wt["chosen"],
