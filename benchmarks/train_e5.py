@@ -609,7 +609,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-every", type=int, default=None)
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--gate-sample", type=int, default=800, help="rows per dev set, fp32 vs int8")
+    p.add_argument(
+        "--gate-sample",
+        type=int,
+        default=800,
+        help="rows per dev set, fp32 vs int8 (0: the full dev splits)",
+    )
     p.add_argument("--eval-part", default="both", choices=["both", "full", "gate"])
     p.add_argument("--skip-dev", default="", help="comma-separated dev names not evaluated")
     p.add_argument(
@@ -668,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
             {"e5 fp32": args.work / "model", "e5 int8": onnx_dir},
             args.work / "gate_figures.json",
             baselines=False,
-            sample=args.gate_sample,
+            sample=args.gate_sample or None,
             skip=skip,
         )
         print(gate_table(paired))
