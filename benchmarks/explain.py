@@ -18,14 +18,15 @@ ingestion stores (``method="linear"`` plus the aspects; for the ensembles their
 n-gram members), timed in the same run (one thread), per tier.
 
 Tiers: ``ngram`` = the shipped pack's n-gram sub-pack (``models/fast``,
-linear contributions); ``ensemble`` = the shipped default pack (USE head +
-n-gram ensembles, occlusion). Data: dev samples from ../shared/data
+linear contributions); ``transformer`` (alias ``ensemble``) = the shipped
+default pack (blends of the pack-v2 routes and the e5 ONNX model; grouped
+occlusion by default, ``--method occlusion`` erases every word). Data: dev samples from ../shared/data
 (online_shopping_10_cats for zh, sst2 for en; skipped, with a note, when
 absent) and benchmarks/data/cs_turns.csv (per language).
 
 Usage:
     OMP_NUM_THREADS=1 python benchmarks/explain.py [--n 150] [--cost-n 1000] [--tiers ngram,ensemble]
-        [--cost-only] [--json]
+        [--method auto|grouped|occlusion] [--max-groups 3] [--cost-only] [--json]
 """
 
 from __future__ import annotations
@@ -45,14 +46,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from emotiondesk.analyzer import Analyzer, load_analyzer  # noqa: E402
-from emotiondesk.explain import explain, segment  # noqa: E402
+from emotiondesk.explain import MAX_GROUPS, explain, segment  # noqa: E402
 from emotiondesk.labels import POLARITY_LABELS  # noqa: E402
 from emotiondesk.usecases.analyze_messages import evidence_for_storage  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 DEV_SETS = {"zh": SHARED / "online_shopping_10_cats" / "dev.csv", "en": SHARED / "sst2" / "dev.csv"}
 CS_TURNS = ROOT / "benchmarks" / "data" / "cs_turns.csv"
-TIERS = {"ngram": ROOT / "models" / "fast", "ensemble": ROOT / "models"}
+TIERS = {
+    "ngram": ROOT / "models" / "fast",
+    "transformer": ROOT / "models",
+    "ensemble": ROOT / "models",  # the earlier name of the default pack's tier
+}
 TOP = 3
 DRAWS = 5
 
@@ -105,9 +110,9 @@ def polarity_proba(analyzer: Analyzer, texts: list[str], langs: list[str]) -> np
     return pol
 
 
-def faithfulness(analyzer: Analyzer, texts: list[str]) -> dict[str, Any]:
+def faithfulness(analyzer: Analyzer, texts: list[str], **how: Any) -> dict[str, Any]:
     results = analyzer.analyze(texts)
-    evidence = explain(analyzer, results)
+    evidence = explain(analyzer, results, **how)
     rng = np.random.default_rng(0)
     variants: list[str] = []
     langs: list[str] = []
@@ -159,14 +164,14 @@ def faithfulness(analyzer: Analyzer, texts: list[str]) -> dict[str, Any]:
     }
 
 
-def cost(analyzer: Analyzer, texts: list[str]) -> dict[str, Any]:
+def cost(analyzer: Analyzer, texts: list[str], **how: Any) -> dict[str, Any]:
     analyzer.analyze(texts[:16])  # warm up (loads encoders)
-    explain(analyzer, analyzer.analyze(texts[:16]))
+    explain(analyzer, analyzer.analyze(texts[:16]), **how)
     start = time.perf_counter()
     results = analyzer.analyze(texts)
     t_analyze = time.perf_counter() - start
     start = time.perf_counter()
-    explain(analyzer, results)
+    explain(analyzer, results, **how)
     t_explain = time.perf_counter() - start
     stored = evidence_for_storage(analyzer)
     start = time.perf_counter()
@@ -187,10 +192,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=150, help="messages per data set and language")
     ap.add_argument("--cost-n", type=int, default=1000, help="messages timed for the cost")
-    ap.add_argument("--tiers", default="ngram,ensemble")
+    ap.add_argument("--tiers", default="ngram,transformer")
+    ap.add_argument("--method", default="auto", choices=["auto", "grouped", "occlusion"])
+    ap.add_argument("--max-groups", type=int, default=MAX_GROUPS)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--cost-only", action="store_true", help="skip the faithfulness figures")
     args = ap.parse_args()
+    how = {"method": args.method, "max_groups": args.max_groups}
     sets: dict[str, list[str]] = {}
     for lang, path in DEV_SETS.items():
         if path.is_file():
@@ -209,11 +217,13 @@ def main() -> int:
             sets.items(), desc=f"{tier} faithfulness", unit="set", disable=args.cost_only
         ):
             if not args.cost_only:
-                out["faithfulness"][name] = faithfulness(analyzer, texts)
-        out["cost"] = cost(analyzer, cost_texts)
+                out["faithfulness"][name] = faithfulness(analyzer, texts, **how)
+        out["cost"] = cost(analyzer, cost_texts, **how)
         report[tier] = out
         if not args.json:
-            print(f"== {tier} ({TIERS[tier].relative_to(ROOT)})")
+            print(
+                f"== {tier} ({TIERS[tier].relative_to(ROOT)}), method {args.method}, max groups {args.max_groups}"
+            )
             for name, f in out["faithfulness"].items():
                 print(
                     f"{name:34s} n={f['n']:4d} comp {f['comprehensiveness']:.3f} "
