@@ -226,14 +226,14 @@ def _locate_grams(settings: tuple[Any, ...], texts: Sequence[str]) -> _Grams:
         w_owner = np.searchsorted(base, w_start, side="right") - 1
         for n in range(word_range[0], word_range[1] + 1):
             k = max(len(words) - n + 1, 0)
-            ok = np.flatnonzero(w_owner[:k] == w_owner[n - 1 : n - 1 + k])
+            first = np.flatnonzero(w_owner[:k] == w_owner[n - 1 : n - 1 + k])
             if n == 1:
-                grams.extend([_WORD_MARK + words[i] for i in ok.tolist()])
+                grams.extend([_WORD_MARK + words[i] for i in first.tolist()])
             else:
-                grams.extend([_WORD_MARK + " ".join(words[i : i + n]) for i in ok.tolist()])
-            owners.append(w_owner[ok])
-            starts.append(w_start[ok])
-            ends.append(w_end[ok + n - 1])
+                grams.extend([_WORD_MARK + " ".join(words[i : i + n]) for i in first.tolist()])
+            owners.append(w_owner[first])
+            starts.append(w_start[first])
+            ends.append(w_end[first + n - 1])
     if not starts:
         empty = np.zeros(0, dtype=np.int64)
         return _Grams(grams, empty, empty, empty, base, size)
