@@ -73,7 +73,7 @@ TOP_WORDS = 8
 MAX_UNITS = 48
 #: Grouped occlusion erases at most this many groups of words per message: a
 #: model scores at most ``MAX_GROUPS + 1`` copies of each message.
-MAX_GROUPS = 4
+MAX_GROUPS = 3
 _TOKEN_RE = re.compile(r"[\w']+|[^\w\s]+")
 
 
