@@ -414,6 +414,79 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def mean_headline(rows: dict[str, Any], part: str) -> float:
+    import train_pack as tp
+
+    vals = [
+        float(r[part]["accuracy"] if name.endswith("(binary)") else r[part]["macro_f1"])
+        for name, r in rows.items()
+        if tp.is_public(name)
+    ]
+    return sum(vals) / len(vals)
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    """Per model, the variant (work dir) that passes the rule with the best mean on the
+    choose halves; with ``--write``, copy it into the models folder and route the fast
+    pack to it (the n-gram models themselves stay: the default pack's ensembles use them).
+    """
+    import shutil
+
+    chosen: dict[str, tuple[Path, dict[str, Any]]] = {}
+    summary: dict[str, Any] = {}
+    for work in args.work:
+        report = json.loads((work / "report.json").read_text())
+        for name, r in report.items():
+            mean = mean_headline(r["distilled"], "choose")
+            summary.setdefault(name, []).append(
+                {
+                    "work": work.name,
+                    "mode": r["mode"],
+                    "weight": r["weight"],
+                    "ships": r["ships (choose halves)"],
+                    "choose_mean": round(mean, 4),
+                    "current_choose_mean": round(mean_headline(r["current"], "choose"), 4),
+                    "report_mean": round(mean_headline(r["distilled"], "report"), 4),
+                    "current_report_mean": round(mean_headline(r["current"], "report"), 4),
+                }
+            )
+            if r["ships (choose halves)"] and (
+                name not in chosen or mean > mean_headline(chosen[name][1]["distilled"], "choose")
+            ):
+                chosen[name] = (work, r)
+    print(
+        json.dumps(
+            {"variants": summary, "chosen": {k: str(v[0]) for k, v in chosen.items()}}, indent=2
+        )
+    )
+    if not args.write:
+        return 0
+    pack_path = args.models / "fast" / "pack.json"
+    pack = json.loads(pack_path.read_text())
+    for name, (work, r) in chosen.items():
+        recipe_lang, recipe_task = name.split("-")[:2]
+        dest = args.models / r["distilled_model"]
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(work / r["distilled_model"], dest)
+        pack["routes"][recipe_lang][recipe_task] = f"../{r['distilled_model']}"
+        logger.info("%s -> %s (from %s)", name, dest, work)
+    if chosen:
+        pack["version"] = args.version
+        pack["created"] = time.strftime("%Y-%m-%d")
+        pack["distilled"] = {
+            name: {
+                "model": r["distilled_model"],
+                "mode": r["mode"],
+                "weight": r["weight"],
+                "distilled_texts": r["distilled_texts"],
+            }
+            for name, (_, r) in chosen.items()
+        }
+        pack_path.write_text(json.dumps(pack, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
 COMMAND = (
     "python benchmarks/distill.py label --data ../shared/data --teacher TEACHER --cache CACHE\n"
     "python benchmarks/distill.py train --data ../shared/data --cache CACHE --work WORK"
@@ -472,6 +545,12 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--mode", choices=("soft", "hard"), default="soft")
     tr.add_argument("--weight", type=float, default=1.0, help="weight of a distilled text")
     tr.add_argument("--threshold", type=float, default=0.8, help="--mode hard: least teacher p")
+    se = sub.add_parser("select", help="pick the variant that passes the rule; --write ships it")
+    se.add_argument("--data", type=Path, default=Path("../shared/data"))
+    se.add_argument("--work", type=Path, nargs="+", required=True, help="train phase outputs")
+    se.add_argument("--models", type=Path, default=ROOT / "models")
+    se.add_argument("--version", default="2026.11.3", help="the fast pack's new version")
+    se.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(
@@ -483,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.phase == "label":
         return cmd_label(args)
     sys.path.insert(0, str(ROOT / "benchmarks"))
+    if args.phase == "select":
+        return cmd_select(args)
     return cmd_train(args)
 
 
