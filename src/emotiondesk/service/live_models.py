@@ -166,7 +166,7 @@ class ShadowScorer:
                 if self._written == self._changes:
                     return True  # the row already holds these counts
                 changes = self._changes
-                snapshot = {
+                snapshot: dict[str, Any] = {
                     "challenger": self.version,
                     "champion": self.champion,
                     "worker": self.worker,

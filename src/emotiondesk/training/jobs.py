@@ -149,10 +149,11 @@ def _running(job: Path) -> bool:
 def read_job(job: Path) -> dict[str, Any]:
     """``job.json``, with ``state`` ``interrupted`` for a running job whose process is gone."""
     data = json.loads((job / JOB_FILE).read_text(encoding="utf-8"))
-    if data["state"] in ("running", "queued") and not _running(job):
-        started = data["state"] == "running" or data.get("runs", 0) > 0
-        if started or not _alive(data.get("pid")):
-            data["state"] = "interrupted"
+    # running without the lock: the process is gone; queued: its process died
+    # before taking the lock (a queued job not spawned yet has no pid)
+    gone = data["state"] == "running" or (data.get("pid") and not _alive(data["pid"]))
+    if data["state"] in ("running", "queued") and gone and not _running(job):
+        data["state"] = "interrupted"
     data["dir"] = str(job)
     data["cancel_requested"] = (job / CANCEL_FILE).exists()
     return data
@@ -200,7 +201,7 @@ def resume(job: Path) -> int:
     data = read_job(job)
     if data["state"] in ("running", "queued") or _running(job):
         raise InvalidInputError(f"job {job.name} is {data['state']}: nothing to resume")
-    if data["state"] in ("done", "failed") and data["state"] == "done":
+    if data["state"] == "done":
         raise InvalidInputError(f"job {job.name} is done (candidate {data['result']})")
     (job / CANCEL_FILE).unlink(missing_ok=True)
     update_job(job, state="queued", error=None)
