@@ -191,8 +191,8 @@ class RawClient:
 
 
 def batch_stats(base: str) -> tuple[float, float]:
-    """(sum, count) of the emotiondesk_batch_size histogram."""
-    text = httpx.get(f"{base}/metrics", timeout=10).text
+    """(sum, count) of the emotiondesk_batch_size histogram (``/metrics`` needs a key)."""
+    text = httpx.get(f"{base}/metrics", headers={"X-API-Key": KEY}, timeout=10).text
     total = count = 0.0
     for line in text.splitlines():
         if line.startswith("emotiondesk_batch_size_sum"):
