@@ -16,7 +16,10 @@ Each is scored on every dev split of its language and task (``train_e5.py``'s
 evaluation, whole splits) and compared with the fp32 model by the gate's rule:
 accuracy and macro-F1 within 0.5 points and label agreement >= 98 %. The word
 table stays fp32 in both (quantising it is a separate, lossless step for this
-model: see the weight-only export). Prints one Markdown table.
+model: see the weight-only export). Prints one Markdown table, then the speed
+of the fp32 export and of each variant on the same 1,024 SST-2 and
+online_shopping dev texts (one thread, batch 64 and one message at a time,
+interleaved, best of ``--runs``).
 """
 
 from __future__ import annotations
@@ -75,12 +78,47 @@ def verdict(fp32: dict, q: dict, n: int) -> tuple[float, bool]:
     return agree, ok
 
 
+def speed(dirs: dict[str, Path], data: Path, runs: int) -> None:
+    import csv
+    import time
+
+    import numpy as np
+
+    from emotiondesk.models.onnx import OnnxClassifier
+
+    texts: list[str] = []
+    for rel in ("sst2/dev.csv", "online_shopping_10_cats/dev.csv"):
+        with (data / rel).open(encoding="utf-8", newline="") as fh:
+            texts += [r["text"] for r in csv.DictReader(fh) if 10 <= len(r["text"]) <= 60][:512]
+    models = {k: OnnxClassifier.from_pretrained(d, num_threads=1) for k, d in dirs.items()}
+    best: dict[str, list[float]] = {k: [0.0, 1e9, 1e9] for k in models}
+    for _ in range(runs):
+        for name, m in models.items():
+            m.batch_size = 64
+            t0 = time.perf_counter()
+            m.predict_logits(texts)
+            best[name][0] = max(best[name][0], len(texts) / (time.perf_counter() - t0))
+            lat = []
+            for t in texts[:200]:
+                t0 = time.perf_counter()
+                m.predict_logits([t])
+                lat.append(time.perf_counter() - t0)
+            best[name][1] = min(best[name][1], float(np.percentile(lat, 50)) * 1000)
+            best[name][2] = min(best[name][2], float(np.percentile(lat, 95)) * 1000)
+    print(f"\n{len(texts)} dev texts of 10-60 characters, one thread, best of {runs} runs")
+    print("| model | msgs/s, batch 64 | single message p50 / p95 |")
+    print("| --- | ---: | --- |")
+    for name, (rate, p50, p95) in best.items():
+        print(f"| {name} | {rate:.1f} | {p50:.1f} ms / {p95:.1f} ms |")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", type=Path, required=True, help="the fine-tuned torch model")
     p.add_argument("--fp32-onnx", type=Path, required=True, help="its fp32 ONNX export")
     p.add_argument("--work", type=Path, required=True, help="variants and figures go here")
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument("--runs", type=int, default=2, help="speed runs (0: no speed figures)")
     args = p.parse_args(argv)
     if not args.data.is_dir():
         print(f"benchmark skipped: {args.data} not found (pass --data DIR)", file=sys.stderr)
@@ -115,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, k in passed.items():
         print(f"{name}: {k} of {len(figs)} dev splits pass the gate")
+    if args.runs:
+        dirs = {"fp32": args.fp32_onnx} | {f"dynamic int8 ({v})": args.work / v for v in VARIANTS}
+        speed(dirs, args.data, args.runs)
     return 0
 
 
