@@ -39,9 +39,7 @@ def _two_layer_model(path: Path, k: int = 70, n: int = 24) -> None:
 def _quantise(src: Path, dst: Path, bits: int, symmetric: bool) -> None:
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    q = MatMulNBitsQuantizer(
-        onnx.load(str(src)), bits=bits, block_size=32, is_symmetric=symmetric
-    )
+    q = MatMulNBitsQuantizer(onnx.load(str(src)), bits=bits, block_size=32, is_symmetric=symmetric)
     q.process()
     onnx.save(q.model.model, str(dst))
 
