@@ -86,7 +86,9 @@ def main() -> None:
         result = run_deep_learn(job, reg, inputs, params, ctx)
         t_deep = time.perf_counter() - t0
         ends = [t for _, t in ctx.marks[1:]] + [t0 + t_deep]
-        stages = {name: round(end - start, 1) for (name, start), end in zip(ctx.marks, ends)}
+        stages = {
+            name: round(end - start, 1) for (name, start), end in zip(ctx.marks, ends, strict=True)
+        }
         t1 = time.perf_counter()
         fast = build_candidate(reg, rows)
         t_fast = time.perf_counter() - t1
