@@ -29,6 +29,8 @@ DATA = Path(__file__).resolve().parent / "data"
 def load() -> list[tuple[str, str, str]]:
     out = []
     for f in sorted(DATA.glob("agentqa_*.yaml")):
+        if f.stem.startswith("agentqa_tune_"):  # two criteria only; not the 416 drafts
+            continue
         for turn in yaml.safe_load(f.read_text("utf-8")):
             for r in turn["replies"]:
                 out.append((turn["customer"], turn["emotion"], r["text"]))
