@@ -8,7 +8,10 @@ score against customer satisfaction on the USS service dialogues.
    ``test``: never looked at while tuning; report this one). Per criterion:
    precision, recall and F1 of each verdict and their macro average, with the
    customer's emotion either as labelled (``--emotion gold``, the scorer
-   alone) or read by the shipped model pack (``--emotion model``, end to end).
+   alone) or read by the shipped model pack (``--emotion model``, end to end;
+   ``--emotion fast``: by its n-gram tier, as ``POST /v1/coach`` reads them).
+   ``--split tune``: ``agentqa_tune_{en,zh}.yaml``, replies written later to tune
+   answers_question and no_blame only (the other criteria are not labelled there).
 2. ``--data DIR``: the Spearman correlation between the 0-100 conversation
    score and the annotated dialogue satisfaction of ``uss_satisfaction_en/dev.csv``
    (MultiWOZ + SGD, mean of the annotators' 1-5 overall scores) and
@@ -16,7 +19,7 @@ score against customer satisfaction on the USS service dialogues.
    satisfied); said so and skipped when absent. Customer emotions there are
    read by the shipped pack unless ``--no-model``.
 
-    python benchmarks/agentqa.py [--split test|dev|all] [--emotion gold|model] [--data ../shared/data] [--json out.json]
+    python benchmarks/agentqa.py [--split test|dev|tune|all] [--emotion gold|model|fast] [--data ../shared/data] [--json out.json]
 """
 
 from __future__ import annotations
@@ -161,10 +164,13 @@ def evaluate(
     return report
 
 
-def model_emotions(texts: list[str]) -> dict[str, tuple[str, str]]:
+def model_emotions(texts: list[str], fast: bool = False) -> dict[str, tuple[str, str]]:
+    """The shipped default pack's reading of each text (``fast``: the n-gram tier,
+    ``models/fast``, which ``POST /v1/coach`` reads customer turns with by default)."""
     from emotiondesk import load_analyzer
+    from emotiondesk.pack import shipped_pack_dir
 
-    analyzer = load_analyzer()
+    analyzer = load_analyzer(shipped_pack_dir() / "fast" if fast else None)
     unique = sorted(set(texts))
     return {
         t: (r.emotion, r.polarity) for t, r in zip(unique, analyzer.analyze(unique), strict=True)
@@ -259,7 +265,13 @@ def main(argv: list[str] | None = None) -> int:
         help="test: the report half; dev: the half the cues were tuned on; tune: the "
         "agentqa_tune_* files (answers_question and no_blame only); all: dev + test",
     )
-    ap.add_argument("--emotion", choices=("gold", "model"), default="gold")
+    ap.add_argument(
+        "--emotion",
+        choices=("gold", "model", "fast"),
+        default="gold",
+        help="the customer's emotion: as labelled, read by the default pack, or read by "
+        "the fast n-gram tier (the coach's default reader)",
+    )
     ap.add_argument("--data", type=Path, help="../shared/data for the USS correlation")
     ap.add_argument("--no-model", action="store_true", help="USS: lexical customer reading only")
     ap.add_argument("--errors", action="store_true", help="print the misjudged replies")
@@ -279,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         if it["split"] == args.split or (args.split == "all" and it["split"] != "tune")
     ]
     emotions = (
-        model_emotions([it["customer"] for it in chosen]) if args.emotion == "model" else None
+        model_emotions([it["customer"] for it in chosen], fast=args.emotion == "fast")
+        if args.emotion != "gold"
+        else None
     )
     scorer = AgentScorer()
     report = {

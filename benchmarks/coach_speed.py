@@ -5,7 +5,13 @@ Drafts are the hand-written replies of ``benchmarks/data/agentqa_*.yaml``
 (416, zh and en), each coached as the answer to its customer turn; every
 draft is coached ``--reps`` times after a warm-up pass. ``--http`` also
 times ``POST /v1/coach`` on the real service (uvicorn on loopback, SQLite,
-the shipped pack loaded but not used by the coach).
+the shipped default pack loaded), request by request in each of
+:data:`HTTP_MODES`: the customer turn read by the service's pack (as before
+the coach had its own reader) or by the fast n-gram tier (the default), each
+with and without the reader's cache, and with the customer's emotion given.
+The cached modes hit the cache on every timed request (the warm-up pass fills
+it); the uncached ones never do: the two ends of real use, where an agent
+coaches several drafts per customer turn.
 
     python benchmarks/coach_speed.py [--reps 5] [--http]
 """
@@ -75,14 +81,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"coach (in process):  {c}")
     print(f"scorer alone:        {s}  (coach / scorer p50 = {c['p50'] / s['p50']:.1f}x)")
     if args.http:
-        analysed, given = time_http(items, args.reps)
-        print(f"POST /v1/coach, customer turn analysed by the pack: {percentiles(analysed)}")
-        print(f"POST /v1/coach, customer emotion given:            {percentiles(given)}")
+        for name, ms in time_http(items, args.reps).items():
+            print(f"POST /v1/coach, {name}: {percentiles(ms)}")
     return 0
 
 
-def time_http(items: list[tuple[str, str, str]], reps: int) -> tuple[list[float], list[float]]:
-    """Latencies of ``POST /v1/coach`` without and with the customer's emotion in the request."""
+#: ``POST /v1/coach`` modes timed side by side (interleaved request by request): what reads
+#: the customer turn (``service``: the service's own pack, the behaviour before the coach
+#: had its own reader; ``fast``: the shipped n-gram tier, the default now), with or
+#: without the reader's cache, and the customer's emotion sent in the request.
+HTTP_MODES = (
+    ("customer turn read by the service's pack, no cache (before)", "service", 0, False),
+    ("customer turn read by the service's pack, cached", "service", 4096, False),
+    ("customer turn read by the fast tier, no cache", "fast", 0, False),
+    ("customer turn read by the fast tier, cached (default)", "fast", 4096, False),
+    ("customer emotion given in the request", "fast", 4096, True),
+)
+
+
+def time_http(items: list[tuple[str, str, str]], reps: int) -> dict[str, list[float]]:
+    """Latencies of ``POST /v1/coach`` in each of :data:`HTTP_MODES`."""
     import socket
     import tempfile
     import threading
@@ -92,8 +110,10 @@ def time_http(items: list[tuple[str, str, str]], reps: int) -> tuple[list[float]
 
     from emotiondesk.config import Settings
     from emotiondesk.service import create_app
+    from emotiondesk.usecases.agent_quality import TurnReader
 
     key = "coach-speed-benchmark-key-0123456789"
+    out: dict[str, list[float]] = {name: [] for name, *_ in HTTP_MODES}
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             _env_file=None,
@@ -113,17 +133,24 @@ def time_http(items: list[tuple[str, str, str]], reps: int) -> tuple[list[float]
         thread.start()
         while not server.started:
             time.sleep(0.05)
-        analysed: list[float] = []
-        given: list[float] = []
+        quality = app.state.agent_quality
+        readers = {}
+        for _, model, cache, _ in HTTP_MODES:
+            readers.setdefault((model, cache), TurnReader(model, cache_size=cache))
+        fast = readers[("fast", 0)]._own()  # one fast pack for both fast readers
+        for (model, _), r in readers.items():
+            if model == "fast":
+                r._analyzer = fast
         try:
             with httpx.Client(
                 base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=300
             ) as c:
                 for i, (customer, emotion, draft) in enumerate(items * (reps + 1)):
-                    for out, turn in (
-                        (analysed, {"role": "customer", "text": customer}),
-                        (given, {"role": "customer", "text": customer, "emotion": emotion}),
-                    ):
+                    for name, model, cache, given in HTTP_MODES:
+                        quality.reader = readers[(model, cache)]
+                        turn = {"role": "customer", "text": customer}
+                        if given:
+                            turn["emotion"] = emotion
                         body = {"messages": [turn], "draft": draft}
                         t0 = time.perf_counter()
                         r = c.post("/v1/coach", json=body)
@@ -131,12 +158,12 @@ def time_http(items: list[tuple[str, str, str]], reps: int) -> tuple[list[float]
                         if r.status_code != 200:
                             print(r.status_code, r.text, file=sys.stderr)
                             raise SystemExit(1)
-                        if i >= len(items):  # the first pass warms up
-                            out.append(dt)
+                        if i >= len(items):  # the first pass warms up (and fills the caches)
+                            out[name].append(dt)
         finally:
             server.should_exit = True
             thread.join(timeout=15)
-    return analysed, given
+    return out
 
 
 if __name__ == "__main__":

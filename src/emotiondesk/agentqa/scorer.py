@@ -332,7 +332,12 @@ class AgentScorer:
         bad = c.fail_cues.find(reply, lang, unless=c.fail_unless)
         if bad is not None:
             return CriterionResult(
-                c.id, FAIL, c.weight, _span(reply, bad), trigger, f"{why}; the reply says this"
+                c.id,
+                FAIL,
+                c.weight,
+                _span(reply, bad),
+                trigger,
+                f"{why}; the reply says this" if why else "the reply says this",
             )
         if c.question_types and customer is not None:
             typed = self._typed_answer(c, reply, lang, customer)
