@@ -11,7 +11,9 @@ the coach had its own reader) or by the fast n-gram tier (the default), each
 with and without the reader's cache, and with the customer's emotion given.
 The cached modes hit the cache on every timed request (the warm-up pass fills
 it); the uncached ones never do: the two ends of real use, where an agent
-coaches several drafts per customer turn.
+coaches several drafts per customer turn. Each latency comes with the CPU time
+it cost (thread time in process; process time over HTTP, where client and
+server share the process), which a loaded machine does not inflate.
 
     python benchmarks/coach_speed.py [--reps 5] [--http]
 """
@@ -19,6 +21,7 @@ coaches several drafts per customer turn.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -63,16 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     scorer = AgentScorer()
     for customer, emotion, draft in items:  # warm-up (regex compile, BM25 index)
         coach.coach(draft, history=[Turn("customer", customer, emotion)])
-    coach_ms, score_ms = [], []
+    coach_ms, score_ms, coach_cpu, score_cpu = [], [], [], []
     for _ in range(args.reps):
         for customer, emotion, draft in items:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             scorer.score_reply(draft, customer=CustomerTurn(customer, emotion=emotion))
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.thread_time()
             coach.coach(draft, history=[Turn("customer", customer, emotion)])
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.thread_time()
             score_ms.append(1000 * (t1 - t0))
             coach_ms.append(1000 * (t2 - t1))
+            score_cpu.append(1000 * (c1 - c0))
+            coach_cpu.append(1000 * (c2 - c1))
     print(
         f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}"
     )
@@ -80,9 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     c, s = percentiles(coach_ms), percentiles(score_ms)
     print(f"coach (in process):  {c}")
     print(f"scorer alone:        {s}  (coach / scorer p50 = {c['p50'] / s['p50']:.1f}x)")
+    print(f"coach, cpu time:     {percentiles(coach_cpu)}")
+    print(f"scorer, cpu time:    {percentiles(score_cpu)}")
+    print(f"load average: {os.getloadavg()}")
     if args.http:
-        for name, ms in time_http(items, args.reps).items():
-            print(f"POST /v1/coach, {name}: {percentiles(ms)}")
+        wall, cpu = time_http(items, args.reps)
+        for name, ms in wall.items():
+            print(f"POST /v1/coach, {name}: wall {percentiles(ms)}, cpu {percentiles(cpu[name])}")
     return 0
 
 
@@ -99,8 +108,12 @@ HTTP_MODES = (
 )
 
 
-def time_http(items: list[tuple[str, str, str]], reps: int) -> dict[str, list[float]]:
-    """Latencies of ``POST /v1/coach`` in each of :data:`HTTP_MODES`."""
+def time_http(
+    items: list[tuple[str, str, str]], reps: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall-clock latencies of ``POST /v1/coach`` in each of :data:`HTTP_MODES`, and the
+    CPU time of each request (client and server share this process: the CPU the request
+    costs, without the time the scheduler gave to other processes on a loaded machine)."""
     import socket
     import tempfile
     import threading
@@ -114,6 +127,7 @@ def time_http(items: list[tuple[str, str, str]], reps: int) -> dict[str, list[fl
 
     key = "coach-speed-benchmark-key-0123456789"
     out: dict[str, list[float]] = {name: [] for name, *_ in HTTP_MODES}
+    cpu: dict[str, list[float]] = {name: [] for name, *_ in HTTP_MODES}
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             _env_file=None,
@@ -152,18 +166,20 @@ def time_http(items: list[tuple[str, str, str]], reps: int) -> dict[str, list[fl
                         if given:
                             turn["emotion"] = emotion
                         body = {"messages": [turn], "draft": draft}
-                        t0 = time.perf_counter()
+                        t0, c0 = time.perf_counter(), time.process_time()
                         r = c.post("/v1/coach", json=body)
                         dt = 1000 * (time.perf_counter() - t0)
+                        dc = 1000 * (time.process_time() - c0)
                         if r.status_code != 200:
                             print(r.status_code, r.text, file=sys.stderr)
                             raise SystemExit(1)
                         if i >= len(items):  # the first pass warms up (and fills the caches)
                             out[name].append(dt)
+                            cpu[name].append(dc)
         finally:
             server.should_exit = True
             thread.join(timeout=15)
-    return out
+    return out, cpu
 
 
 if __name__ == "__main__":
