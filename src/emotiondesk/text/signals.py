@@ -192,6 +192,9 @@ class Signal:
     max_clauses: int = 0
     #: not when one of these signals fired before it (a weaker cue of the same kind)
     unless_fired: tuple[str, ...] = ()
+    #: the signal's emotion beats a neutral reading: when neutral is still on top after
+    #: the pull, the two swap places (another emotion of the models stays)
+    over_neutral: bool = False
 
 
 def _is_shouting(text: str) -> bool:
@@ -313,6 +316,7 @@ class SignalLexicon:
             model_below=tuple((str(k), float(v)) for k, v in (s.get("model_below") or {}).items()),
             max_clauses=int(s.get("max_clauses", 0)),
             unless_fired=_names(s.get("unless_fired")),
+            over_neutral=bool(s.get("over_neutral", False)),
         )
         for label, _ in sig.model_below:
             self._check(label, "neutral", f"signal {sig.id!r} model_below")
@@ -402,6 +406,9 @@ class SignalLexicon:
         return fired
 
 
+_NEUTRAL_EMOTION = EMOTION_LABELS.index("neutral")
+
+
 def _pull(p: np.ndarray, labels: Sequence[str], label: str, strength: float) -> np.ndarray:
     target = np.zeros_like(p)
     target[labels.index(label)] = 1.0
@@ -450,6 +457,9 @@ def apply_signals(
             pol = _pull(pol, POLARITY_LABELS, sig.polarity, sig.strength)
         if sig.emotion is not None:
             emo = _pull(emo, EMOTION_LABELS, sig.emotion, sig.strength)
+            if sig.over_neutral and int(np.argmax(emo)) == _NEUTRAL_EMOTION:
+                cue = EMOTION_LABELS.index(sig.emotion)
+                emo[[cue, _NEUTRAL_EMOTION]] = emo[[_NEUTRAL_EMOTION, cue]]
         used.append(sig.id)
     return pol, emo, used
 

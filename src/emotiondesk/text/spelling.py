@@ -22,9 +22,11 @@ module only chooses *which* corrections to make, conservatively:
   are all there, which is strong evidence. The first letter never moves,
   and in a 4-letter word the last stays too (short words have many real
   neighbours: "Tron" / "torn"); in a 4-letter word nothing else is tried;
-* otherwise, in a word of 5+ letters, one letter (not the first) replaced by
-  a neighbour on the keyboard ("qualuty" -> "quality"; QWERTY). A dropped or doubled letter
-  is not tried: that is how apostrophe-less contractions and chat words are
+* otherwise, in a word of 5+ letters, one key press (never the first letter):
+  a letter replaced by a neighbour on the keyboard ("qualuty" -> "quality";
+  QWERTY), a doubled letter typed once too often ("terrrible"), a letter left
+  out ("terible"). A letter typed too much is removed only when it doubles
+  its neighbour: that is how apostrophe-less contractions and chat words are
   spelled ("wasnt" minus a letter is "want", "didnt" is "dint"), and
   dropping the negation of a complaint is worse than missing a typo;
 * the chosen word must be common (``min_count`` in the list's counts), and
@@ -102,6 +104,7 @@ KEEP = frozenset(
     ]
 )
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 def _keyboard_neighbours() -> dict[str, str]:
@@ -180,13 +183,24 @@ class SpellingCorrector:
                 best, best_n = cand, n
         if best is not None or len(word) < 5:
             return best
+        for cand in self._one_key_slips(word):
+            n = self._common(cand)
+            if n > best_n:
+                best, best_n = cand, n
+        return best
+
+    @staticmethod
+    def _one_key_slips(word: str) -> Iterable[str]:
+        """Spellings one key press away, the first letter kept: a letter replaced by a
+        keyboard neighbour, a doubled letter typed once more, a letter left out."""
         for i in range(1, len(word)):
             for c in _NEIGHBOURS.get(word[i], ""):
-                cand = word[:i] + c + word[i + 1 :]
-                n = self._common(cand)
-                if n > best_n:
-                    best, best_n = cand, n
-        return best
+                yield word[:i] + c + word[i + 1 :]
+            if word[i] == word[i - 1]:
+                yield word[:i] + word[i + 1 :]  # "terrrible" -> "terrible"
+        for i in range(1, len(word) + 1):
+            for c in _LETTERS:
+                yield word[:i] + c + word[i:]  # "terible" -> "terrible"
 
     def _fix(self, m: re.Match[str]) -> str:
         token = m.group()
