@@ -63,6 +63,44 @@ def test_calibration_holds_out_and_fits_a_temperature() -> None:
     assert clf.temperature_ > 0
 
 
+def test_sample_weight_moves_the_fit_and_soft_targets_match_their_weights() -> None:
+    texts = EN_TEXTS + ["meh, it arrived"] * 2
+    base = [*EN_POL, "negative", "positive"]
+    kwargs = {"language": "en", "min_df": 1, "keep_features": None, "C": 20.0}
+    # weight 1 everywhere is the unweighted fit
+    plain = NgramClassifier(calibration_fraction=0, **kwargs).fit(texts, base)
+    ones = NgramClassifier(calibration_fraction=0, **kwargs).fit(
+        texts, base, sample_weight=np.ones(len(texts))
+    )
+    assert np.allclose(plain.coef_, ones.coef_, atol=1e-4)
+    # a soft target (0.9 positive, 0.1 negative) written as two weighted rows
+    w = np.ones(len(texts))
+    w[-2], w[-1] = 0.1, 0.9
+    soft = NgramClassifier(calibration_fraction=0, **kwargs).fit(texts, base, sample_weight=w)
+    p_plain = plain.predict_proba(["meh, it arrived"])[0]
+    p_soft = soft.predict_proba(["meh, it arrived"])[0]
+    pos = soft.labels_.index("positive")
+    assert p_soft[pos] > p_plain[pos] + 0.05
+    assert soft.training_info_["label_weights"]["positive"] == pytest.approx(
+        sum(wi for wi, y in zip(w, base, strict=True) if y == "positive"), abs=0.1
+    )
+    # calibration with weights still fits a temperature
+    cal = NgramClassifier(language="en", min_df=1, calibration_fraction=0.3).fit(
+        texts * 3, base * 3, sample_weight=np.tile(w, 3)
+    )
+    assert cal.training_info_["calibration_rows"] > 0 and cal.temperature_ > 0
+
+
+def test_bad_sample_weight() -> None:
+    texts, labels = ["good", "bad", "fine"], ["positive", "negative", "positive"]
+    with pytest.raises(InvalidInputError, match="one weight per text"):
+        NgramClassifier(min_df=1).fit(texts, labels, sample_weight=[1.0, 1.0])
+    with pytest.raises(InvalidInputError, match=">= 0"):
+        NgramClassifier(min_df=1).fit(texts, labels, sample_weight=[1.0, -1.0, 1.0])
+    with pytest.raises(InvalidInputError, match="not all zero"):
+        NgramClassifier(min_df=1).fit(texts, labels, sample_weight=[0.0, 0.0, 0.0])
+
+
 def test_bad_fit_input() -> None:
     with pytest.raises(InvalidInputError):
         NgramClassifier().fit(["a", "b"], ["x"])

@@ -398,6 +398,7 @@ class NgramClassifier(EstimatorParams):
         y: np.ndarray,
         n_classes: int,
         init: tuple[np.ndarray, np.ndarray] | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Fit the logistic regression; return (coef [F, C], intercept [C]).
 
@@ -430,7 +431,7 @@ class NgramClassifier(EstimatorParams):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(x, y)
+            clf.fit(x, y, sample_weight=sample_weight)
         coef = clf.coef_
         intercept = clf.intercept_
         if n_classes == 2:  # binary: sklearn keeps one row; make it a symmetric pair
@@ -438,14 +439,35 @@ class NgramClassifier(EstimatorParams):
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
         return coef.T.astype(np.float32), intercept.astype(np.float32)
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> NgramClassifier:
-        """Fit on raw texts and label names; returns ``self``."""
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        sample_weight: Sequence[float] | np.ndarray | None = None,
+    ) -> NgramClassifier:
+        """Fit on raw texts and label names; returns ``self``.
+
+        ``sample_weight`` (one non-negative weight per row, as in scikit-learn)
+        weighs the rows in the logistic regression and in the temperature fit.
+        Soft targets are written as one row per class, weighted by the
+        target's probability: the loss is then the cross-entropy against
+        them (how ``benchmarks/distill.py`` distils a teacher model).
+        """
         texts = list(texts)
         labels = [str(label) for label in labels]
         if len(texts) != len(labels):
             raise InvalidInputError(f"{len(texts)} texts but {len(labels)} labels")
         if not texts:
             raise InvalidInputError("cannot fit on no data")
+        sw: np.ndarray | None = None
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=np.float64)
+            if sw.shape != (len(texts),):
+                raise InvalidInputError(
+                    f"sample_weight needs one weight per text ({len(texts)}), got shape {sw.shape}"
+                )
+            if not np.all(np.isfinite(sw)) or (sw < 0).any() or sw.sum() <= 0:
+                raise InvalidInputError("sample_weight must be finite, >= 0 and not all zero")
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise InvalidInputError(f"need at least two labels to fit, got {classes}")
@@ -464,7 +486,7 @@ class NgramClassifier(EstimatorParams):
         # 1. prune: fit on everything, keep the n-grams with the largest weights.
         x_all = featurizer.weigh(raw)
         if self.keep_features is not None and n_vocab > self.keep_features:
-            w, b = self._fit_linear(x_all, y, len(classes))
+            w, b = self._fit_linear(x_all, y, len(classes), sample_weight=sw)
             strength = np.abs(w).max(axis=1)
             keep = np.sort(np.argsort(-strength, kind="stable")[: self.keep_features])
             featurizer.restrict(keep)
@@ -484,12 +506,22 @@ class NgramClassifier(EstimatorParams):
                 if 0 < k < len(members):
                     holdout[rng.choice(members, size=k, replace=False)] = True
         if holdout.any():
-            wh, bh = self._fit_linear(x_all[~holdout], y[~holdout], len(classes), init)
+            wh, bh = self._fit_linear(
+                x_all[~holdout],
+                y[~holdout],
+                len(classes),
+                init,
+                sample_weight=None if sw is None else sw[~holdout],
+            )
             init = (wh, bh)
-            temperature = fit_temperature(np.asarray(x_all[holdout] @ wh) + bh, y[holdout])
+            temperature = fit_temperature(
+                np.asarray(x_all[holdout] @ wh) + bh,
+                y[holdout],
+                sample_weight=None if sw is None else sw[holdout],
+            )
 
         # 3. the final fit on everything (keeps the temperature of step 2).
-        w, b = self._fit_linear(x_all, y, len(classes), init)
+        w, b = self._fit_linear(x_all, y, len(classes), init, sample_weight=sw)
 
         self.labels_ = classes
         self.featurizer_ = featurizer
@@ -498,6 +530,15 @@ class NgramClassifier(EstimatorParams):
         self.training_info_ = {
             "n_train": len(texts),
             "label_counts": {c: int((y == i).sum()) for i, c in enumerate(classes)},
+            **(
+                {}
+                if sw is None
+                else {
+                    "label_weights": {
+                        c: round(float(sw[y == i].sum()), 1) for i, c in enumerate(classes)
+                    }
+                }
+            ),
             "n_features_seen": n_vocab,
             "n_features": len(featurizer.vocabulary),
             "calibration_rows": int(holdout.sum()),

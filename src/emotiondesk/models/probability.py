@@ -52,32 +52,49 @@ def softmax(
     return z
 
 
-def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
-    """Mean negative log-likelihood of ``labels`` under ``softmax(logits / T)``."""
+def nll(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    temperature: float = 1.0,
+    sample_weight: np.ndarray | None = None,
+) -> float:
+    """Mean (weighted, when ``sample_weight`` is given) NLL of ``labels`` under ``softmax(logits / T)``."""
     proba = softmax(logits, temperature)
     picked = proba[np.arange(len(labels)), np.asarray(labels, dtype=int)]
-    return float(-np.log(np.clip(picked, 1e-12, None)).mean())
+    losses = -np.log(np.clip(picked, 1e-12, None))
+    if sample_weight is None:
+        return float(losses.mean())
+    return float(np.average(losses, weights=np.asarray(sample_weight, dtype=np.float64)))
 
 
 def fit_temperature(
-    logits: np.ndarray, labels: np.ndarray, *, bounds: tuple[float, float] = TEMPERATURE_BOUNDS
+    logits: np.ndarray,
+    labels: np.ndarray,
+    *,
+    bounds: tuple[float, float] = TEMPERATURE_BOUNDS,
+    sample_weight: np.ndarray | None = None,
 ) -> float:
-    """The temperature minimising dev NLL (bounded 1-D search on log T)."""
+    """The temperature minimising dev NLL (bounded 1-D search on log T).
+
+    ``sample_weight`` weighs the rows (soft targets written as one weighted row
+    per class give the expected NLL under those targets).
+    """
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=int)
     if len(labels) == 0:
         return 1.0
     from scipy.optimize import minimize_scalar
 
+    w = sample_weight
     res = minimize_scalar(
-        lambda log_t: nll(logits, labels, float(np.exp(log_t))),
+        lambda log_t: nll(logits, labels, float(np.exp(log_t)), w),
         bounds=(np.log(bounds[0]), np.log(bounds[1])),
         method="bounded",
         options={"xatol": 1e-4},
     )
     t = float(np.exp(res.x))
     # Never return something worse than no scaling.
-    return t if nll(logits, labels, t) <= nll(logits, labels, 1.0) else 1.0
+    return t if nll(logits, labels, t, w) <= nll(logits, labels, 1.0, w) else 1.0
 
 
 def expected_calibration_error(
