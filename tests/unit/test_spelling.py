@@ -82,19 +82,17 @@ def test_words_the_models_know_are_no_typos() -> None:
     assert SpellingCorrector(COUNTS, known=["texted"]).suggest("texted") is None
 
 
-def test_known_words_are_the_word_unigrams_of_nested_ngram_models() -> None:
-    model = NgramClassifier(language="en", min_df=1, max_features=None).fit(
-        ["texted me lol", "so rude", "lol great", "bad texted"] * 2,
-        ["neutral", "negative", "positive", "negative"] * 2,
-    )
+def test_known_words_are_the_word_unigrams_of_nested_ngram_models(tiny_pack: Path) -> None:
+    model = NgramClassifier.from_pretrained(tiny_pack / "en-polarity-ngram")
 
     class Blend:  # an ensemble holds its members in models_ (nested in the default pack)
-        def __init__(self) -> None:
-            self.models_ = [model]
+        def __init__(self, members: list[object]) -> None:
+            self.models_ = members
 
-    words = known_words([Blend()])
-    assert {"texted", "lol", "rude"} <= words
+    words = known_words([Blend([Blend([model])])])
+    assert {"order", "ship", "wireless"} <= words  # words of the tiny pack's training texts
     assert not any(" " in w or not w.isalpha() for w in words)
+    assert known_words([object()]) == set()
 
 
 def test_the_shipped_word_list_corrects_and_keeps() -> None:
