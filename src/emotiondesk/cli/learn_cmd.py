@@ -301,7 +301,11 @@ def learn_command(
                 params={
                     "database": database,
                     "workspace": workspace,
-                    "gate_data": gate_data,
+                    # absolute: `jobs resume` may run from another directory
+                    "gate_data": [
+                        f"{t}:{Path(f).resolve()}" if sep else t + sep + f
+                        for t, sep, f in (g.partition(":") for g in gate_data or [])
+                    ],
                     "thresholds": str(thresholds.resolve()) if thresholds else None,
                     "shipped": not no_shipped_sets,
                     "promote": promote,
