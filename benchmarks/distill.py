@@ -1,16 +1,20 @@
 """Distil the fine-tuned e5 model into the n-gram tier (issue 10, item 4).
 
-Two phases, run from the repository root::
+Three phases, run from the repository root::
 
     # 1. label unlabelled text with the teacher's calibrated probabilities
     #    (resumable: appends to CACHE/labels.jsonl, skips texts already labelled)
     python benchmarks/distill.py label --data ../shared/data --teacher TEACHER_DIR \\
         --cache CACHE [--zh 40000] [--en 25000]
 
-    # 2. train the four n-gram models on gold + distilled rows, compare them with
-    #    the current ones on the dev sets, and (with --write) replace models/*-ngram
+    # 2. train n-gram models on gold + distilled rows and score them against the
+    #    current ones on seeded halves of every dev set (WORK/report.json, model cards)
     python benchmarks/distill.py train --data ../shared/data --cache CACHE --work WORK \\
-        [--write]
+        [--only en-polarity-ngram ...] [--mode soft|hard] [--weight 1.0]
+
+    # 3. the pack's rule on the "choose" halves; --write copies the winner into
+    #    models/ as {lang}-{task}-distilled and routes models/fast to it
+    python benchmarks/distill.py select --work WORK [WORK2 ...] [--write]
 
 ``TEACHER_DIR`` is a multi-task model with ``polarity`` and ``emotion`` heads
 exported to ONNX (``model_type`` ``onnx``) (the fp32 ONNX export of the
