@@ -8,7 +8,10 @@ score against customer satisfaction on the USS service dialogues.
    ``test``: never looked at while tuning; report this one). Per criterion:
    precision, recall and F1 of each verdict and their macro average, with the
    customer's emotion either as labelled (``--emotion gold``, the scorer
-   alone) or read by the shipped model pack (``--emotion model``, end to end).
+   alone) or read by the shipped model pack (``--emotion model``, end to end;
+   ``--emotion fast``: by its n-gram tier, as ``POST /v1/coach`` reads them).
+   ``--split tune``: ``agentqa_tune_{en,zh}.yaml``, replies written later to tune
+   answers_question and no_blame only (the other criteria are not labelled there).
 2. ``--data DIR``: the Spearman correlation between the 0-100 conversation
    score and the annotated dialogue satisfaction of ``uss_satisfaction_en/dev.csv``
    (MultiWOZ + SGD, mean of the annotators' 1-5 overall scores) and
@@ -16,7 +19,7 @@ score against customer satisfaction on the USS service dialogues.
    satisfied); said so and skipped when absent. Customer emotions there are
    read by the shipped pack unless ``--no-model``.
 
-    python benchmarks/agentqa.py [--split test|dev|all] [--emotion gold|model] [--data ../shared/data] [--json out.json]
+    python benchmarks/agentqa.py [--split test|dev|tune|all] [--emotion gold|model|fast] [--data ../shared/data] [--json out.json]
 """
 
 from __future__ import annotations
@@ -58,7 +61,11 @@ def load_items(files: list[Path]) -> list[dict]:
     items = []
     for f in files:
         lang = f.stem.rsplit("_", 1)[-1]
+        tune = f.stem.startswith("agentqa_tune_")
         for turn in yaml.safe_load(f.read_text("utf-8")):
+            # a turn may label only some criteria (`criteria`, the tuning files): the
+            # others get no gold verdict and are not scored
+            labelled = set(turn.get("criteria") or LETTERS)
             applies = set(turn["applies"]) | set(ALWAYS)
             for k, reply in enumerate(turn["replies"]):
                 fails = set(reply["fails"])
@@ -66,7 +73,15 @@ def load_items(files: list[Path]) -> list[dict]:
                 if bad:
                     raise SystemExit(f"{f.name} {turn['id']} reply {k}: fails {bad} not applicable")
                 gold = {
-                    name: (NA if letter not in applies else FAIL if letter in fails else PASS)
+                    name: (
+                        None
+                        if letter not in labelled
+                        else NA
+                        if letter not in applies
+                        else FAIL
+                        if letter in fails
+                        else PASS
+                    )
                     for letter, name in LETTERS.items()
                 }
                 items.append(
@@ -78,6 +93,7 @@ def load_items(files: list[Path]) -> list[dict]:
                         "first": "G" in turn["applies"],
                         "text": reply["text"],
                         "gold": gold,
+                        "tune_file": tune,
                     }
                 )
     return items
@@ -120,8 +136,11 @@ def evaluate(
         preds.append({r.criterion: r.verdict for r in card.results})
     report = {}
     for name in LETTERS.values():
-        gold = [it["gold"][name] for it in items]
-        pred = [p[name] for p in preds]
+        scored = [(it, p) for it, p in zip(items, preds, strict=True) if it["gold"][name]]
+        if not scored:
+            continue
+        gold = [it["gold"][name] for it, _ in scored]
+        pred = [p[name] for _, p in scored]
         per = {}
         for label in (PASS, FAIL, NA):
             p, r, f, n = prf(gold, pred, label)
@@ -138,17 +157,20 @@ def evaluate(
             "verdicts": per,
             "errors": [
                 {"text": it["text"], "gold": g, "pred": p}
-                for it, g, p in zip(items, gold, pred, strict=True)
+                for (it, _), g, p in zip(scored, gold, pred, strict=True)
                 if g != p
             ],
         }
     return report
 
 
-def model_emotions(texts: list[str]) -> dict[str, tuple[str, str]]:
+def model_emotions(texts: list[str], fast: bool = False) -> dict[str, tuple[str, str]]:
+    """The shipped default pack's reading of each text (``fast``: the n-gram tier,
+    ``models/fast``, which ``POST /v1/coach`` reads customer turns with by default)."""
     from emotiondesk import load_analyzer
+    from emotiondesk.pack import shipped_pack_dir
 
-    analyzer = load_analyzer()
+    analyzer = load_analyzer(shipped_pack_dir() / "fast" if fast else None)
     unique = sorted(set(texts))
     return {
         t: (r.emotion, r.polarity) for t, r in zip(unique, analyzer.analyze(unique), strict=True)
@@ -236,8 +258,20 @@ def correlation(data: Path, use_model: bool) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", choices=("test", "dev", "all"), default="test")
-    ap.add_argument("--emotion", choices=("gold", "model"), default="gold")
+    ap.add_argument(
+        "--split",
+        choices=("test", "dev", "tune", "all"),
+        default="test",
+        help="test: the report half; dev: the half the cues were tuned on; tune: the "
+        "agentqa_tune_* files (answers_question and no_blame only); all: dev + test",
+    )
+    ap.add_argument(
+        "--emotion",
+        choices=("gold", "model", "fast"),
+        default="gold",
+        help="the customer's emotion: as labelled, read by the default pack, or read by "
+        "the fast n-gram tier (the coach's default reader)",
+    )
     ap.add_argument("--data", type=Path, help="../shared/data for the USS correlation")
     ap.add_argument("--no-model", action="store_true", help="USS: lexical customer reading only")
     ap.add_argument("--errors", action="store_true", help="print the misjudged replies")
@@ -247,13 +281,19 @@ def main(argv: list[str] | None = None) -> int:
     items = load_items(sorted(DATA.glob("agentqa_*.yaml")))
     by_lang: dict[str, list[str]] = defaultdict(list)
     for it in items:
-        if it["turn"] not in by_lang[it["language"]]:
+        if not it["tune_file"] and it["turn"] not in by_lang[it["language"]]:
             by_lang[it["language"]].append(it["turn"])
     for it in items:
-        it["split"] = split_of(it["turn"], by_lang[it["language"]])
-    chosen = [it for it in items if args.split == "all" or it["split"] == args.split]
+        it["split"] = "tune" if it["tune_file"] else split_of(it["turn"], by_lang[it["language"]])
+    chosen = [
+        it
+        for it in items
+        if it["split"] == args.split or (args.split == "all" and it["split"] != "tune")
+    ]
     emotions = (
-        model_emotions([it["customer"] for it in chosen]) if args.emotion == "model" else None
+        model_emotions([it["customer"] for it in chosen], fast=args.emotion == "fast")
+        if args.emotion != "gold"
+        else None
     )
     scorer = AgentScorer()
     report = {

@@ -73,6 +73,8 @@ class PhaseResult:
     server_cpu_ms_per_req: float | None = None
     #: CPU time this load generator spent per request.
     client_cpu_ms_per_req: float | None = None
+    #: peak resident memory of the server (its processes' VmHWM summed, Linux), MB.
+    server_peak_rss_mb: float | None = None
 
 
 def free_port() -> int:
@@ -189,8 +191,8 @@ class RawClient:
 
 
 def batch_stats(base: str) -> tuple[float, float]:
-    """(sum, count) of the emotiondesk_batch_size histogram."""
-    text = httpx.get(f"{base}/metrics", timeout=10).text
+    """(sum, count) of the emotiondesk_batch_size histogram (``/metrics`` needs a key)."""
+    text = httpx.get(f"{base}/metrics", headers={"X-API-Key": KEY}, timeout=10).text
     total = count = 0.0
     for line in text.splitlines():
         if line.startswith("emotiondesk_batch_size_sum"):
@@ -210,6 +212,20 @@ def process_cpu_seconds(pid: int) -> float | None:
     for children in Path(f"/proc/{pid}/task").glob("*/children"):
         for child in children.read_text().split():
             total += process_cpu_seconds(int(child)) or 0.0
+    return total
+
+
+def process_peak_rss_mb(pid: int) -> float | None:
+    """Peak resident set (VmHWM) of a process plus its child processes (Linux /proc), MB."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kb = next((int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM")), 0)
+    total = kb / 1024
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            total += process_peak_rss_mb(int(child)) or 0.0
     return total
 
 
@@ -292,6 +308,7 @@ async def run_phase(
         wall = time.perf_counter() - start
         client_cpu = time.process_time() - client_cpu0
         cpu1 = process_cpu_seconds(server_pid) if server_pid else None
+        peak = process_peak_rss_mb(server_pid) if server_pid else None
         after = batch_stats(base)
         for rc in raw_clients:
             await rc.close()
@@ -312,6 +329,7 @@ async def run_phase(
         mean_ms=round(statistics.fmean(lat), 2) if lat else 0.0,
         throughput_rps=round(len(lat) / wall, 1),
     )
+    res.server_peak_rss_mb = round(peak, 1) if peak is not None else None
     calls = after[1] - before[1]
     if calls > 0:
         res.mean_batch_size = round((after[0] - before[0]) / calls, 2)
@@ -356,15 +374,16 @@ def markdown(results: list[PhaseResult], args: argparse.Namespace) -> str:
         f"(after {args.warmup:g} s warm-up), one message per request, SQLite, loopback.",
         "",
         "| endpoint | micro-batching | requests | errors | p50 ms | p95 ms | p99 ms | req/s | mean batch "
-        "| server CPU ms/req | client CPU ms/req | acknowledged / stored |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| server CPU ms/req | client CPU ms/req | server peak RSS MB | acknowledged / stored |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         stored = f"{r.acknowledged} / {r.stored}" if r.acknowledged is not None else "-"
         lines.append(
             f"| {r.name} | {'on' if r.batching else 'off'} | {r.requests} | {r.errors} | {r.p50_ms} | "
             f"{r.p95_ms} | {r.p99_ms} | {r.throughput_rps} | {r.mean_batch_size or '-'} | "
-            f"{r.server_cpu_ms_per_req or '-'} | {r.client_cpu_ms_per_req or '-'} | {stored} |"
+            f"{r.server_cpu_ms_per_req or '-'} | {r.client_cpu_ms_per_req or '-'} | "
+            f"{r.server_peak_rss_mb or '-'} | {stored} |"
         )
     lines += [
         "",

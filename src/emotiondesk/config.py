@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     dialogue_window: int = DIALOGUE_WINDOW
     #: The agent-quality rubric (YAML); empty means the shipped zh + en rubric.
     rubric_file: Path | None = None
+    #: What reads the customer turns ``POST /v1/coach`` scores a draft against when the
+    #: request gives no ``emotion`` (the emotion decides which criteria apply): ``fast``
+    #: (the shipped n-gram tier, ``models/fast``; the coach's p95 <= 50 ms target is
+    #: measured with it), ``service`` (the service's own model pack: slower with the
+    #: default pack's e5 blends) or a pack directory. Readings are cached per text.
+    coach_model: str = "fast"
     #: Optional LLM reply backend (any OpenAI-compatible endpoint); off by default.
     llm_enabled: bool = False
     llm_base_url: str = ""

@@ -366,3 +366,171 @@ def test_practice_cli_list_and_errors():
     assert r.exit_code == 2 and "unknown scenario" in r.output
     r = runner.invoke(app, ["practice", "--lang", "fr"], input="")
     assert r.exit_code == 2
+
+
+# -- third pass: the kind of question and the kind of answer; general blame forms ----------
+@pytest.mark.parametrize(
+    ("customer", "reply", "verdict", "evidence", "trigger"),
+    [
+        # how much -> an amount
+        (
+            "How much is express shipping to Dublin?",
+            "Express to Dublin is €12.50.",
+            PASS,
+            "€12.50",
+            "How much",
+        ),
+        (
+            "How much is express shipping to Dublin?",
+            "It depends, you'll see it at checkout.",
+            FAIL,
+            None,
+            "How much",
+        ),
+        # when -> a time
+        (
+            "When will my refund arrive?",
+            "It will reach your card by Friday.",
+            PASS,
+            "Friday",
+            "When",
+        ),
+        # why -> a reason; an action alone does not explain
+        (
+            "Why was I charged twice?",
+            "Because the first payment timed out.",
+            PASS,
+            "Because",
+            "Why",
+        ),
+        ("Why was I charged twice?", "I've refunded the duplicate now.", FAIL, None, "Why"),
+        # X or Y -> one of the options
+        (
+            "Is this jacket waterproof or just water-resistant?",
+            "Water-resistant only.",
+            PASS,
+            "Water",
+            None,
+        ),
+        # a question back to the customer answers nothing
+        ("Where is my parcel?", "Did you even look at the tracking page?", FAIL, None, "Where"),
+        ("发顺丰的话运费多少钱？", "亲，顺丰运费12元哦。", PASS, "12元", "运费多少"),
+        ("衣服洗过一次还能退吗？", "亲，洗过的衣服不能退哦。", PASS, "不能", "吗？"),
+        (
+            "怎么修改收货地址？",
+            "亲，在我的订单里点开这一单就能改。",
+            PASS,
+            "在我的订单里",
+            "怎么修改",
+        ),
+        ("我的订单怎么自动取消了？", "因为超时未付款，系统自动取消了。", PASS, "因为", "怎么自动"),
+        ("到底什么时候发货？", "亲，已经在催仓库了，请您耐心等待。", FAIL, None, "什么时候"),
+        ("我的退款进度呢？", "你自己不会在订单里看进度吗？", FAIL, None, "进度"),
+    ],
+)
+def test_answers_question_matches_the_kind_of_answer(
+    scorer: AgentScorer,
+    customer: str,
+    reply: str,
+    verdict: str,
+    evidence: str | None,
+    trigger: str | None,
+):
+    result = scorer.score_reply(reply, customer=CustomerTurn(customer)).result("answers_question")
+    assert result.verdict == verdict, result.note
+    if evidence is None:
+        assert result.evidence is None
+    else:
+        assert result.evidence is not None and result.evidence.text == evidence
+        assert reply[result.evidence.start : result.evidence.end] == evidence
+    if trigger is not None:
+        assert result.trigger is not None and result.trigger.text == trigger
+    assert "the customer asked" in result.note
+
+
+@pytest.mark.parametrize(
+    ("reply", "evidence"),
+    [
+        ("You really should order medication earlier than this.", "You really should order"),
+        ("Shouting at me won't make it faster.", "Shouting at me won't make"),
+        ("Glass is fragile, breakages happen in transit.", "breakages happen"),
+        ("If it were available, you'd see it listed, wouldn't you?", "wouldn't you?"),
+        ("Well, that's the courier's doing, not ours.", "courier's doing"),
+        ("Don't panic, parcels arrive all the time.", "Don't panic"),
+        ("You'll need to file a claim with the delivery company.", "You'll need to file"),
+        ("运输过程中难免会有磕碰。", "难免"),
+        ("您收到后是不是没及时放冰箱？", "您收到后是不是没"),
+        ("这个要找快递理赔，跟我们店没关系。", "找快递"),
+        ("驳回就是不符合条件呗。", "呗"),
+        ("收货的时候您应该当场验货的。", "您应该当场"),
+        ("都什么年代了，当然支持。", "都什么年代"),
+    ],
+)
+def test_blame_dismissal_and_sarcasm_fail_no_blame_with_the_span(
+    scorer: AgentScorer, reply: str, evidence: str
+):
+    result = scorer.score_reply(reply, customer=ANGRY_EN).result("no_blame")
+    assert result.verdict == FAIL
+    assert result.evidence is not None and result.evidence.text == evidence
+    assert reply[result.evidence.start : result.evidence.end] == evidence
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Yes, the refund is issued, no need to call your bank.",
+        "I'm sorry, this should never happen. I'll send a new one today.",
+        "Whatever you prefer: a refund or a replacement.",
+        "You can change the address under My Orders.",
+        "我这边联系快递处理，今天给您回复。",
+        "亲，您放心，一个字写错一般都能送到。",
+    ],
+)
+def test_helpful_replies_pass_no_blame(scorer: AgentScorer, reply: str):
+    assert scorer.score_reply(reply, customer=ANGRY_EN).result("no_blame").verdict == PASS
+
+
+def test_question_types_in_a_rubric_file_are_checked(tmp_path: Path):
+    import yaml
+
+    from emotiondesk.agentqa.rubric import parse_rubric
+
+    data = yaml.safe_load(
+        (Path(__file__).parents[2] / "src/emotiondesk/agentqa/default_rubric.yaml").read_text(
+            "utf-8"
+        )
+    )
+    answers = next(c for c in data["criteria"] if c["id"] == "answers_question")
+    answers["question_types"]["time"]["also"] = ["nonsense"]
+    with pytest.raises(ConfigError, match="also names"):
+        parse_rubric(data)
+    del answers["question_types"]["time"]["answer"]
+    with pytest.raises(ConfigError, match="needs 'ask' and 'answer'"):
+        parse_rubric(data)
+
+
+def test_the_coach_reads_customer_turns_with_the_fast_tier_and_caches_them():
+    from emotiondesk import load_analyzer
+    from emotiondesk.pack import shipped_pack_dir
+    from emotiondesk.usecases.agent_quality import TurnReader
+
+    fast = load_analyzer(shipped_pack_dir() / "fast")
+    calls: list[list[str]] = []
+
+    def analyze(texts: list[str]):
+        calls.append(list(texts))
+        return fast.analyze(texts)
+
+    texts = ["快递一周了还没到，气死了！", "Where is my parcel?? This is ridiculous!"]
+    reader = TurnReader("service", cache_size=2)  # the caller's analyze, cached
+    first = reader.read(texts, analyze)
+    assert first == [(r.emotion, r.polarity) for r in fast.analyze(texts)]
+    assert reader.read(texts[::-1], analyze) == first[::-1]
+    assert calls == [texts]  # the second read came from the cache
+    reader.read(["Thanks, all sorted."], analyze)  # evicts the least recently used
+    reader.read(texts[1:], analyze)  # texts[1] was the least recently used: read again
+    assert calls[-1] == texts[1:]
+
+    own = TurnReader("fast")  # its own pack: the caller's analyze is never called
+    assert own.read(texts, analyze) == first
+    assert len(calls) == 3

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from emotiondesk.registry import Registry
 from emotiondesk.service import create_app
 from emotiondesk.storage import repository as repo
+from emotiondesk.storage.shadow import save_shadow_counts, shadow_totals
 from emotiondesk.training.learn import FeedbackRow, build_candidate
 from tests.learning_data import domain_messages
 from tests.unit.test_service import Service, make_settings
@@ -94,6 +95,12 @@ def test_shadow_scoring_counts_agreement_and_never_answers(tmp_path: Path, tiny_
         shadow = body["shadow"]
         assert body["challenger"] == "v2" and shadow["challenger"] == "v2"
         assert shadow["compared"] == len(texts)
+        # the counts come from the database (one row per worker), summed
+        assert shadow["scope"] == "service" and shadow["workers"] == 1
+        assert shadow["champion"] == "v1"
+        with app.state.sessions() as s:
+            stored = shadow_totals(s, challenger="v2", champion="v1")
+        assert stored["compared"] == len(texts) and stored["workers"] == 1
         assert shadow["agreement"]["emotion"] < 1.0  # the challenger reads the domain as anger
         pairs = {(d["champion"], d["challenger"]) for d in shadow["disagreements"]["emotion"]}
         assert ("neutral", "anger") in pairs
@@ -120,3 +127,40 @@ def test_a_promotion_during_startup_is_picked_up(tmp_path: Path, tiny_pack: Path
     with TestClient(app) as client:
         svc = Service(client)
         assert _wait_for(client, svc.h("read"), "tiny-v2")["champion"] == "v2"
+
+
+def test_shadow_counts_of_several_workers_are_summed(tmp_path: Path) -> None:
+    from emotiondesk.storage import make_engine, make_session_factory, upgrade_database
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'shadow.sqlite'}")
+    upgrade_database(engine)
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        for worker, n, agree, pair in (("w1", 10, 8, 2), ("w2", 6, 5, 1)):
+            save_shadow_counts(
+                s,
+                challenger="v2",
+                champion="v1",
+                worker=worker,
+                compared=n,
+                skipped=1,
+                agree={"polarity": n, "emotion": agree},
+                pairs={"polarity": [], "emotion": [["neutral", "anger", pair]]},
+            )
+        # another pair is not mixed in
+        save_shadow_counts(
+            s, challenger="v3", champion="v1", worker="w1", compared=99, skipped=0,
+            agree={}, pairs={},
+        )  # fmt: skip
+        s.commit()
+        # a worker overwrites its own row with its running totals
+        save_shadow_counts(
+            s, challenger="v2", champion="v1", worker="w1", compared=12, skipped=1,
+            agree={"polarity": 12, "emotion": 9}, pairs={"emotion": [["neutral", "anger", 3]]},
+        )  # fmt: skip
+        s.commit()
+        got = shadow_totals(s, challenger="v2", champion="v1")
+    engine.dispose()
+    assert got["workers"] == 2 and got["compared"] == 18 and got["skipped"] == 2
+    assert got["agree"] == {"polarity": 18, "emotion": 14}
+    assert got["pairs"]["emotion"][("neutral", "anger")] == 4

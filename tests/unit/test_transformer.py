@@ -397,6 +397,17 @@ def test_onnx_weight_only_export_quantises_weights_and_keeps_close_to_fp32(
     assert kept.size_bytes > report.size_bytes
     with pytest.raises(ModelError, match="unknown quantisation method"):
         export_onnx(trained, tmp_path / "never", method="int3")
+    # Served with its int8 blocks unpacked into fp32 MatMuls (the default) or on the
+    # MatMulNBits kernels: the same weights, so the same logits up to summation order.
+    from emotiondesk.models.onnx import OnnxClassifier
+
+    unpacked = OnnxClassifier.from_pretrained(tmp_path / "wo", unpack_weights=True)
+    kernels = OnnxClassifier.from_pretrained(tmp_path / "wo", unpack_weights=False)
+    assert unpacked.unpacked_ == sum(n.op_type == "MatMulNBits" for n in graph.node) > 0
+    assert kernels.unpacked_ == 0
+    za, zb = unpacked.predict_logits(texts), kernels.predict_logits(texts)
+    for task in za:
+        assert np.allclose(za[task], zb[task], atol=1e-4)
 
 
 def test_ensemble_members_read_one_head_of_a_shared_multitask_model(trained: Path, tmp_path: Path):

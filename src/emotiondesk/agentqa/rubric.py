@@ -78,6 +78,22 @@ class Cues:
 
 
 @dataclass(frozen=True)
+class QuestionType:
+    """A kind of question (``ask``: cues on the customer turn) and the kind of answer that
+    answers it (``answer``: cues on the reply), e.g. *when* and a time."""
+
+    id: str
+    ask: Cues
+    answer: Cues
+    names: Mapping[str, str] = field(default_factory=dict)
+    #: other types whose answers answer this one too (an arrival time answers "where?")
+    also: tuple[str, ...] = ()
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or self.names.get("en") or self.id
+
+
+@dataclass(frozen=True)
 class Criterion:
     id: str
     weight: float
@@ -92,9 +108,39 @@ class Criterion:
     max_seconds: float | None = None
     pass_if_words: Mapping[str, int] = field(default_factory=dict)
     fail_with: tuple[str, ...] = ()
+    #: kinds of question and their answers (``answers_question``): when the customer
+    #: asks one of them, only an answer of an asked kind passes
+    question_types: tuple[QuestionType, ...] = ()
 
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names.get("en") or self.id
+
+
+def _question_types(source: str, where: str, raw: Any) -> tuple[QuestionType, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: {where}.question_types must map a type to ask / answer")
+    out = []
+    for qid, spec in raw.items():
+        here = f"{where}.question_types.{qid}"
+        if not isinstance(spec, Mapping) or "ask" not in spec or "answer" not in spec:
+            raise ConfigError(f"{source}: {here} needs 'ask' and 'answer' patterns")
+        out.append(
+            QuestionType(
+                id=str(qid),
+                ask=_compile(source, f"{here}.ask", spec["ask"]),
+                answer=_compile(source, f"{here}.answer", spec["answer"]),
+                names=_texts(source, f"{here}.name", spec.get("name")),
+                also=tuple(str(x) for x in spec.get("also") or ()),
+            )
+        )
+    ids = {qt.id for qt in out}
+    for qt in out:
+        unknown = [x for x in qt.also if x not in ids]
+        if unknown:
+            raise ConfigError(f"{source}: {where}.question_types.{qt.id}: also names {unknown}")
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -206,6 +252,7 @@ def parse_rubric(data: Any, source: str = "<rubric>") -> Rubric:
                 max_seconds=float(max_seconds) if max_seconds is not None else None,
                 pass_if_words={str(k): int(v) for k, v in (raw.get("pass_if_words") or {}).items()},
                 fail_with=tuple(str(x) for x in raw.get("fail_with") or ()),
+                question_types=_question_types(source, where, raw.get("question_types")),
             )
         )
     if not criteria:

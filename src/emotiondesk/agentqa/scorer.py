@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from typing import Any
 from emotiondesk.agentqa.rubric import Criterion, Rubric, load_rubric
 from emotiondesk.errors import InvalidInputError
 from emotiondesk.text.language import detect_language
+from emotiondesk.text.tokens import Tokenizer
 
 PASS, FAIL, NA = "pass", "fail", "na"
 VERDICTS = (PASS, FAIL, NA)
@@ -330,8 +332,17 @@ class AgentScorer:
         bad = c.fail_cues.find(reply, lang, unless=c.fail_unless)
         if bad is not None:
             return CriterionResult(
-                c.id, FAIL, c.weight, _span(reply, bad), trigger, f"{why}; the reply says this"
+                c.id,
+                FAIL,
+                c.weight,
+                _span(reply, bad),
+                trigger,
+                f"{why}; the reply says this" if why else "the reply says this",
             )
+        if c.question_types and customer is not None:
+            typed = self._typed_answer(c, reply, lang, customer)
+            if typed is not None:
+                return typed
         good = c.pass_cues.find(reply, lang)
         if good is None and c.id == "answers_question" and customer is not None:
             good = self._faq_overlap(reply, customer.text, lang)
@@ -351,6 +362,64 @@ class AgentScorer:
                 c.id, FAIL, c.weight, None, trigger, f"{why}; nothing in the reply does it"
             )
         return CriterionResult(c.id, PASS, c.weight, None, trigger, why)
+
+    def _typed_answer(
+        self, c: Criterion, reply: str, lang: str, customer: CustomerTurn
+    ) -> CriterionResult | None:
+        """Pass or fail by the kind of question asked (when, where, how much, why, how,
+        yes / no, X or Y) and whether the reply carries that kind of answer; ``None``
+        when the customer asks none of those kinds (the pass cues decide)."""
+        text = customer.text
+        clang = customer.language if customer.language in ("zh", "en") else lang
+        asked = []
+        for qt in c.question_types:
+            where = qt.ask.find(text, clang)
+            if where is not None:
+                asked.append((qt, where))
+        options = choice_options(text, clang)
+        if not asked and not options:
+            return None
+        trigger = _span(text, asked[0][1]) if asked else None
+        by_id = {qt.id: qt for qt in c.question_types}
+        answers = {qt.id: qt for qt, _ in asked}
+        for qt, _ in asked:
+            answers.update({x: by_id[x] for x in qt.also if x not in answers})
+        best: tuple[tuple[int, int], str] | None = None
+        for qt in answers.values():
+            found = _stated(reply, qt.answer.spans(reply, lang))
+            if found is not None and (best is None or found[0] < best[0][0]):
+                best = (found, qt.name(lang))
+        named = _stated(reply, [_option_in(reply, lang, options)])
+        if named is not None and (best is None or named[0] < best[0][0]):
+            best = (named, "names one of the options")
+        kinds = ", ".join([qt.name(lang) for qt, _ in asked] + (["X or Y"] if options else []))
+        if best is not None:
+            return CriterionResult(
+                c.id,
+                PASS,
+                c.weight,
+                _span(reply, best[0]),
+                trigger,
+                f"the customer asked ({kinds}); the reply answers it ({best[1]})",
+            )
+        faq = self._faq_overlap(reply, text, lang)
+        if faq is not None:
+            return CriterionResult(
+                c.id,
+                PASS,
+                c.weight,
+                _span(reply, faq),
+                trigger,
+                f"the customer asked ({kinds}); the reply restates the FAQ answer",
+            )
+        return CriterionResult(
+            c.id,
+            FAIL,
+            c.weight,
+            None,
+            trigger,
+            f"the customer asked ({kinds}); the reply gives no answer of that kind",
+        )
 
     def _faq_overlap(self, reply: str, question: str, lang: str) -> tuple[int, int] | None:
         """The whole reply as evidence when it shares most content words with the FAQ answer."""
@@ -390,6 +459,57 @@ class AgentScorer:
             first = False
             pending = []
         return summarize(replies)
+
+
+_OR_EN = re.compile(
+    r"\b([a-z][a-z'-]+) or (?:just |only |simply |a |an |the )?([a-z][a-z'-]+)\b[^.!?]*\?",
+    re.IGNORECASE,
+)
+_OR_ZH = re.compile(r"([\u4e00-\u9fff]{1,6})还是([\u4e00-\u9fff]{1,6})")
+_OPTION_WORDS = Tokenizer(zh="chars", plural=True, mixed=False)
+
+
+def choice_options(text: str, language: str) -> list[str]:
+    """The options of an "X or Y?" / "X还是Y" question (content words only: "refund me or
+    do I" names none)."""
+    out: list[str] = []
+    pattern = _OR_ZH if language == "zh" else _OR_EN
+    for m in pattern.finditer(text):
+        for option in m.groups():
+            if language == "zh":
+                # the option's last two characters ("是翻新机" -> "新机"): the noun, not the verb
+                words = [option[-2:]] if len(option) >= 2 else []
+            else:
+                words = _OPTION_WORDS(option, "en")
+            out.extend(w for w in words if w not in out)
+    return out
+
+
+_SENTENCE_END = re.compile(r"[.!?。！？]+")
+
+
+def _stated(reply: str, spans: Sequence[tuple[int, int] | None]) -> tuple[int, int] | None:
+    """The leftmost span that sits in a statement, not in a question back to the customer
+    ("你自己不会在订单里看进度吗？" names a place but answers nothing)."""
+    for span in sorted(s for s in spans if s is not None):
+        end = _SENTENCE_END.search(reply, span[1])
+        if end is None or ("?" not in end.group() and "？" not in end.group()):
+            return span
+    return None
+
+
+def _option_in(reply: str, language: str, options: Sequence[str]) -> tuple[int, int] | None:
+    """Where the reply first names one of ``options`` (a word, case-insensitive)."""
+    if not options:
+        return None
+    low = reply.lower()
+    best: tuple[int, int] | None = None
+    for option in options:
+        pattern = re.escape(option) if language == "zh" else rf"\b{re.escape(option)}"
+        m = re.search(pattern, low)
+        if m is not None and (best is None or m.start() < best[0]):
+            best = (m.start(), m.start() + len(option))
+    return best
 
 
 def merge_customer_turns(turns: Sequence[tuple[int, Turn]]) -> CustomerTurn:

@@ -224,13 +224,41 @@ def learn_command(
         bool, typer.Option("--promote", help="Promote the candidate if its gate passes.")
     ] = False,
     by: Annotated[str, typer.Option("--by", help="Who (for the audit log).")] = "",
+    tier: Annotated[
+        str,
+        typer.Option(
+            "--tier",
+            help="fast: n-gram corrections stacked on the champion (seconds, in this process); "
+            "deep: the transformer tier's heads retrained as a background job (see `jobs`).",
+        ),
+    ] = "fast",
+    epochs: Annotated[
+        int, typer.Option("--epochs", help="Deep tier: training epochs over the heads.")
+    ] = 40,
+    replay: Annotated[
+        int,
+        typer.Option(
+            "--replay",
+            help="Deep tier: uncorrected stored messages replayed with the champion's "
+            "probabilities (a seeded sample of this size).",
+        ),
+    ] = 2000,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Deep tier: follow the job until it ends (else return at once)."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Build a candidate model from the champion plus the agents' corrections, then gate it.
 
     The fast tier: n-gram correction models stacked on the champion's models,
     fitted on the feedback in the database (a hashed slice held back for the
-    gate). The candidate becomes the registry's challenger; with --promote
+    gate). The deep tier (--tier deep): a background job retrains the heads of
+    the champion's transformer (ONNX) model on its frozen encoder, with
+    checkpoints; `emotiondesk jobs status|log|cancel|resume JOB` follow and
+    steer it. The candidate becomes the registry's challenger; with --promote
     (and a passing gate) the champion, which a running service picks up.
     """
     from emotiondesk.data import load_dataset
@@ -264,6 +292,33 @@ def learn_command(
         )
         for note in notes:
             err_console.print(f"  {note}", highlight=False)
+        if tier == "deep":
+            start_deep_job(
+                registry,
+                rows,
+                anchors,
+                extras,
+                params={
+                    "database": database,
+                    "workspace": workspace,
+                    # absolute: `jobs resume` may run from another directory
+                    "gate_data": [
+                        f"{t}:{Path(f).resolve()}" if sep else t + sep + f
+                        for t, sep, f in (g.partition(":") for g in gate_data or [])
+                    ],
+                    "thresholds": str(thresholds.resolve()) if thresholds else None,
+                    "shipped": not no_shipped_sets,
+                    "promote": promote,
+                    "by": by,
+                },
+                deep={"epochs": epochs, "holdback": holdback, "min_rows": min_rows},
+                replay=replay,
+                wait=wait,
+                as_json=as_json,
+            )
+            return
+        if tier != "fast":
+            raise InvalidInputError(f"--tier {tier!r}: choose fast or deep")
         routes = sum(
             len(t) for t in read_pack(registry.version_dir(registry.champion)).routes.values()
         )
@@ -331,4 +386,79 @@ def learn_command(
             }
         )
     if not report["passed"]:
+        raise typer.Exit(code=3)
+
+
+def start_deep_job(
+    registry: Any,
+    rows: list[Any],
+    anchors: list[Any],
+    extras: list[Any],
+    *,
+    params: dict[str, Any],
+    deep: dict[str, Any],
+    replay: int,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Snapshot the inputs into a new job directory and start it in the background."""
+    from dataclasses import asdict
+
+    from emotiondesk.training.deep_learn import DeepParams, find_deep_model, replay_sample
+    from emotiondesk.training.jobs import create_job, jobs_root, start
+
+    parent = registry.champion
+    deep_model = find_deep_model(registry.version_dir(parent))  # refuses a pack without one
+    settings = DeepParams(**deep)  # validated here, before anything starts
+    sample = replay_sample(anchors, replay, exclude={r.text for r in rows}, seed=settings.seed)
+    user = params.get("by") or ""
+    if not user:
+        from emotiondesk.registry import current_user
+
+        user = current_user()
+    inputs = {
+        "parent": parent,
+        "by": user,
+        "feedback": [{**asdict(r), "ids": list(r.ids)} for r in rows],
+        "replay": [[t, lang] for t, lang in sample],
+        "data": [
+            {
+                "task": e.task,
+                "source": e.data.source,
+                "rows": [[t, y] for t, y in zip(e.data.texts, e.data.labels, strict=True)],
+            }
+            for e in extras
+        ],
+    }
+    job = create_job(
+        jobs_root(registry.root),
+        kind="learn-deep",
+        params={
+            **params,
+            "by": user,
+            "registry": str(registry.root.resolve()),
+            "deep": asdict(settings),
+        },
+        inputs=inputs,
+    )
+    pid = start(job)
+    err_console.print(
+        f"job {job.name} started (pid {pid}): deep tier of {parent} ({deep_model.name}), "
+        f"{len(rows)} corrected messages, {len(sample)} replay messages\n"
+        f"  follow: emotiondesk jobs status {job.name} --wait   log: emotiondesk jobs log "
+        f"{job.name}\n  stop:   emotiondesk jobs cancel {job.name}   "
+        f"continue: emotiondesk jobs resume {job.name}",
+        highlight=False,
+    )
+    data: dict[str, Any] = {"id": job.name, "dir": str(job), "state": "running"}
+    if wait:
+        from emotiondesk.cli.jobs_cmd import follow
+
+        data = follow(job)
+        err_console.print(f"job {job.name}: {data['state']}", highlight=False)
+    if as_json:
+        print_json({"job": job.name, **{k: data.get(k) for k in ("state", "result", "error")}})
+    if wait and data["state"] != "done":
+        raise typer.Exit(code=1)
+    if wait and not (data.get("result") or {}).get("gate", {}).get("passed", True):
         raise typer.Exit(code=3)

@@ -11,6 +11,7 @@ from emotiondesk.cli.deep import export_command, pretrain_command
 from emotiondesk.cli.evaluate_cmd import evaluate_command
 from emotiondesk.cli.feedback_cmd import feedback_app
 from emotiondesk.cli.import_cmd import import_command
+from emotiondesk.cli.jobs_cmd import jobs_app
 from emotiondesk.cli.keys_cmd import keys_app
 from emotiondesk.cli.learn_cmd import learn_command
 from emotiondesk.cli.models_cmd import models_app
@@ -52,6 +53,7 @@ app.command("chat")(chat_command)
 app.command("practice")(practice_command)
 # the learning loop: corrections -> candidate -> gate -> registry (issue 11)
 app.command("learn")(learn_command)
+app.add_typer(jobs_app, name="jobs")
 
 
 def main() -> None:

@@ -42,6 +42,7 @@ class OnnxClassifier(MultiTaskClassifier):
     # learned state, set by from_pretrained
     max_length_: int
     input_names_: list[str]
+    unpacked_: int
     output_names_: list[str]
     config_: dict[str, Any]
     path_: Path
@@ -61,7 +62,17 @@ class OnnxClassifier(MultiTaskClassifier):
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         num_threads: int | None = None,
+        unpack_weights: bool | None = None,
     ) -> OnnxClassifier:
+        """Open an exported model directory.
+
+        ``unpack_weights`` (default: on, unless ``EMOTIONDESK_ONNX_UNPACK=0``): a
+        weight-only model's int8 blocks are dequantised once, at load, into plain fp32
+        MatMul weights (:func:`unpack_weight_only`). The numbers are the ones the
+        ``MatMulNBits`` kernels compute with, but onnxruntime's fp32 GEMM runs them
+        several times faster on CPU than its 8-bit block kernels (docs/BENCHMARKS.md);
+        the cost is memory (about four bytes per weight instead of one).
+        """
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
@@ -99,9 +110,15 @@ class OnnxClassifier(MultiTaskClassifier):
         if threads:
             opts.intra_op_num_threads = threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if unpack_weights is None:
+            unpack_weights = os.environ.get("EMOTIONDESK_ONNX_UNPACK", "1") not in ("0", "false")
+        source: str | bytes = str(path / MODEL_FILE)
+        self.unpacked_ = 0
+        if unpack_weights and cfg.get("quantization") == "weight-only":
+            source, self.unpacked_ = unpack_weight_only(path / MODEL_FILE)
         try:
             self.session_ = ort.InferenceSession(
-                str(path / MODEL_FILE), sess_options=opts, providers=["CPUExecutionProvider"]
+                source, sess_options=opts, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"cannot open {path / MODEL_FILE}: {exc}") from exc
@@ -144,3 +161,81 @@ class OnnxClassifier(MultiTaskClassifier):
     def __repr__(self) -> str:
         tasks = ", ".join(f"{t}:{len(v)}" for t, v in getattr(self, "tasks_", {}).items())
         return f"OnnxClassifier({tasks})"
+
+
+def unpack_weight_only(model_file: Path) -> tuple[bytes, int]:
+    """A weight-only model with its ``MatMulNBits`` nodes turned into fp32 ``MatMul``.
+
+    Each block-quantised weight ``B`` (``bits`` 4 or 8, one scale per block of
+    ``block_size`` inputs, zero point ``2**(bits-1)`` unless the node gives its own) is
+    dequantised exactly as the operator defines it, ``(q - zero_point) * scale``, and
+    transposed to the ``[K, N]`` weight of a ``MatMul`` (plus an ``Add`` where the node
+    has a bias). The word table (``GatherBlockQuantized``) is left as it is: a lookup
+    reads a few rows, so its 4-bit form costs nothing at run time. Returns the
+    serialised model and the number of nodes unpacked.
+    """
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise ModelError(
+            f"unpacking a weight-only model needs onnx ({exc}); pip install onnx"
+        ) from exc
+    model = onnx.load(str(model_file))
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    nodes: list[Any] = []
+    used: set[str] = set()
+    count = 0
+    for node in graph.node:
+        if node.op_type != "MatMulNBits":
+            nodes.append(node)
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        inputs = list(node.input) + [""] * (6 - len(node.input))
+        if inputs[4] or any(name and name not in inits for name in inputs[1:4]):
+            nodes.append(node)  # g_idx or weights computed at run time: keep the kernel
+            continue
+        bits, block = int(attrs["bits"]), int(attrs["block_size"])
+        k, n = int(attrs["K"]), int(attrs["N"])
+        packed = numpy_helper.to_array(inits[inputs[1]]).astype(np.int32)
+        blocks = -(-k // block)
+        packed = packed.reshape(n, blocks, -1)
+        if bits == 8:
+            q = packed
+        elif bits == 4:
+            q = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(n, blocks, -1)
+        else:
+            nodes.append(node)
+            continue
+        scales = numpy_helper.to_array(inits[inputs[2]]).astype(np.float32).reshape(n, blocks)
+        if inputs[3]:
+            zp = numpy_helper.to_array(inits[inputs[3]]).astype(np.int32).reshape(n, -1)
+            if bits == 4:
+                zp = np.stack([zp & 0x0F, zp >> 4], axis=-1).reshape(n, -1)
+            zero = zp[:, :blocks, None].astype(np.float32)
+        else:
+            zero = np.float32(2 ** (bits - 1))
+        weight = ((q[:, :, :block].astype(np.float32) - zero) * scales[:, :, None]).reshape(n, -1)
+        weight = np.ascontiguousarray(weight[:, :k].T)
+        name = f"{inputs[1]}__fp32"
+        graph.initializer.append(numpy_helper.from_array(weight, name))
+        used.update(x for x in inputs[1:4] if x)
+        if inputs[5]:
+            mid = f"{node.output[0]}__nobias"
+            nodes.append(helper.make_node("MatMul", [inputs[0], name], [mid], name=node.name))
+            nodes.append(helper.make_node("Add", [mid, inputs[5]], list(node.output)))
+        else:
+            nodes.append(
+                helper.make_node("MatMul", [inputs[0], name], list(node.output), name=node.name)
+            )
+        count += 1
+    if not count:
+        return model.SerializeToString(), 0
+    del graph.node[:]
+    graph.node.extend(nodes)
+    still = {x for nd in graph.node for x in nd.input}
+    keep = [t for t in graph.initializer if t.name not in used or t.name in still]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    return model.SerializeToString(), count

@@ -15,7 +15,10 @@ same texts after each batch, off the request path (one background thread; when
 it falls behind, batches are skipped and counted). Only agreement counts and
 the label pairs of the disagreements are kept (``GET /v1/models``, the
 ``emotiondesk_shadow_*`` metrics); the challenger's answers are never
-returned to a caller.
+returned to a caller. Each worker writes its running counts to its own row
+of the database's ``shadow_counts`` table (at most every
+``SHADOW_FLUSH_SECONDS``, and before it reports), and ``GET /v1/models``
+sums the rows of every worker for the current challenger/champion pair.
 """
 
 from __future__ import annotations
@@ -23,8 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import threading
+import time
+import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,23 +49,51 @@ from emotiondesk.pack import (
     read_pack,
     registry_version_dir,
 )
+from emotiondesk.storage.shadow import save_shadow_counts, shadow_totals
 
 logger = logging.getLogger(__name__)
 
 #: Shadow batches allowed to wait; beyond that they are skipped (and counted).
 SHADOW_BACKLOG = 4
+#: A worker writes its shadow counts to the database at most this often (and before reporting).
+SHADOW_FLUSH_SECONDS = 1.0
+
+
+def worker_id() -> str:
+    """This process's name in ``shadow_counts`` (host, pid, and a nonce: pids get reused)."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class ShadowScorer:
     """Scores the challenger on the champion's texts in a background thread and counts agreement."""
 
-    def __init__(self, analyzer: Analyzer, version: str, metrics: Any) -> None:
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        version: str,
+        metrics: Any,
+        *,
+        champion: str = "",
+        sessions: Callable[[], Any] | None = None,
+        worker: str | None = None,
+    ) -> None:
         self.analyzer = analyzer
         self.version = version
         self.metrics = metrics
+        self.sessions = sessions
+        self.worker = worker or worker_id()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emotiondesk-shadow")
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._pending = 0
+        self._flushed_at = 0.0
+        self._changes = 0  # bumped by every count; a flush writes only when it moved
+        self._written = -1  # the first flush writes the row even at zero
+        self._timer: threading.Timer | None = None
+        self._reset(champion)
+
+    def _reset(self, champion: str) -> None:
+        self.champion = champion
         self.compared = 0
         self.skipped = 0
         self.agree: Counter[str] = Counter()
@@ -65,6 +101,13 @@ class ShadowScorer:
             "polarity": Counter(),
             "emotion": Counter(),
         }
+
+    def set_champion(self, champion: str) -> None:
+        """A new champion: the counts so far belong to the old pair (written), new ones start at 0."""
+        self.flush()
+        with self._lock:
+            self._reset(champion)
+            self._changes += 1
 
     def submit(self, texts: list[str], language: str | None, results: list[Any]) -> None:
         with self._lock:
@@ -88,31 +131,114 @@ class ShadowScorer:
                         self.metrics.shadow.labels(task, "true" if same else "false").inc()
                         if not same:
                             self.pairs[task][(a, b)] += 1
+                self._changes += 1
+            self._schedule_flush()
         except Exception:  # the shadow never disturbs serving
             logger.exception("shadow scoring with %s failed", self.version)
         finally:
             with self._lock:
                 self._pending -= 1
 
-    def report(self) -> dict[str, Any]:
+    def _schedule_flush(self) -> None:
+        """Write now if the last write is old enough, else once the interval has passed."""
+        wait = SHADOW_FLUSH_SECONDS - (time.monotonic() - self._flushed_at)
+        if wait <= 0:
+            self.flush()
+            return
         with self._lock:
-            n = self.compared
+            if self._timer is not None:
+                return  # a write is already due: it will carry these counts
+            self._timer = threading.Timer(wait, self._timed_flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _timed_flush(self) -> None:
+        with self._lock:
+            self._timer = None
+        self.flush()
+
+    def flush(self) -> bool:
+        """Write this worker's running counts to its ``shadow_counts`` row; False if it could not."""
+        if self.sessions is None:
+            return False
+        with self._flush_lock:  # a snapshot is written whole and in order
+            with self._lock:
+                if self._written == self._changes:
+                    return True  # the row already holds these counts
+                changes = self._changes
+                snapshot: dict[str, Any] = {
+                    "challenger": self.version,
+                    "champion": self.champion,
+                    "worker": self.worker,
+                    "compared": self.compared,
+                    "skipped": self.skipped,
+                    "agree": dict(self.agree),
+                    "pairs": {
+                        t: [[a, b, c] for (a, b), c in p.items()] for t, p in self.pairs.items()
+                    },
+                }
+            try:
+                with self.sessions() as session:
+                    save_shadow_counts(session, **snapshot)
+                    session.commit()
+            except Exception:  # the database is down: keep counting, report this worker's
+                logger.exception("could not store the shadow counts")
+                return False
+            self._flushed_at = time.monotonic()
+            self._written = changes
+            return True
+
+    def _totals(self) -> dict[str, Any]:
+        """The service's counts (every worker's row) or, without a database, this worker's."""
+        if self.flush():
+            try:
+                assert self.sessions is not None
+                with self.sessions() as session:
+                    return shadow_totals(session, challenger=self.version, champion=self.champion)
+            except Exception:
+                logger.exception("could not read the shadow counts")
+        with self._lock:
             return {
-                "challenger": self.version,
-                "compared": n,
+                "workers": 1,
+                "compared": self.compared,
                 "skipped": self.skipped,
-                "agreement": {t: round(self.agree[t] / n, 4) if n else None for t in self.pairs},
-                "disagreements": {
-                    t: [
-                        {"champion": a, "challenger": b, "count": c}
-                        for (a, b), c in pairs.most_common(20)
-                    ]
-                    for t, pairs in self.pairs.items()
-                },
+                "agree": dict(self.agree),
+                "pairs": {t: Counter(p) for t, p in self.pairs.items()},
+                "this_worker_only": True,
             }
+
+    def report(self) -> dict[str, Any]:
+        """Agreement and disagreements summed over every worker (blocking: database I/O)."""
+        totals = self._totals()
+        n = int(totals["compared"])
+        pairs: dict[str, Counter[tuple[str, str]]] = totals["pairs"]
+        return {
+            "challenger": self.version,
+            "champion": self.champion,
+            "workers": int(totals["workers"]),
+            "scope": "worker" if totals.get("this_worker_only") else "service",
+            "compared": n,
+            "skipped": int(totals["skipped"]),
+            "agreement": {
+                t: round(int(totals["agree"].get(t, 0)) / n, 4) if n else None
+                for t in ("polarity", "emotion")
+            },
+            "disagreements": {
+                t: [
+                    {"champion": a, "challenger": b, "count": c}
+                    for (a, b), c in pairs.get(t, Counter()).most_common(20)
+                ]
+                for t in ("polarity", "emotion")
+            },
+        }
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        self.flush()
 
 
 class LiveModels:
@@ -168,7 +294,7 @@ class LiveModels:
                 await self._task
             self._task = None
         if self.shadow is not None:
-            self.shadow.close()
+            await run_in_threadpool(self.shadow.close)
 
     async def _run(self) -> None:
         while True:
@@ -196,6 +322,8 @@ class LiveModels:
         self.metrics.model_version.labels(self._version_label()).set(0)
         self.app.state.analyzer = new  # one assignment: the next model call uses it
         self.champion, self._failed = target, None
+        if self.shadow is not None:
+            await run_in_threadpool(self.shadow.set_champion, self._pair_champion())
         self.swaps += 1
         self.metrics.model_swaps.inc()
         self.metrics.model_version.labels(self._version_label()).set(1)
@@ -211,7 +339,7 @@ class LiveModels:
         if not self.settings.shadow or version == self.challenger:
             return
         if self.shadow is not None:
-            self.shadow.close()
+            await run_in_threadpool(self.shadow.close)
             self.shadow = None
         self.challenger = version
         if version is None or self.registry is None:
@@ -221,7 +349,14 @@ class LiveModels:
         except Exception:
             logger.exception("could not load challenger %s for shadow scoring", version)
             return
-        self.shadow = ShadowScorer(analyzer, version, self.metrics)
+        self.shadow = ShadowScorer(
+            analyzer,
+            version,
+            self.metrics,
+            champion=self._pair_champion(),
+            sessions=getattr(self.app.state, "sessions", None),
+        )
+        await run_in_threadpool(self.shadow.flush)  # this worker's row, at zero: it takes part
         logger.info("shadow scoring with challenger %s (%s)", version, analyzer.version)
 
     def _load(self, version: str) -> Analyzer:
@@ -230,12 +365,16 @@ class LiveModels:
             registry_version_dir(self.registry, version), max_chars=self.settings.max_chars
         )
 
+    def _pair_champion(self) -> str:
+        """The champion side of a shadow pair: the registry version, else the served pack."""
+        return self.champion or self._version_label()
+
     def _version_label(self) -> str:
         analyzer = getattr(self.app.state, "analyzer", None)
         return str(getattr(analyzer, "version", "") or "")
 
     def report(self) -> dict[str, Any]:
-        """What ``GET /v1/models`` shows."""
+        """What ``GET /v1/models`` shows (blocking with shadow on: it reads the database)."""
         analyzer = getattr(self.app.state, "analyzer", None)
         return {
             "model": getattr(analyzer, "version", None),

@@ -543,9 +543,18 @@ class ShadowDisagreement(BaseModel):
 
 
 class ShadowReport(BaseModel):
-    """The challenger scored in shadow on this worker's traffic (never returned to callers)."""
+    """The challenger scored in shadow on live traffic (never returned to callers).
+
+    The counts are the service's: every worker's, summed from the database.
+    """
 
     challenger: str
+    champion: str = Field(description="the version the challenger is compared with")
+    workers: int = Field(description="worker processes whose counts are summed")
+    scope: str = Field(
+        description="`service` (every worker's counts) or `worker` (the database could not "
+        "be read: this worker's alone)"
+    )
     compared: int
     skipped: int
     agreement: dict[str, float | None]

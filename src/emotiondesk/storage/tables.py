@@ -283,3 +283,26 @@ class PracticeSession(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class ShadowCount(Base):
+    """One worker's shadow-scoring counts for a challenger/champion pair (migration 0009).
+
+    Each worker owns its row (``worker``: host, process id and a start nonce)
+    and overwrites it with its running totals, so no two writers ever touch
+    one row; ``GET /v1/models`` sums the rows of the current pair (every
+    worker, including ones that have since exited).
+    """
+
+    __tablename__ = "shadow_counts"
+
+    challenger: Mapped[str] = mapped_column(String(64), primary_key=True)
+    champion: Mapped[str] = mapped_column(String(64), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(128), primary_key=True)
+    compared: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    #: ``{task: texts on which the challenger agreed}``
+    agree: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
+    #: ``{task: [[champion label, challenger label, count], ...]}`` (disagreements only)
+    pairs: Mapped[dict[str, list[list[Any]]]] = mapped_column(JSONType, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

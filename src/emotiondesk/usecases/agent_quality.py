@@ -15,9 +15,12 @@ Example:
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -42,6 +45,59 @@ AnalyzeFn = Callable[[list[str]], Sequence[AnalysisResult]]
 
 #: Longest conversation a coach request may send (the last turns matter).
 MAX_COACH_TURNS = 50
+#: Customer-turn readings the coach keeps (an agent coaches several drafts per turn).
+COACH_CACHE_SIZE = 4096
+
+
+class TurnReader:
+    """Reads the customer turns the coach scores a draft against (emotion, polarity),
+    with its own model pack (default: the shipped n-gram tier) and a bounded cache.
+
+    Args:
+        model: ``fast`` (the shipped ``models/fast`` pack), ``service`` (use the
+            ``analyze`` function the caller passes: the service's own pack) or a pack
+            directory. The pack is loaded on first use.
+        cache_size: readings kept, least recently used dropped first.
+    """
+
+    def __init__(self, model: str = "fast", cache_size: int = COACH_CACHE_SIZE) -> None:
+        self.model = model
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._analyzer: Any = None
+
+    def _own(self) -> Any:
+        if self.model == "service":
+            return None
+        with self._lock:
+            if self._analyzer is None:
+                from emotiondesk.analyzer import load_analyzer
+                from emotiondesk.pack import shipped_pack_dir
+
+                pack = shipped_pack_dir() / "fast" if self.model == "fast" else Path(self.model)
+                self._analyzer = load_analyzer(pack)
+            return self._analyzer
+
+    def read(self, texts: Sequence[str], analyze: AnalyzeFn) -> list[tuple[str | None, str | None]]:
+        """(emotion, polarity) of each text: cached, else read by this reader's pack (or
+        by ``analyze`` when the reader is ``service``)."""
+        with self._lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in known:
+                self._cache.move_to_end(t)
+        todo = list(dict.fromkeys(t for t in texts if t not in known))
+        if todo:
+            own = self._own()
+            results = own.analyze(todo) if own is not None else analyze(todo)
+            fresh = {t: (r.emotion, r.polarity) for t, r in zip(todo, results, strict=True)}
+            with self._lock:
+                for t, reading in fresh.items():
+                    self._cache[t] = reading
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            known.update(fresh)
+        return [known[t] for t in texts]
 
 
 @dataclass
@@ -50,6 +106,7 @@ class AgentQuality:
 
     scorer: AgentScorer
     coach_: Coach
+    reader: TurnReader = field(default_factory=TurnReader)
 
     @classmethod
     def from_settings(cls, settings: Any = None) -> AgentQuality:
@@ -61,7 +118,11 @@ class AgentQuality:
         s = settings if settings is not None else get_settings()
         faq = FaqIndex.load(s.faq_file)
         scorer = AgentScorer(load_rubric(s.rubric_file), faq=faq)
-        return cls(scorer=scorer, coach_=Coach(scorer, faq=faq, llm=LLMBackend.from_settings(s)))
+        return cls(
+            scorer=scorer,
+            coach_=Coach(scorer, faq=faq, llm=LLMBackend.from_settings(s)),
+            reader=TurnReader(s.coach_model),
+        )
 
     # -- ingestion --------------------------------------------------------------------------
     def score_turn(
@@ -82,7 +143,8 @@ class AgentQuality:
         """Coach ``draft`` as the agent's next reply after ``messages`` ((role, text[, emotion])).
 
         The customer turns the draft answers (since the agent's last reply) are
-        analysed when no emotion is given.
+        read when no emotion is given: by :attr:`reader` (the shipped n-gram tier
+        unless configured otherwise; ``analyze`` when it is ``service``), cached.
         """
         if len(messages) > MAX_COACH_TURNS:
             messages = list(messages)[-MAX_COACH_TURNS:]
@@ -101,9 +163,9 @@ class AgentQuality:
             if i > last_agent and t.role in CUSTOMER_ROLES and t.emotion is None and t.text.strip()
         ]
         if todo:
-            results = analyze([turns[i].text for i in todo])
-            for i, r in zip(todo, results, strict=True):
-                turns[i] = Turn(turns[i].role, turns[i].text, r.emotion, r.polarity)
+            readings = self.reader.read([turns[i].text for i in todo], analyze)
+            for i, (emotion, polarity) in zip(todo, readings, strict=True):
+                turns[i] = Turn(turns[i].role, turns[i].text, emotion, polarity)
         return self.coach_.coach(draft, history=turns, language=language)
 
     # -- practice ----------------------------------------------------------------------------

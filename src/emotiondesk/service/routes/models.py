@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 
 from emotiondesk.service.contract import ERRORS
 from emotiondesk.service.deps import ReadKey
@@ -18,7 +19,8 @@ async def models(request: Request, key: ReadKey) -> ModelsOut:
 
     With shadow scoring on (``EMOTIONDESK_SHADOW``), how often the challenger
     agreed with the champion on this worker's traffic and the label pairs of
-    the disagreements (counts only; each worker reports its own). The shadow
+    the disagreements (counts only), summed over every worker of the service
+    (each writes its counts to the database about once a second). The shadow
     figures count every workspace's traffic: only keys of the default workspace
     (the operator's) see them.
     """
@@ -34,7 +36,7 @@ async def models(request: Request, key: ReadKey) -> ModelsOut:
             poll_seconds=None,
             shadow=None,
         )
-    report = live.report()
+    report = await run_in_threadpool(live.report)
     if key.workspace != DEFAULT_WORKSPACE:
         report["shadow"] = None
     return ModelsOut.model_validate(report)
