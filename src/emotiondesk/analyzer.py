@@ -27,6 +27,7 @@ from emotiondesk.text.chunks import chunk_spans
 from emotiondesk.text.pii import without_pii
 from emotiondesk.text.pinyin import is_pinyin, read_pinyin
 from emotiondesk.text.signals import SignalLexicon, apply_signals, load_signals
+from emotiondesk.text.spelling import SpellingCorrector, load_speller
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,8 @@ class Analyzer:
         pii_neutral: the models and signals read each text without its PII and PII
             placeholders (``13812345678`` and ``[PHONE]`` carry no feeling but are
             n-gram features; removing both makes a masked message read as the raw one).
+        spelling: English texts are read with one-slip typos in unknown words put right
+            (``None``: as typed); see :mod:`emotiondesk.text.spelling`.
     """
 
     def __init__(
@@ -144,6 +147,7 @@ class Analyzer:
         chunk_overlap: int = CHUNK_OVERLAP,
         pinyin: bool = True,
         pii_neutral: bool = True,
+        spelling: SpellingCorrector | None = None,
     ) -> None:
         if fallback_language not in models:
             raise ModelError(f"fallback language {fallback_language!r} has no models")
@@ -160,6 +164,7 @@ class Analyzer:
         self.chunk_overlap = chunk_overlap
         self.pinyin = pinyin
         self.pii_neutral = pii_neutral
+        self.spelling = spelling
 
     @property
     def languages(self) -> list[str]:
@@ -336,6 +341,11 @@ class Analyzer:
             unit_langs.extend([lang] * len(text_spans))
         if self.pii_neutral:
             units = [without_pii(u) for u in units]
+        if self.spelling is not None:
+            units = [
+                self.spelling.correct(u) if self.route(lang) == "en" else u
+                for u, lang in zip(units, unit_langs, strict=True)
+            ]
         upol, uemo = self.forward(units, unit_langs)
         unit_signals: list[tuple[str, ...]] = [()] * len(units)
         if self.signals is not None:
@@ -399,7 +409,7 @@ def load_analyzer(
             same format, ``False``/``None`` for none.
     """
     from emotiondesk.config import get_settings
-    from emotiondesk.models.ngram import share_lookups
+    from emotiondesk.models.ngram import known_words, share_lookups
 
     root = default_pack_dir() if pack in (None, "default") else Path(str(pack))
     spec = read_pack(root)
@@ -426,6 +436,11 @@ def load_analyzer(
         chunk_chars=get_settings().chunk_chars,
         pinyin=get_settings().pinyin,
         pii_neutral=get_settings().pii_neutral,
+        spelling=(
+            load_speller(known_words(list(models["en"].values())))
+            if get_settings().spelling and "en" in models
+            else None
+        ),
     )
 
 

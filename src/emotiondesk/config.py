@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     #: The models and signals read a text without its PII and PII placeholders
     #: (a phone number and ``[PHONE]`` read alike).
     pii_neutral: bool = True
+    #: English texts are read with one-slip typos of unknown words put right
+    #: ("brkoe" -> "broke"; ``emotiondesk.text.spelling``).
+    spelling: bool = True
     #: A signal lexicon (YAML, the format of ``text/data/signals.yaml``) read on top
     #: of the models instead of the shipped one.
     signals_file: str | None = None

@@ -186,6 +186,71 @@ def test_the_cue_layer_tolerates_a_swapped_pair_of_letters() -> None:
     assert lex.untypo("i filled in the form") == "i filled in the form"
 
 
+def _emotion_after(text: str, lang: str, model_emotion: str, p: float) -> tuple[str, list[str]]:
+    """The emotion after the signals when the models read ``model_emotion`` at ``p``."""
+    pol = np.full(len(POLARITY_LABELS), 1 / len(POLARITY_LABELS))
+    emo = np.full(len(EMOTION_LABELS), (1 - p) / (len(EMOTION_LABELS) - 1))
+    emo[EMOTION_LABELS.index(model_emotion)] = p
+    _, out, used = apply_signals(load_signals(), text, lang, pol, emo)
+    assert abs(out.sum() - 1) < 1e-9
+    return EMOTION_LABELS[int(out.argmax())], used
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "emotion"),
+    [
+        ("I didn't expect it so soon, the charger is here.", "en", "surprise"),
+        ("The parcel came and omg there's a free sample in it.", "en", "surprise"),
+        ("Opened the box and found a cockroach inside.", "en", "disgust"),
+        ("the jacket smells like mould", "en", "disgust"),
+        ("面包里有虫子", "zh", "disgust"),
+        ("竟然第二天就到了", "zh", "surprise"),
+    ],
+)
+def test_disgust_and_surprise_cues_beat_a_neutral_reading(
+    text: str, lang: str, emotion: str
+) -> None:
+    # the models' neutral at 0.9: the pull alone (0.45 or 0.3) would leave it on top
+    assert _emotion_after(text, lang, "neutral", 0.9)[0] == emotion
+
+
+def test_disgust_and_surprise_cues_do_not_override_another_emotion() -> None:
+    # 讨厌 and 竟然 are often said in anger: a confident anger reading stays
+    assert _emotion_after("真的很讨厌这种人", "zh", "anger", 0.9)[0] == "anger"
+    assert _emotion_after("竟然没判刑", "zh", "anger", 0.9)[0] == "anger"
+    # a word of feeling beats a situation: the situation's cue does not fire
+    emotion, used = _emotion_after("The charger smells awful, I'm furious.", "en", "neutral", 0.7)
+    assert emotion == "anger"
+    assert "disgust_situation" not in used
+    # no cue of disgust where there is none
+    assert "disgust_situation" not in _read("This candle smells great", "en")[2]
+
+
+def test_zh_complaint_phrases_match_with_two_characters_swapped() -> None:
+    lex = load_signals()
+    for text in ("都一个星期了还没货发", "快递态员度恶劣"):  # 还没发货, 态度恶劣
+        assert "complaint" in [s.id for s in lex.match(text, "zh")]
+    # two-character phrases are not stretched: 没想到 is no 没到
+    assert "complaint" not in [s.id for s in lex.match("没想到这么快", "zh")]
+
+
+def test_unless_fired_must_name_a_signal() -> None:
+    with pytest.raises(InvalidInputError, match="unless_fired"):
+        SignalLexicon(
+            {
+                "signals": [
+                    {
+                        "id": "x",
+                        "emotion": "disgust",
+                        "strength": 0.3,
+                        "contains": ["x"],
+                        "unless_fired": ["no_such_signal"],
+                    }
+                ]
+            }
+        )
+
+
 def test_pii_and_its_mask_read_alike(tiny_pack: Path) -> None:
     from emotiondesk.text.pii import mask_pii, without_pii
 

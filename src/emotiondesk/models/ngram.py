@@ -295,6 +295,29 @@ def share_lookups(models: Sequence[Any]) -> int:
     return linked
 
 
+def known_words(models: Sequence[Any]) -> set[str]:
+    """The words (unigram features of letters only) the n-gram models of ``models`` know.
+
+    Members of ensembles (``models_``) count too. What the spelling corrector
+    must not take for a typo: a word the models learned is read as it is.
+    """
+    words: set[str] = set()
+    stack = list(models)
+    seen: set[int] = set()
+    while stack:
+        model = stack.pop()
+        if id(model) in seen:
+            continue
+        seen.add(id(model))
+        featurizer = getattr(model, "featurizer_", None)
+        if isinstance(featurizer, NgramFeaturizer) and featurizer.word_ngram_range:
+            words.update(
+                g[1:] for g in featurizer.vocabulary if g[:1] == _WORD_MARK and g[1:].isalpha()
+            )
+        stack.extend(getattr(model, "models_", ()))
+    return words
+
+
 _LANGUAGE_DEFAULTS: dict[str, dict[str, tuple[int, int] | None]] = {
     "zh": {"char_ngram_range": (1, 3), "word_ngram_range": None},
     "en": {"char_ngram_range": (2, 4), "word_ngram_range": (1, 2)},

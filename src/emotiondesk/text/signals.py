@@ -132,6 +132,29 @@ def _transpositions(words: set[str]) -> dict[str, str]:
     return out
 
 
+def _swapped_han(words: Sequence[str]) -> re.Pattern[str] | None:
+    """One pattern for the Chinese phrases of ``words`` typed with two neighbouring
+    characters swapped: inside the phrase (还没货发 for 还没发货) or across its edge
+    (少了发 for 少发了, 态员度恶劣 for 态度恶劣: a swap with the character next to it).
+
+    Only phrases of three or more characters: a two-character one with a
+    character between (没.到) matches other words (没想到).
+    """
+    variants: set[str] = set()
+    for w in words:
+        if len(w) < 3 or not all("\u4e00" <= c <= "\u9fff" for c in w):
+            continue
+        for i in range(len(w) - 1):
+            if w[i] != w[i + 1]:
+                variants.add(re.escape(w[:i] + w[i + 1] + w[i] + w[i + 2 :]))
+        variants.add(re.escape(w[0]) + "[\u4e00-\u9fff]" + re.escape(w[1:]))
+        variants.add(re.escape(w[:-1]) + "[\u4e00-\u9fff]" + re.escape(w[-1]))
+    variants -= {re.escape(w) for w in words}
+    if not variants:
+        return None
+    return re.compile("|".join(sorted(variants, key=len, reverse=True)))
+
+
 _CLAUSE_END_RE = re.compile(r"[，,。.！!？?；;～~\n]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 
 
@@ -167,6 +190,11 @@ class Signal:
     #: fire only on a message of at most this many clauses (0: any): a local verdict
     #: ("物流没问题") does not decide a long review of several aspects
     max_clauses: int = 0
+    #: not when one of these signals fired before it (a weaker cue of the same kind)
+    unless_fired: tuple[str, ...] = ()
+    #: the signal's emotion beats a neutral reading: when neutral is still on top after
+    #: the pull, the two swap places (another emotion of the models stays)
+    over_neutral: bool = False
 
 
 def _is_shouting(text: str) -> bool:
@@ -214,7 +242,18 @@ class SignalLexicon:
             raise InvalidInputError(f"invalid signal lexicon {source}: {exc}") from exc
         for pol, emo in [*self.emoji.values(), *self.emoticons.values()]:
             self._check(pol, emo, "emoji")
+        ids = {sig.id for sig in self.signals}
+        for sig in self.signals:
+            unknown = sorted(set(sig.unless_fired) - ids)
+            if unknown:
+                raise InvalidInputError(
+                    f"invalid signal lexicon {source}: signal {sig.id!r}: unless_fired names "
+                    f"no signal {unknown}"
+                )
         self._typos = _transpositions(self._english_words())
+        self._zh_swaps = {
+            name: _swapped_han(by_lang.get("zh", ())) for name, by_lang in self.lists.items()
+        }
         # Emoticons: longest first, not inside a word (":D" in "http:D" does not count).
         alts = "|".join(re.escape(e) for e in sorted(self.emoticons, key=len, reverse=True))
         self._emoticon_re = (
@@ -276,6 +315,8 @@ class SignalLexicon:
             shouting=bool(s.get("shouting", False)),
             model_below=tuple((str(k), float(v)) for k, v in (s.get("model_below") or {}).items()),
             max_clauses=int(s.get("max_clauses", 0)),
+            unless_fired=_names(s.get("unless_fired")),
+            over_neutral=bool(s.get("over_neutral", False)),
         )
         for label, _ in sig.model_below:
             self._check(label, "neutral", f"signal {sig.id!r} model_below")
@@ -317,6 +358,11 @@ class SignalLexicon:
                 if negated is None or not negated.search(low, max(0, at - 24), at):
                     return True
                 at = low.find(w, at + 1)
+        swaps = self._zh_swaps.get(name) if language == "zh" else None
+        if swaps is not None:  # a phrase typed with two characters swapped (少了发)
+            for m in swaps.finditer(low):
+                if negated is None or not negated.search(low, max(0, m.start() - 24), m.start()):
+                    return True
         return False
 
     def match(self, text: str, language: str) -> list[Signal]:
@@ -333,6 +379,8 @@ class SignalLexicon:
             if sig.language not in ("any", language) or sig.id in seen:
                 continue
             if sig.max_clauses and _clauses(text) > sig.max_clauses:
+                continue
+            if sig.unless_fired and seen.intersection(sig.unless_fired):
                 continue
             if sig.question:
                 # Only when nothing negative fired before: a threat phrased as a question stays one.
@@ -356,6 +404,9 @@ class SignalLexicon:
             fired.append(sig)
             seen.add(sig.id)
         return fired
+
+
+_NEUTRAL_EMOTION = EMOTION_LABELS.index("neutral")
 
 
 def _pull(p: np.ndarray, labels: Sequence[str], label: str, strength: float) -> np.ndarray:
@@ -406,6 +457,9 @@ def apply_signals(
             pol = _pull(pol, POLARITY_LABELS, sig.polarity, sig.strength)
         if sig.emotion is not None:
             emo = _pull(emo, EMOTION_LABELS, sig.emotion, sig.strength)
+            if sig.over_neutral and int(np.argmax(emo)) == _NEUTRAL_EMOTION:
+                cue = EMOTION_LABELS.index(sig.emotion)
+                emo[[cue, _NEUTRAL_EMOTION]] = emo[[_NEUTRAL_EMOTION, cue]]
         used.append(sig.id)
     return pol, emo, used
 
