@@ -1,16 +1,20 @@
 """Distil the fine-tuned e5 model into the n-gram tier (issue 10, item 4).
 
-Two phases, run from the repository root::
+Three phases, run from the repository root::
 
     # 1. label unlabelled text with the teacher's calibrated probabilities
     #    (resumable: appends to CACHE/labels.jsonl, skips texts already labelled)
     python benchmarks/distill.py label --data ../shared/data --teacher TEACHER_DIR \\
         --cache CACHE [--zh 40000] [--en 25000]
 
-    # 2. train the four n-gram models on gold + distilled rows, compare them with
-    #    the current ones on the dev sets, and (with --write) replace models/*-ngram
+    # 2. train n-gram models on gold + distilled rows and score them against the
+    #    current ones on seeded halves of every dev set (WORK/report.json, model cards)
     python benchmarks/distill.py train --data ../shared/data --cache CACHE --work WORK \\
-        [--write]
+        [--only en-polarity-ngram ...] [--mode soft|hard] [--weight 1.0]
+
+    # 3. the pack's rule on the "choose" halves; --write copies the winner into
+    #    models/ as {lang}-{task}-distilled and routes models/fast to it
+    python benchmarks/distill.py select --work WORK [WORK2 ...] [--write]
 
 ``TEACHER_DIR`` is a multi-task model with ``polarity`` and ``emotion`` heads
 exported to ONNX (``model_type`` ``onnx``) (the fp32 ONNX export of the
@@ -248,6 +252,30 @@ def distilled_rows(
     return texts, labels, weights, per_source
 
 
+def align_max_chars(model_dir: Path, reference: Path) -> int:
+    """Give ``model_dir`` the reference model's ``max_chars`` (returns it).
+
+    The n-gram models of one language share one n-gram lookup at inference only
+    when their featurizer settings are equal (``ngram.share_lookups``); the
+    shipped models read at most 2,000 characters, newly trained ones the current
+    default. Only texts longer than that are read differently (a handful of the
+    distilled texts; none of the gold ones of the English polarity recipe).
+    """
+    ref = json.loads((reference / "config.json").read_text(encoding="utf-8"))
+    want = ref["preprocessing"]["max_chars"]
+    path = model_dir / "config.json"
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    have = cfg["preprocessing"]["max_chars"]
+    if have != want:
+        cfg["preprocessing"]["max_chars"] = want
+        path.write_text(json.dumps(cfg, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        card = model_dir / "README.md"
+        if card.is_file():  # the card's feature line quotes the settings
+            text = card.read_text(encoding="utf-8")
+            card.write_text(text.replace(f"'max_chars': {have}", f"'max_chars': {want}"))
+    return int(want)
+
+
 def halves(n: int, seed: int) -> tuple[list[int], list[int]]:
     import numpy as np
 
@@ -362,6 +390,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         new_name = name.replace("-ngram", "-distilled")
         out_dir = args.work / new_name
         clf.save_pretrained(out_dir)
+        align_max_chars(out_dir, args.models / name)
         current = score_model(args.models / name, recipe, devs)
         new = score_model(out_dir, recipe, devs)
         ships, why = judge(current, new, "choose")
@@ -407,6 +436,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             {k: r[k] for k in ("dev", "n", "accuracy", "macro_f1")} for r in dev_rows
         ]
         clf.save_pretrained(out_dir)
+        align_max_chars(out_dir, args.models / name)
         card_recipe = dataclasses.replace(
             recipe, name=new_name, notes=distill_note(report[name], teacher)
         )
@@ -469,6 +499,7 @@ def cmd_select(args: argparse.Namespace) -> int:
         if dest.exists():
             shutil.rmtree(dest)
         shutil.copytree(work / r["distilled_model"], dest)
+        align_max_chars(dest, args.models / name)
         pack["routes"][recipe_lang][recipe_task] = f"../{r['distilled_model']}"
         logger.info("%s -> %s (from %s)", name, dest, work)
     if chosen:

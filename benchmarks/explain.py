@@ -13,19 +13,21 @@ the same length (the same number of segmenter words each, non-overlapping,
 five draws per message, seed 0). Messages without a positive span are counted
 and skipped.
 
-Cost: analysing N messages, then explaining them, then computing the evidence
-ingestion stores (``method="linear"`` plus the aspects; for the ensembles their
-n-gram members), timed in the same run (one thread), per tier.
+Cost: analysing N messages, explaining them and computing the evidence
+ingestion stores (``method="linear"`` plus the aspects; for the ensembles
+their n-gram members), timed in the same run (one thread) in alternating
+blocks of 100 messages, per tier.
 
 Tiers: ``ngram`` = the shipped pack's n-gram sub-pack (``models/fast``,
-linear contributions); ``ensemble`` = the shipped default pack (USE head +
-n-gram ensembles, occlusion). Data: dev samples from ../shared/data
+linear contributions); ``transformer`` (alias ``ensemble``) = the shipped
+default pack (blends of the pack-v2 routes and the e5 ONNX model; grouped
+occlusion by default, ``--method occlusion`` erases every word). Data: dev samples from ../shared/data
 (online_shopping_10_cats for zh, sst2 for en; skipped, with a note, when
 absent) and benchmarks/data/cs_turns.csv (per language).
 
 Usage:
     OMP_NUM_THREADS=1 python benchmarks/explain.py [--n 150] [--cost-n 1000] [--tiers ngram,ensemble]
-        [--cost-only] [--json]
+        [--method auto|grouped|occlusion] [--max-groups 3] [--cost-only] [--json]
 """
 
 from __future__ import annotations
@@ -45,14 +47,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from emotiondesk.analyzer import Analyzer, load_analyzer  # noqa: E402
-from emotiondesk.explain import explain, segment  # noqa: E402
+from emotiondesk.explain import MAX_GROUPS, explain, segment  # noqa: E402
 from emotiondesk.labels import POLARITY_LABELS  # noqa: E402
 from emotiondesk.usecases.analyze_messages import evidence_for_storage  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 DEV_SETS = {"zh": SHARED / "online_shopping_10_cats" / "dev.csv", "en": SHARED / "sst2" / "dev.csv"}
 CS_TURNS = ROOT / "benchmarks" / "data" / "cs_turns.csv"
-TIERS = {"ngram": ROOT / "models" / "fast", "ensemble": ROOT / "models"}
+TIERS = {
+    "ngram": ROOT / "models" / "fast",
+    "transformer": ROOT / "models",
+    "ensemble": ROOT / "models",  # the earlier name of the default pack's tier
+}
 TOP = 3
 DRAWS = 5
 
@@ -105,9 +111,9 @@ def polarity_proba(analyzer: Analyzer, texts: list[str], langs: list[str]) -> np
     return pol
 
 
-def faithfulness(analyzer: Analyzer, texts: list[str]) -> dict[str, Any]:
+def faithfulness(analyzer: Analyzer, texts: list[str], **how: Any) -> dict[str, Any]:
     results = analyzer.analyze(texts)
-    evidence = explain(analyzer, results)
+    evidence = explain(analyzer, results, **how)
     rng = np.random.default_rng(0)
     variants: list[str] = []
     langs: list[str] = []
@@ -159,22 +165,35 @@ def faithfulness(analyzer: Analyzer, texts: list[str]) -> dict[str, Any]:
     }
 
 
-def cost(analyzer: Analyzer, texts: list[str]) -> dict[str, Any]:
+def cost(analyzer: Analyzer, texts: list[str], block: int = 100, **how: Any) -> dict[str, Any]:
+    """Analysis, explanation and stored evidence of ``texts``, timed in alternating blocks.
+
+    Each block of ``block`` messages is analysed, then explained, then given
+    its stored evidence, so a change in the machine's load during the run
+    weighs on the three alike (the machine is shared).
+    """
     analyzer.analyze(texts[:16])  # warm up (loads encoders)
-    explain(analyzer, analyzer.analyze(texts[:16]))
-    start = time.perf_counter()
-    results = analyzer.analyze(texts)
-    t_analyze = time.perf_counter() - start
-    start = time.perf_counter()
-    explain(analyzer, results)
-    t_explain = time.perf_counter() - start
+    explain(analyzer, analyzer.analyze(texts[:16]), **how)
     stored = evidence_for_storage(analyzer)
-    start = time.perf_counter()
-    stored(results)
-    t_stored = time.perf_counter() - start
+    t_analyze = t_explain = t_stored = 0.0
+    for start in tqdm(range(0, len(texts), block), desc="cost", unit="block"):
+        chunk = texts[start : start + block]
+        t0 = time.perf_counter()
+        results = analyzer.analyze(chunk)
+        t1 = time.perf_counter()
+        explain(analyzer, results, **how)
+        t2 = time.perf_counter()
+        stored(results)
+        t3 = time.perf_counter()
+        t_analyze, t_explain, t_stored = (
+            t_analyze + t1 - t0,
+            t_explain + t2 - t1,
+            t_stored + t3 - t2,
+        )
     n = len(texts)
     return {
         "n": n,
+        "block": block,
         "analyze_ms_per_msg": round(1000 * t_analyze / n, 3),
         "explain_ms_per_msg": round(1000 * t_explain / n, 3),
         "explain_over_analyze": round(t_explain / t_analyze, 2),
@@ -186,11 +205,16 @@ def cost(analyzer: Analyzer, texts: list[str]) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=150, help="messages per data set and language")
-    ap.add_argument("--cost-n", type=int, default=1000, help="messages timed for the cost")
-    ap.add_argument("--tiers", default="ngram,ensemble")
+    ap.add_argument(
+        "--cost-n", type=int, default=1000, help="messages timed for the cost (0: none)"
+    )
+    ap.add_argument("--tiers", default="ngram,transformer")
+    ap.add_argument("--method", default="auto", choices=["auto", "grouped", "occlusion"])
+    ap.add_argument("--max-groups", type=int, default=MAX_GROUPS)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--cost-only", action="store_true", help="skip the faithfulness figures")
     args = ap.parse_args()
+    how = {"method": args.method, "max_groups": args.max_groups}
     sets: dict[str, list[str]] = {}
     for lang, path in DEV_SETS.items():
         if path.is_file():
@@ -209,18 +233,23 @@ def main() -> int:
             sets.items(), desc=f"{tier} faithfulness", unit="set", disable=args.cost_only
         ):
             if not args.cost_only:
-                out["faithfulness"][name] = faithfulness(analyzer, texts)
-        out["cost"] = cost(analyzer, cost_texts)
+                out["faithfulness"][name] = faithfulness(analyzer, texts, **how)
+        if args.cost_n > 0:
+            out["cost"] = cost(analyzer, cost_texts, **how)
         report[tier] = out
         if not args.json:
-            print(f"== {tier} ({TIERS[tier].relative_to(ROOT)})")
+            print(
+                f"== {tier} ({TIERS[tier].relative_to(ROOT)}), method {args.method}, max groups {args.max_groups}"
+            )
             for name, f in out["faithfulness"].items():
                 print(
                     f"{name:34s} n={f['n']:4d} comp {f['comprehensiveness']:.3f} "
                     f"(random {f['random_comprehensiveness']:.3f}, x{f['comp_ratio']}) "
                     f"suff {f['sufficiency']:.3f} (random {f['random_sufficiency']:.3f})"
                 )
-            c = out["cost"]
+            c = out.get("cost")
+            if c is None:
+                continue
             print(
                 f"cost n={c['n']}: analyze {c['analyze_ms_per_msg']} ms/msg, explain "
                 f"{c['explain_ms_per_msg']} ms/msg ({c['explain_over_analyze']}x analysis), "

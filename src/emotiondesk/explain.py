@@ -5,19 +5,30 @@ few spans of the ORIGINAL text (character offsets into the text as given,
 through the normalisation's offset map) that moved the predicted label, each
 with a signed weight (positive: towards the label; negative: against it).
 
-Two methods, both deterministic (same input, same explanation) and batched:
+Three methods, all deterministic (same input, same explanation) and batched:
 
 * ``linear`` (the n-gram tier, :class:`~emotiondesk.models.ngram.NgramClassifier`):
   exact contributions. Each n-gram's TF-IDF value times its weight for the
   label, centred over the labels (so the contributions of a text plus the
   centred intercept sum to the label's centred logit), is spread evenly over
   the characters it covers; a word's weight is the sum over its characters.
-* ``occlusion`` (every other model kind: USE head, ensemble, transformer,
-  onnx): erasure of segmenter-defined words (jieba for Chinese, word and
-  punctuation tokens for other languages). Every copy of every message with one
-  word removed is scored in one batch per model; a word's weight is the drop
-  in the label's probability when it is removed. Messages with more than
-  :data:`MAX_UNITS` words are erased in as many equal runs of words.
+* ``grouped`` (every other model kind by default: ensembles, USE head,
+  transformer, onnx): occlusion of at most :data:`MAX_GROUPS` groups of
+  words (clauses, merged or cut in halves to that number; see
+  :func:`word_groups`), so a model scores at most ``MAX_GROUPS + 1`` copies
+  of a message: the cost is bounded by construction. A group's weight is the
+  drop in the label's probability when it is erased; within the group it is
+  shared among the words that push the same way, in proportion to the exact
+  contributions of the model's n-gram member (:func:`linear_part`), evenly
+  over the characters when there is none. The copies of all messages of a
+  language are scored in one batch, and every model in it runs once for both
+  tasks (the default pack's e5 model serves polarity and emotion from one
+  forward pass).
+* ``occlusion`` (``method="occlusion"``): erasure of every segmenter-defined
+  word (jieba for Chinese, word and punctuation tokens for other languages);
+  a word's weight is the drop in the label's probability when it is removed.
+  Messages with more than :data:`MAX_UNITS` words are erased in as many equal
+  runs of words. Its cost grows with the length of the message.
 
 Adjacent selected words of the same sign merge into phrases; the
 :data:`TOP_SPANS` largest by absolute weight are returned, largest first.
@@ -46,6 +57,8 @@ import numpy as np
 
 from emotiondesk.analyzer import AnalysisResult, Analyzer
 from emotiondesk.models.base import TextClassifier
+from emotiondesk.models.ensemble import EnsembleClassifier, combine, to_labels
+from emotiondesk.models.multitask import TaskView
 from emotiondesk.models.ngram import _WORD_MARK, _WORD_RE, NgramClassifier
 from emotiondesk.text.normalize import OffsetText, prepare_with_offsets
 
@@ -58,6 +71,9 @@ TOP_SPANS = 5
 TOP_WORDS = 8
 #: Occlusion erases at most this many units per message (longer ones in runs of words).
 MAX_UNITS = 48
+#: Grouped occlusion erases at most this many groups of words per message: a
+#: model scores at most ``MAX_GROUPS + 1`` copies of each message.
+MAX_GROUPS = 3
 _TOKEN_RE = re.compile(r"[\w']+|[^\w\s]+")
 
 
@@ -210,14 +226,14 @@ def _locate_grams(settings: tuple[Any, ...], texts: Sequence[str]) -> _Grams:
         w_owner = np.searchsorted(base, w_start, side="right") - 1
         for n in range(word_range[0], word_range[1] + 1):
             k = max(len(words) - n + 1, 0)
-            ok = np.flatnonzero(w_owner[:k] == w_owner[n - 1 : n - 1 + k])
+            first = np.flatnonzero(w_owner[:k] == w_owner[n - 1 : n - 1 + k])
             if n == 1:
-                grams.extend([_WORD_MARK + words[i] for i in ok.tolist()])
+                grams.extend([_WORD_MARK + words[i] for i in first.tolist()])
             else:
-                grams.extend([_WORD_MARK + " ".join(words[i : i + n]) for i in ok.tolist()])
-            owners.append(w_owner[ok])
-            starts.append(w_start[ok])
-            ends.append(w_end[ok + n - 1])
+                grams.extend([_WORD_MARK + " ".join(words[i : i + n]) for i in first.tolist()])
+            owners.append(w_owner[first])
+            starts.append(w_start[first])
+            ends.append(w_end[first + n - 1])
     if not starts:
         empty = np.zeros(0, dtype=np.int64)
         return _Grams(grams, empty, empty, empty, base, size)
@@ -397,16 +413,18 @@ def linear_part(
     return max(found, key=lambda wm: wm[0])[1], "ngram_member"
 
 
-def _explain_linear(
+def _linear_unit_weights(
     model: NgramClassifier,
-    tag: str,
     jobs: list[_Job],
     task: str,
     results: Sequence[AnalysisResult],
-    out: dict[int, TaskEvidence],
     prepared: dict[tuple[Any, ...], tuple[list[_Job], _Grams]],
-) -> list[_Job]:
-    """Exact contributions for ``jobs`` (one batch); returns the jobs it cannot explain."""
+) -> dict[int, list[float]]:
+    """Exact contributions of each job's words (one batch), by job index.
+
+    Jobs the model's preprocessing changes the length of, or whose label the
+    model lacks, are left out.
+    """
     featurizer = model.featurizer_
     key = (*featurizer._settings_key(), tuple(job.index for job in jobs))
     if key not in prepared:
@@ -418,10 +436,11 @@ def _explain_linear(
         )
         prepared[key] = (kept, located)
     kept, located = prepared[key]
-    labels = [
-        r.polarity if task == "polarity" else r.emotion for r in (results[j.index] for j in kept)
-    ]
-    columns = np.array([model.labels_.index(label) for label in labels], dtype=np.int64)
+    labels = [_label(results[j.index], task) for j in kept]
+    columns = np.array(
+        [model.labels_.index(label) if label in model.labels_ else -1 for label in labels],
+        dtype=np.int64,
+    )
     scores = _linear_scores(model, located, columns)
     # A unit's weight: the sum of its characters' scores (differences of a running sum).
     running = np.concatenate(([0.0], np.cumsum(scores)))
@@ -429,31 +448,172 @@ def _explain_linear(
     flat = np.array([u for job in kept for u in job.units], dtype=np.int64).reshape(-1, 2)
     shift = np.repeat(located.base, counts)
     weights = (running[flat[:, 1] + shift] - running[flat[:, 0] + shift]).tolist()
+    out: dict[int, list[float]] = {}
     pos = 0
-    for job, label, n in zip(kept, labels, counts, strict=True):
-        spans = top_spans(
-            job.units, weights[pos : pos + n], job.mapped, results[job.index].text, job.base
-        )
+    for job, column, n in zip(kept, columns.tolist(), counts, strict=True):
+        if column >= 0:
+            out[job.index] = weights[pos : pos + n]
         pos += n
-        out[job.index] = TaskEvidence(label, spans, tag)
-    done = {job.index for job in kept}
-    return [job for job in jobs if job.index not in done]
+    return out
+
+
+def _explain_linear(
+    model: NgramClassifier,
+    tag: str,
+    jobs: list[_Job],
+    task: str,
+    results: Sequence[AnalysisResult],
+    out: dict[int, TaskEvidence],
+    prepared: dict[tuple[Any, ...], tuple[list[_Job], _Grams]],
+) -> list[_Job]:
+    """Exact contributions for ``jobs`` (one batch); returns the jobs it cannot explain."""
+    weights = _linear_unit_weights(model, jobs, task, results, prepared)
+    for job in jobs:
+        if job.index in weights:
+            spans = top_spans(
+                job.units, weights[job.index], job.mapped, results[job.index].text, job.base
+            )
+            out[job.index] = TaskEvidence(_label(results[job.index], task), spans, tag)
+    return [job for job in jobs if job.index not in weights]
+
+
+# -- grouped occlusion (the transformer tier) -------------------------------------------
+
+
+def _is_break(text: str) -> bool:
+    """A clause ends after a word of punctuation only."""
+    return not any(ch.isalnum() for ch in text)
+
+
+def word_groups(text: str, words: Sequence[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
+    """At most ``limit`` runs of consecutive words ``[i, j)`` that cover ``words``.
+
+    Clauses (words up to a punctuation word) first: while there are more than
+    ``limit``, the two adjacent runs with the fewest words together merge;
+    while there are fewer, the run with the most words (two or more, not
+    counting punctuation) is cut in the middle of them. The leftmost wins
+    ties, so the groups depend on the text alone.
+
+    Example:
+        >>> t = "the box was fine, but delivery was a joke"
+        >>> [t[segment(t, "en")[i][0] : segment(t, "en")[j - 1][1]]
+        ...  for i, j in word_groups(t, segment(t, "en"), 4)]
+        ['the box', 'was fine,', 'but delivery', 'was a joke']
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    n = len(words)
+    if n == 0:
+        return []
+    runs: list[tuple[int, int]] = []
+    start = 0
+    for k, (s, e) in enumerate(words):
+        if (
+            _is_break(text[s:e])
+            and k + 1 < n
+            and not _is_break(text[words[k + 1][0] : words[k + 1][1]])
+        ):
+            runs.append((start, k + 1))
+            start = k + 1
+    runs.append((start, n))
+    while len(runs) > limit:
+        k = min(range(len(runs) - 1), key=lambda i: (runs[i + 1][1] - runs[i][0], i))
+        runs[k : k + 2] = [(runs[k][0], runs[k + 1][1])]
+    content = [not _is_break(text[s:e]) for s, e in words]
+    while len(runs) < limit:
+        # Cut the run of the most words (punctuation not counted) in the middle of them.
+        inner = [[k for k in range(i, j) if content[k]] for i, j in runs]
+        k = max(range(len(runs)), key=lambda r: (len(inner[r]), -r))
+        if len(inner[k]) < 2:
+            break
+        i, j = runs[k]
+        cut = inner[k][len(inner[k]) // 2]
+        runs[k : k + 1] = [(i, cut), (cut, j)]
+    return runs
+
+
+def _proba(model: TextClassifier, texts: list[str], memo: dict[int, Any]) -> np.ndarray:
+    """``model.predict_proba(texts)``, each model of a nested ensemble run once per batch.
+
+    ``memo`` (one per batch of texts) holds what was computed: a multi-task
+    model read by the polarity and the emotion routes (the default pack's e5
+    model) runs one forward pass for both.
+    """
+    key = id(model)
+    if key in memo:
+        out: np.ndarray = memo[key]
+        return out
+    if type(model) is EnsembleClassifier and hasattr(model, "models_"):
+        pairs = [
+            (m, w)
+            for m, w in zip(model.models_, model.weights, strict=True)
+            if w > 0 or len(model.models_) == 1
+        ]
+        probas = [to_labels(_proba(m, texts, memo), m.labels_, model.labels_) for m, _ in pairs]
+        active = [w for w in model.weights if w > 0] or model.weights
+        out = combine(probas, active, model.temperature)
+    elif isinstance(model, TaskView):
+        whole = id(model.model)
+        if whole not in memo:
+            memo[whole] = model.model.predict_proba_all(texts)
+        out = memo[whole][model.task]
+    else:
+        out = model.predict_proba(texts)
+    memo[key] = out
+    return out
+
+
+def _grouped_weights(
+    job: _Job, groups: list[tuple[int, int]], drops: Sequence[float], share: Sequence[float] | None
+) -> list[float]:
+    """Each word's part of its group's drop: by the n-gram contributions of the drop's sign.
+
+    Within a group whose erasure lowers the label's probability by ``d``, the
+    words that push towards the label (``share`` > 0, exact n-gram
+    contributions) get ``d`` in proportion to their push; with none, the
+    group's characters share it evenly. A group that raises it does the same
+    with the words that push against the label.
+    """
+    weights = [0.0] * len(job.units)
+    for (i, j), d in zip(groups, drops, strict=True):
+        sign = 1.0 if d >= 0 else -1.0
+        parts = [max(sign * share[k], 0.0) for k in range(i, j)] if share is not None else []
+        total = sum(parts)
+        if total <= 1e-12:
+            parts = [float(job.units[k][1] - job.units[k][0]) for k in range(i, j)]
+            total = sum(parts) or 1.0
+        for k, part in zip(range(i, j), parts, strict=True):
+            weights[k] = d * part / total
+    return weights
+
+
+def _label(result: AnalysisResult, task: str) -> str:
+    return result.polarity if task == "polarity" else result.emotion
 
 
 def explain(
-    analyzer: Analyzer, results: Sequence[AnalysisResult], *, method: str = "auto"
+    analyzer: Analyzer,
+    results: Sequence[AnalysisResult],
+    *,
+    method: str = "auto",
+    max_groups: int = MAX_GROUPS,
 ) -> list[Evidence]:
     """Evidence for each analysed message (``results`` from ``analyzer.analyze``).
 
     Args:
-        method: ``auto`` (linear for n-gram models, occlusion for the rest),
-            ``occlusion`` for every model (the benchmark compares both), or
-            ``linear``: the cheap path for every message (what ingestion
-            stores): n-gram models exactly, an ensemble through its n-gram
-            member (``ngram_member``), other models not at all (``none``).
+        method: ``auto`` (linear for n-gram models, grouped occlusion for the
+            rest), ``grouped`` or ``occlusion`` (every word erased) for every
+            model (the benchmark compares them), or ``linear``: the cheap path
+            for every message (what ingestion stores): n-gram models exactly,
+            an ensemble through its n-gram member (``ngram_member``), other
+            models not at all (``none``).
+        max_groups: grouped occlusion scores each message with at most this
+            many groups of words erased (plus the message itself).
     """
-    if method not in ("auto", "occlusion", "linear"):
-        raise ValueError(f"method must be auto, occlusion or linear, not {method!r}")
+    if method not in ("auto", "grouped", "occlusion", "linear"):
+        raise ValueError(f"method must be auto, grouped, occlusion or linear, not {method!r}")
+    if max_groups < 1:
+        raise ValueError(f"max_groups must be at least 1, got {max_groups}")
     jobs: list[_Job | None] = []
     for i, r in enumerate(results):
         if r.read_as is not None:
@@ -469,22 +629,30 @@ def explain(
             continue
         lang = analyzer.route(r.language)
         jobs.append(_Job(i, mapped, base, text, lang, segment(text, lang)))
-    out: list[Evidence | None] = [None] * len(results)
     per_task: dict[str, dict[int, TaskEvidence]] = {t: {} for t in TASKS}
     # Per featurizer setting and group of messages: the model's preprocessing and
     # the located n-grams, shared by a language's polarity and emotion models.
     prepared: dict[tuple[Any, ...], tuple[list[_Job], _Grams]] = {}
+    # What is scored: per kind ("grouped" / "occlusion") and list of messages, the
+    # (task, model) pairs. A language's polarity and emotion models serve the same
+    # messages, so they score the same copies, one after the other.
+    work: dict[tuple[str, tuple[int, ...]], list[tuple[str, TextClassifier]]] = {}
+    members: dict[tuple[str, tuple[int, ...]], list[_Job]] = {}
+
+    def plan(kind: str, task: str, model: TextClassifier, group: list[_Job]) -> None:
+        key = (kind, tuple(job.index for job in group))
+        members[key] = group
+        work.setdefault(key, []).append((task, model))
+
     for task in TASKS:
-        # Occlusion copies of every message served by one model go in one batch.
-        batches: dict[int, tuple[TextClassifier, list[tuple[_Job, list[tuple[int, int]]]]]] = {}
         linear: dict[int, tuple[NgramClassifier, str, list[_Job]]] = {}
+        scored: dict[int, tuple[TextClassifier, list[_Job]]] = {}
         for job in jobs:
             if job is None:
                 continue
-            r = results[job.index]
-            label = r.polarity if task == "polarity" else r.emotion
+            label = _label(results[job.index], task)
             model = analyzer.models[job.lang][task]
-            if method != "occlusion":
+            if method in ("auto", "linear"):
                 part = linear_part(model, members=method == "linear")
                 if part is not None and label in part[0].labels_:
                     linear.setdefault(id(part[0]), (part[0], part[1], []))[2].append(job)
@@ -492,39 +660,63 @@ def explain(
                 if method == "linear":  # nothing cheap to explain it with
                     per_task[task][job.index] = TaskEvidence(label, (), "none")
                     continue
-            units = group_units(job.units, MAX_UNITS)
-            batches.setdefault(id(model), (model, []))[1].append((job, units))
+            scored.setdefault(id(model), (model, []))[1].append(job)
+        for model, group in scored.values():
+            plan("occlusion" if method == "occlusion" else "grouped", task, model, group)
         for model, tag, group in linear.values():
             left = _explain_linear(model, tag, group, task, results, per_task[task], prepared)
-            for job in left:
+            if left:
                 # The model's preprocessing changed the text's length: occlusion (of
                 # the n-gram model itself, which is cheap).
-                units = group_units(job.units, MAX_UNITS)
-                batches.setdefault(id(model), (model, []))[1].append((job, units))
-        for model, items in batches.values():
-            texts: list[str] = []
-            for job, units in items:
-                texts += _occlude(job.text, units)
-            proba = model.predict_proba(texts)
+                plan("occlusion", task, model, left)
+    for (kind, _), pairs in work.items():
+        group = members[(kind, _)]
+        if kind == "grouped":
+            parts = [word_groups(job.text, job.units, max_groups) for job in group]
+            erased = [
+                [(job.units[i][0], job.units[j - 1][1]) for i, j in g]
+                for job, g in zip(group, parts, strict=True)
+            ]
+        else:
+            parts = []
+            erased = [group_units(job.units, MAX_UNITS) for job in group]
+        texts: list[str] = []
+        for job, spans_ in zip(group, erased, strict=True):
+            texts += _occlude(job.text, spans_)
+        memo: dict[int, Any] = {}  # one forward pass per model for every task
+        for task, model in pairs:
+            proba = _proba(model, texts, memo)
+            share: dict[int, list[float]] = {}
+            if kind == "grouped":
+                part = linear_part(model)
+                if part is not None:
+                    share = _linear_unit_weights(part[0], group, task, results, prepared)
             pos = 0
-            for job, units in items:
+            for n_job, (job, spans_) in enumerate(zip(group, erased, strict=True)):
                 r = results[job.index]
-                label = r.polarity if task == "polarity" else r.emotion
-                block = proba[pos : pos + 1 + len(units)]
-                pos += 1 + len(units)
+                label = _label(r, task)
+                block = proba[pos : pos + 1 + len(spans_)]
+                pos += 1 + len(spans_)
                 if label not in model.labels_:
-                    per_task[task][job.index] = TaskEvidence(label, (), "occlusion")
+                    per_task[task][job.index] = TaskEvidence(label, (), kind)
                     continue
                 c = model.labels_.index(label)
-                weights = (block[0, c] - block[1:, c]).tolist()
-                spans = top_spans(units, weights, job.mapped, r.text, job.base)
-                per_task[task][job.index] = TaskEvidence(label, spans, "occlusion")
+                drops = (block[0, c] - block[1:, c]).tolist()
+                if kind == "grouped":
+                    weights = _grouped_weights(job, parts[n_job], drops, share.get(job.index))
+                    spans = top_spans(job.units, weights, job.mapped, r.text, job.base)
+                else:
+                    spans = top_spans(spans_, drops, job.mapped, r.text, job.base)
+                per_task[task][job.index] = TaskEvidence(label, spans, kind)
+    out: list[Evidence] = []
     for i, r in enumerate(results):
         job = jobs[i]
         if job is None:
-            out[i] = _none(r)
+            out.append(_none(r))
             continue
-        out[i] = Evidence(
-            polarity=per_task["polarity"][i], emotion=per_task["emotion"][i], units=job.units
+        out.append(
+            Evidence(
+                polarity=per_task["polarity"][i], emotion=per_task["emotion"][i], units=job.units
+            )
         )
-    return [e for e in out if e is not None]
+    return out

@@ -17,6 +17,7 @@ from emotiondesk.explain import (
     segment,
 )
 from emotiondesk.models.ensemble import EnsembleClassifier
+from emotiondesk.models.ngram import NgramClassifier
 from emotiondesk.text.normalize import prepare, prepare_with_offsets
 from emotiondesk.usecases.analyze_messages import (
     STORED_ASPECTS,
@@ -144,7 +145,8 @@ def test_explanations_point_into_the_original_text_and_repeat(analyzer: Analyzer
 def test_other_model_kinds_are_explained_by_batched_occlusion(
     analyzer: Analyzer, tiny_pack: Path
 ) -> None:
-    # An ensemble (here of the real n-gram model) is not linear: occlusion.
+    # An ensemble (here of the real n-gram model) is not linear: grouped occlusion
+    # (``method="occlusion"``: every word erased).
     models = {
         lang: {
             task: EnsembleClassifier([f"{lang}-{task}-ngram"], [1.0]).load_members(
@@ -156,32 +158,35 @@ def test_other_model_kinds_are_explained_by_batched_occlusion(
     }
     wrapped = Analyzer(models, version="ens")
     calls: list[int] = []
-    original = EnsembleClassifier.predict_proba
+    original = NgramClassifier.predict_proba
 
-    def counting(self: EnsembleClassifier, texts: list[str]) -> np.ndarray:
+    def counting(self: NgramClassifier, texts: list[str]) -> np.ndarray:
         calls.append(len(texts))
         return original(self, texts)
 
-    EnsembleClassifier.predict_proba = counting  # type: ignore[method-assign]
-    try:
-        results = wrapped.analyze(TEXTS[:4])
-        calls.clear()
-        evidence = explain(wrapped, results)
-    finally:
-        EnsembleClassifier.predict_proba = original  # type: ignore[method-assign]
-    # One batch per model: zh and en x polarity and emotion.
-    assert len(calls) == 4
-    ev = evidence[0].to_dict()["emotion"]
-    assert ev["method"] == "occlusion" and ev["label"] == "anger"
-    assert ev["spans"][0]["weight"] > 0 and "气" in ev["spans"][0]["text"]
-    assert [e.to_dict() for e in explain(wrapped, results)] == [e.to_dict() for e in evidence]
+    results = wrapped.analyze(TEXTS[:4])
+    for method in ("grouped", "occlusion"):
+        NgramClassifier.predict_proba = counting  # type: ignore[method-assign]
+        try:
+            calls.clear()
+            evidence = explain(wrapped, results, method=method)
+        finally:
+            NgramClassifier.predict_proba = original  # type: ignore[method-assign]
+        # One batch per model: zh and en x polarity and emotion.
+        assert len(calls) == 4
+        ev = evidence[0].to_dict()["emotion"]
+        assert ev["method"] == method and ev["label"] == "anger"
+        assert ev["spans"][0]["weight"] > 0 and "气" in ev["spans"][0]["text"]
+        again = explain(wrapped, results, method=method)
+        assert [e.to_dict() for e in again] == [e.to_dict() for e in evidence]
+    assert explain(wrapped, results)[0].emotion.method == "grouped"  # the default
     # The cheap path explains the ensemble through its n-gram member, without a model call.
-    EnsembleClassifier.predict_proba = counting  # type: ignore[method-assign]
+    NgramClassifier.predict_proba = counting  # type: ignore[method-assign]
     try:
         calls.clear()
         cheap = explain(wrapped, results, method="linear")
     finally:
-        EnsembleClassifier.predict_proba = original  # type: ignore[method-assign]
+        NgramClassifier.predict_proba = original  # type: ignore[method-assign]
     assert calls == []
     direct = explain(analyzer, analyzer.analyze(TEXTS[:4]))
     for mine, theirs in zip(cheap, direct, strict=True):

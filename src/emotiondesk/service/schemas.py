@@ -120,14 +120,15 @@ class EvidenceSpan(BaseModel):
     start: int = Field(description="Character offset into the text as given.")
     end: int
     weight: float = Field(
-        description="Signed: towards (+) or against (-) the label; logit units (linear) "
-        "or the drop in the label's probability when erased (occlusion)."
+        description="Signed: towards (+) or against (-) the label; logit units (linear, "
+        "ngram_member), the drop in the label's probability when erased (occlusion), or "
+        "the word's share of its group's drop (grouped)."
     )
 
 
 class TaskEvidence(BaseModel):
     label: str
-    method: Literal["linear", "occlusion", "none"]
+    method: Literal["linear", "ngram_member", "grouped", "occlusion", "none"]
     spans: list[EvidenceSpan]
 
 
