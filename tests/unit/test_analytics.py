@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -22,6 +23,7 @@ from emotiondesk.analytics import (
     split_clauses,
     summarize_aspects,
 )
+from emotiondesk.analytics.topics import merge_groups
 from emotiondesk.errors import InvalidInputError
 
 T0 = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)  # a Monday
@@ -252,3 +254,73 @@ def test_surge_params_validated_and_fill_buckets() -> None:
         SurgeDetector().update("x", 0, n=1, k=2)
     rows = fill_buckets({("a", 0): (5, 1), ("b", 1): (3, 3)}, [0, 1])
     assert rows == [("a", 0, 5, 1), ("b", 0, 0, 0), ("a", 1, 0, 0), ("b", 1, 3, 3)]
+
+
+def test_near_duplicate_topics_merge_with_counts_summed() -> None:
+    zh = [
+        "物流太慢了",
+        "物流太慢了，等了一周",
+        "物流太慢",
+        "快递太慢",
+        "快递太慢了！",
+        "快递太慢，差评",
+    ]
+    zh += ["质量太差", "质量太差了，做工粗糙", "质量差，坏了"]
+    apart = complaint_topics(zh, k=3, synonyms={}, merge=False)
+    assert sorted(t.size for t in apart) == [3, 3, 3]  # before: 物流太慢 and 快递太慢 apart
+    topics = complaint_topics(zh, k=3)
+    assert sorted(t.size for t in topics) == [3, 6]
+    slow = next(t for t in topics if t.size == 6)
+    assert set(slow.terms[:2]) in ({"物流", "太慢"}, {"快递", "太慢"})  # as written, not "delivery"
+    assert slow.share == pytest.approx(6 / 9)
+    quality = next(t for t in topics if t.size == 3)
+    assert quality.terms[0] == "质量"
+    # the merge step alone (no synonyms before clustering) joins the two as well
+    roots = merge_groups([zh[:3], zh[3:6], zh[6:]], [["物流", "太慢"], ["快递", "太慢"], ["质量"]])
+    assert roots[0] == roots[1] != roots[2]
+
+    en = ["The delivery was slow", "delivery was slow, waited two weeks", "slow delivery again"]
+    en += ["shipping too slow", "shipping was too slow again", "the shipping was slow"]
+    en += ["terrible quality, it broke", "poor quality, cheap material", "quality is awful"]
+    topics = complaint_topics(en, k=3)
+    assert sorted(t.size for t in topics) == [3, 6]
+    merged = next(t for t in topics if t.size == 6)
+    assert merged.to_dict()["size"] == 6 and "slow" in merged.terms
+
+
+def test_unrelated_topics_do_not_merge() -> None:
+    groups = [["客服回复太慢"], ["物流太慢"], ["酒店房间很小"], ["客服态度差"], ["价格太贵"]]
+    terms = [["客服", "回复", "太慢"], ["物流", "太慢"], ["酒店", "房间", "服务"]]
+    terms += [["客服", "态度"], ["价格", "太贵"]]
+    roots = merge_groups(groups, terms)
+    # slow service replies are no slow delivery; a hotel that mentions service is no
+    # customer-service topic; price is no service
+    assert len(set(roots)) == 5
+    en = merge_groups(
+        [["battery drains fast"], ["arrived broken"], ["refund never arrived"]],
+        [["battery", "drains"], ["broken", "arrived"], ["refund", "arrived"]],
+    )
+    assert len(set(en)) == 3
+
+
+def test_merged_topics_show_each_example_once_and_keep_the_shape() -> None:
+    texts = ["物流太慢了", "物流太慢了！", "物流 太慢了", "快递太慢", "快递太慢了"]
+    texts += ["质量太差了", "质量差，做工粗糙", "质量太差", "价格太贵", "价格太贵了", "价格贵"]
+    topics = complaint_topics(texts, k=3, examples=5)
+    for t in topics:
+        keys = [re.sub(r"[\W_]+", "", e) for e in t.examples]
+        assert len(keys) == len(set(keys))
+        assert set(t.to_dict()) >= {"label", "terms", "size", "share", "examples", "merged_from"}
+    assert sum(t.size for t in topics) == len(texts)
+
+
+def test_questions_are_not_complaint_topics() -> None:
+    texts = ["物流太慢了", "物流太慢了，等了一周", "快递太慢"]
+    texts += ["请问这个支持无线充电吗？", "Does the smartwatch support wireless charging?"]
+    texts += ["为什么还没发货？物流太慢了"]  # a rhetorical complaint stays
+    topics = complaint_topics(texts, min_df=2)
+    shown = [e for t in topics for e in t.examples]
+    assert not any("无线充电" in e or "wireless" in e for e in shown)
+    assert sum(t.size for t in topics) == 4
+    kept = complaint_topics(texts, min_df=2, drop_questions=False, examples=10)
+    assert sum(t.size for t in kept) >= 5

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from emotiondesk.analyzer import load_analyzer
@@ -208,6 +209,16 @@ def test_aspects_and_topics_endpoints(client: TestClient) -> None:
     assert top["n"] == top["positive"] + top["negative"] + top["neutral"]
     t = client.get("/v1/analytics/topics?days=0&k=3").json()
     assert len(t["topics"]) <= 3 and all(x["size"] > 0 and x["examples"] for x in t["topics"])
+    # complaint topics come from the messages read as negative only, each example once
+    t = client.get("/v1/analytics/topics?days=0").json()
+    with client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        rows = session.execute(select(Message.text, Message.polarity)).all()
+    negative = {text for text, polarity in rows if polarity == "negative"}
+    for x in t["topics"]:
+        assert set(x) >= {"label", "terms", "size", "share", "examples", "merged_from"}
+        assert len(x["examples"]) == len(set(x["examples"]))
+        assert set(x["examples"]) <= negative
+    assert sum(x["size"] for x in t["topics"]) <= t["texts"]
 
 
 def test_surge_scan_alerts_once_and_acknowledge(client: TestClient) -> None:
