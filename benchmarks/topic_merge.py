@@ -52,7 +52,7 @@ METHODS: dict[str, dict[str, Any]] = {
 
 
 def top_terms(texts: list[str], lang: str) -> list[str]:
-    counts = Counter(w for t in texts for w in set(TOPICS(t, lang)))
+    counts = Counter(w for t in texts for w in dict.fromkeys(TOPICS(t, lang)))
     return [w for w, _c in counts.most_common(MERGE_TOP_TERMS)]
 
 
