@@ -681,8 +681,12 @@ def explain(
             parts = []
             erased = [group_units(job.units, MAX_UNITS) for job in group]
         texts: list[str] = []
+        speller = getattr(analyzer, "spelling", None)
         for job, spans_ in zip(group, erased, strict=True):
-            texts += _occlude(job.text, spans_)
+            variants = _occlude(job.text, spans_)
+            if speller is not None and job.lang == "en":  # read as analyze read it
+                variants = [speller.correct(v) for v in variants]
+            texts += variants
         memo: dict[int, Any] = {}  # one forward pass per model for every task
         for task, model in pairs:
             proba = _proba(model, texts, memo)

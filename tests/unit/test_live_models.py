@@ -164,3 +164,16 @@ def test_shadow_counts_of_several_workers_are_summed(tmp_path: Path) -> None:
     assert got["workers"] == 2 and got["compared"] == 18 and got["skipped"] == 2
     assert got["agree"] == {"polarity": 18, "emotion": 14}
     assert got["pairs"]["emotion"][("neutral", "anger")] == 4
+
+
+def test_a_closed_shadow_scorer_drops_work_instead_of_failing_the_request() -> None:
+    """Requests in flight while a challenger changes (or the service stops) must not fail."""
+    from types import SimpleNamespace
+
+    from emotiondesk.service.live_models import ShadowScorer
+
+    metrics = SimpleNamespace()  # never touched: nothing is scored
+    scorer = ShadowScorer(analyzer=None, version="v2", metrics=metrics)  # type: ignore[arg-type]
+    scorer.close()
+    scorer.submit(["物流太慢了"], None, [None])  # after close: no RuntimeError
+    assert scorer._pending == 0 and scorer.compared == 0

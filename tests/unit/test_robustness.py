@@ -232,6 +232,11 @@ def test_zh_complaint_phrases_match_with_two_characters_swapped() -> None:
         assert "complaint" in [s.id for s in lex.match(text, "zh")]
     # two-character phrases are not stretched: 没想到 is no 没到
     assert "complaint" not in [s.id for s in lex.match("没想到这么快", "zh")]
+    # nor three-character ones, whose swaps are often words that mean something else:
+    # 说好的 -> 说的好 ("well said"), 不能用 -> 能不用, 不通知 -> 不用通知
+    for text in ("谢谢，你说的好", "能不用就不用吧", "这个不用通知我了"):
+        fired = [s.id for s in lex.match(text, "zh")]
+        assert "complaint" not in fired and "sarcasm" not in fired, (text, fired)
 
 
 def test_unless_fired_must_name_a_signal() -> None:

@@ -324,7 +324,14 @@ def complaint_topics(
     assign = _kmeans(x, k)
     clusters = [j for j in range(k) if (assign == j).any()]
     named = {j: _top_terms(x, vocab, np.flatnonzero(assign == j)) for j in clusters}
-    merged_from: dict[int, list[str]] = {j: [" / ".join(named[j][:3])] for j in clusters}
+    # each cluster's label as its customers wrote it (not a synonym group's name)
+    written = {
+        j: " / ".join(
+            _surface(t, np.flatnonzero(assign == j), keep, surface, canon) for t in named[j][:3]
+        )
+        for j in clusters
+    }
+    merged_from: dict[int, list[str]] = {j: [written[j]] for j in clusters}
     if merge and len(clusters) > 1:
         roots = merge_groups(
             [[texts[keep[r]] for r in np.flatnonzero(assign == j)] for j in clusters],
@@ -334,7 +341,7 @@ def complaint_topics(
         new = {j: clusters[roots[i]] for i, j in enumerate(clusters)}
         merged_from = {}
         for j in clusters:
-            merged_from.setdefault(new[j], []).append(" / ".join(named[j][:3]))
+            merged_from.setdefault(new[j], []).append(written[j])
         assign = np.array([new[int(a)] for a in assign])
         clusters = sorted(set(new.values()))
     share_of = sum(1 for q in asked if not q)

@@ -169,6 +169,7 @@ def run_job(job: Path) -> int:
 
     from emotiondesk.registry import Registry
     from emotiondesk.training.jobs import (
+        CANCEL_FILE,
         JobCancelled,
         JobContext,
         read_inputs,
@@ -185,13 +186,16 @@ def run_job(job: Path) -> int:
         if data["kind"] != "learn-deep":
             update_job(job, state="failed", error=f"unknown job kind {data['kind']!r}")
             return 1
-        update_job(job, state="running", pid=os.getpid(), runs=int(data.get("runs", 0)) + 1)
         ctx = JobContext(job)
 
         def on_term(signum: int, frame: Any) -> None:
             ctx.cancelled = True
 
-        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGTERM, on_term)  # before "running": a cancel is never a kill
+        if data["state"] == "cancelled" or (job / CANCEL_FILE).exists():
+            update_job(job, state="cancelled")
+            return 1
+        update_job(job, state="running", pid=os.getpid(), runs=int(data.get("runs", 0)) + 1)
         ctx.log(f"job {job.name} run {data.get('runs', 0) + 1} (pid {os.getpid()})")
         try:
             params = data["params"]

@@ -293,19 +293,26 @@ def learn_command(
         for note in notes:
             err_console.print(f"  {note}", highlight=False)
         if tier == "deep":
+            from emotiondesk.evaluation.gate import data_gate_set, load_thresholds
+
+            # absolute: `jobs resume` may run from another directory
+            gate_specs = [
+                f"{t}:{Path(f).resolve()}" if sep else t + sep + f
+                for t, sep, f in (g.partition(":") for g in gate_data or [])
+            ]
+            # read now, not at the gate hours later (a typo would fail the job at its end)
+            for spec in gate_specs:
+                data_gate_set(spec)
+            load_thresholds(thresholds)
             start_deep_job(
                 registry,
                 rows,
                 anchors,
                 extras,
                 params={
-                    "database": database,
+                    "database": _job_database(database),
                     "workspace": workspace,
-                    # absolute: `jobs resume` may run from another directory
-                    "gate_data": [
-                        f"{t}:{Path(f).resolve()}" if sep else t + sep + f
-                        for t, sep, f in (g.partition(":") for g in gate_data or [])
-                    ],
+                    "gate_data": gate_specs,
                     "thresholds": str(thresholds.resolve()) if thresholds else None,
                     "shipped": not no_shipped_sets,
                     "promote": promote,
@@ -462,3 +469,24 @@ def start_deep_job(
         raise typer.Exit(code=1)
     if wait and not (data.get("result") or {}).get("gate", {}).get("passed", True):
         raise typer.Exit(code=3)
+
+
+def _job_database(database: str | None) -> str | None:
+    """The database as a background job records it in job.json: a file path made
+    absolute (a resume may run from another directory), a URL only without a password
+    (job.json is a plain file)."""
+    if not database:
+        return database
+    if "://" not in database:
+        return str(Path(database).expanduser().resolve())
+    from sqlalchemy.engine import make_url
+
+    from emotiondesk.errors import InvalidInputError
+
+    if make_url(database).password:
+        raise InvalidInputError(
+            "learn --tier deep writes its database into the job's files: leave out --database "
+            "and set EMOTIONDESK_DATABASE_URL (the job reads it from its environment), or use "
+            "a URL without a password and a .pgpass file"
+        )
+    return database

@@ -111,7 +111,8 @@ class OnnxClassifier(MultiTaskClassifier):
             opts.intra_op_num_threads = threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if unpack_weights is None:
-            unpack_weights = os.environ.get("EMOTIONDESK_ONNX_UNPACK", "1") not in ("0", "false")
+            flag = os.environ.get("EMOTIONDESK_ONNX_UNPACK", "1").strip().lower()
+            unpack_weights = flag not in ("0", "false", "no", "off")
         source: str | bytes = str(path / MODEL_FILE)
         self.unpacked_ = 0
         if unpack_weights and cfg.get("quantization") == "weight-only":
@@ -186,6 +187,7 @@ def unpack_weight_only(model_file: Path) -> tuple[bytes, int]:
     inits = {t.name: t for t in graph.initializer}
     nodes: list[Any] = []
     used: set[str] = set()
+    unpacked: set[str] = set()
     count = 0
     for node in graph.node:
         if node.op_type != "MatMulNBits":
@@ -219,7 +221,9 @@ def unpack_weight_only(model_file: Path) -> tuple[bytes, int]:
         weight = ((q[:, :, :block].astype(np.float32) - zero) * scales[:, :, None]).reshape(n, -1)
         weight = np.ascontiguousarray(weight[:, :k].T)
         name = f"{inputs[1]}__fp32"
-        graph.initializer.append(numpy_helper.from_array(weight, name))
+        if name not in unpacked:  # two nodes may share one weight
+            graph.initializer.append(numpy_helper.from_array(weight, name))
+            unpacked.add(name)
         used.update(x for x in inputs[1:4] if x)
         if inputs[5]:
             mid = f"{node.output[0]}__nobias"

@@ -116,7 +116,11 @@ class ShadowScorer:
                 self.metrics.shadow_skipped.inc(len(texts))
                 return
             self._pending += 1
-        self._executor.submit(self._score, texts, language, results)
+        try:
+            self._executor.submit(self._score, texts, language, results)
+        except RuntimeError:  # closed meanwhile (a new challenger, a shutdown): never fail serving
+            with self._lock:
+                self._pending -= 1
 
     def _score(self, texts: list[str], language: str | None, results: list[Any]) -> None:
         try:
@@ -293,8 +297,9 @@ class LiveModels:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self.shadow is not None:
-            await run_in_threadpool(self.shadow.close)
+        old, self.shadow = self.shadow, None  # detached first: requests stop submitting to it
+        if old is not None:
+            await run_in_threadpool(old.close)
 
     async def _run(self) -> None:
         while True:
@@ -338,9 +343,9 @@ class LiveModels:
     async def _follow_challenger(self, version: str | None) -> None:
         if not self.settings.shadow or version == self.challenger:
             return
-        if self.shadow is not None:
-            await run_in_threadpool(self.shadow.close)
-            self.shadow = None
+        old, self.shadow = self.shadow, None  # detached first: requests stop submitting to it
+        if old is not None:
+            await run_in_threadpool(old.close)
         self.challenger = version
         if version is None or self.registry is None:
             return

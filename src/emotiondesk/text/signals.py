@@ -137,12 +137,14 @@ def _swapped_han(words: Sequence[str]) -> re.Pattern[str] | None:
     characters swapped: inside the phrase (还没货发 for 还没发货) or across its edge
     (少了发 for 少发了, 态员度恶劣 for 态度恶劣: a swap with the character next to it).
 
-    Only phrases of three or more characters: a two-character one with a
-    character between (没.到) matches other words (没想到).
+    Only phrases of four or more characters: a two-character one with a
+    character between (没.到) matches other words (没想到), and a three-character
+    one swapped is too often a word of its own that means something else (说好的
+    -> 说的好 "well said", 不能用 -> 能不用, 不通知 -> 不用通知).
     """
     variants: set[str] = set()
     for w in words:
-        if len(w) < 3 or not all("\u4e00" <= c <= "\u9fff" for c in w):
+        if len(w) < 4 or not all("\u4e00" <= c <= "\u9fff" for c in w):
             continue
         for i in range(len(w) - 1):
             if w[i] != w[i + 1]:

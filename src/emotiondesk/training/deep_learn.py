@@ -555,8 +555,8 @@ def run_deep_learn(
         }
         write_json(staging / CARD_FILE, card)
         (staging / CARD_MARKDOWN).write_text(card_markdown(card), encoding="utf-8")
+    ctx.advance(1, 1)  # a cancel lands here, before the version is registered, never after
     registry.set_challenger(version, by=card["by"], reason=f"learned (deep tier) from {parent}")
-    ctx.advance(1, 1)
     ctx.log(f"candidate {version}: {registry.version_dir(version)}")
     return {
         "version": version,

@@ -31,6 +31,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -47,6 +48,7 @@ JOB_FILE = "job.json"
 INPUTS_FILE = "inputs.json"
 LOG_FILE = "log.txt"
 CANCEL_FILE = "cancel"
+_JOB_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]*")
 LOCK_FILE = "run.lock"
 JOBS_DIR = "jobs"
 
@@ -99,6 +101,8 @@ def create_job(root: Path, *, kind: str, params: dict[str, Any], inputs: dict[st
 
 def find_job(root: Path, job_id: str) -> Path:
     """The directory of job ``job_id`` (a unique prefix is enough)."""
+    if not _JOB_ID.fullmatch(job_id):
+        raise InvalidInputError(f"{job_id!r} is no job id (letters, digits, '-' and '_')")
     if (root / job_id / JOB_FILE).is_file():
         return root / job_id
     matches = sorted(p for p in root.glob(f"{job_id}*") if (p / JOB_FILE).is_file())
