@@ -169,8 +169,11 @@ def test_ingestion_never_waits_for_the_receiver(
         assert r.json()["message"]["state"]["alerts"], "the legal-threat rule raises an alert"
         assert receiver.requests == []  # answered while the receiver still holds the webhook
         receiver.hold.set()
-        [req] = receiver.wait_for(1)
-    alert = json.loads(req["body"])["alert"]
+        reqs = receiver.wait_for(1)
+    # one alert; on a slow machine the held request can outlast the notifier's timeout,
+    # and its retry then arrives too: the same alert again, never another one
+    assert len({r["body"] for r in reqs}) == 1, reqs
+    alert = json.loads(reqs[0]["body"])["alert"]
     assert alert["conversation_id"] == cid and alert["severity"] == "critical"
     assert alert["workspace"] == "default"  # the key's workspace (the bootstrap key: default)
 
