@@ -151,3 +151,33 @@ def test_clear_errors(deep_pack: Path, tiny_pack: Path, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="at least 1"):
         DeepParams(epochs=0)
     json.dumps(read_job(job))  # job.json stays readable
+
+
+def test_feature_chunks_are_reused_only_for_the_same_texts(tmp_path: Path) -> None:
+    """A resume reads its encoded chunks back; a different text list never gets them."""
+    import json as _json
+
+    from emotiondesk.training import deep_learn
+    from emotiondesk.training.jobs import JOB_FILE, JobContext
+
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / JOB_FILE).write_text(_json.dumps({"state": "running"}))
+    calls: list[int] = []
+
+    class Reader:  # a deterministic encoder: one feature, the text's length
+        heads = type("Heads", (), {"weights": {"polarity": np.zeros((3, 1))}})()
+
+        def __call__(self, texts: list[str]) -> np.ndarray:
+            calls.append(len(texts))
+            return np.array([[float(len(t))] for t in texts], dtype=np.float32)
+
+    texts = [f"message {i}" * (1 + i % 3) for i in range(deep_learn.CHUNK + 5)]
+    first = deep_learn._chunks(job, texts, Reader(), JobContext(job))  # type: ignore[arg-type]
+    assert len(calls) == 2
+    again = deep_learn._chunks(job, texts, Reader(), JobContext(job))  # type: ignore[arg-type]
+    assert len(calls) == 2 and np.array_equal(first, again)  # read back, not encoded
+    other = texts[1:] + texts[:1]  # the same texts in another order
+    moved = deep_learn._chunks(job, other, Reader(), JobContext(job))  # type: ignore[arg-type]
+    assert len(calls) == 4  # encoded anew
+    assert moved[:, 0].tolist() == [float(len(t)) for t in other]

@@ -232,9 +232,26 @@ def replay_sample(
 
 
 def _chunks(job: Path, texts: list[str], reader: FeatureReader, ctx: JobContext) -> np.ndarray:
-    """Features of ``texts``, a chunk file each ``CHUNK`` texts (existing chunks are reused)."""
+    """Features of ``texts``, a chunk file each ``CHUNK`` texts (existing chunks are reused).
+
+    Chunks are reused only for the same texts in the same order (a fingerprint in
+    ``manifest.json``): were the list to differ on a resume, features and labels
+    would be silently misaligned, so the folder is cleared instead.
+    """
     folder = job / FEATURES_DIR
     folder.mkdir(exist_ok=True)
+    digest = hashlib.sha256()
+    for t in texts:
+        digest.update(t.encode("utf-8") + b"\x00")
+    manifest = {"texts": len(texts), "sha256": digest.hexdigest(), "chunk": CHUNK}
+    stamp = folder / "manifest.json"
+    if not stamp.is_file() or json.loads(stamp.read_text(encoding="utf-8")) != manifest:
+        stale = sorted(folder.glob("chunk-*.npy"))
+        for old in stale:
+            old.unlink()
+        if stale:
+            ctx.log(f"features: {len(stale)} chunks of other texts removed")
+        stamp.write_text(json.dumps(manifest), encoding="utf-8")
     n_chunks = (len(texts) + CHUNK - 1) // CHUNK
     ctx.stage("features", n_chunks)
     parts, reused = [], 0
