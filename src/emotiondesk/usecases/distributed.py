@@ -259,10 +259,11 @@ def score_file_ray(
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=cpus,
         )
-        if ofmt == "parquet":
-            scored.write_parquet(str(tmp.resolve()))
-        else:
-            scored.write_csv(str(tmp.resolve()))
+        # Written here, in the order the blocks stream back (preserve_order): Ray's own
+        # writers name their files so that file-name order is not always block order
+        # (a block of rows 8000-8191 once sorted after 8192-9191), and the output must
+        # keep the input's row order.
+        _write_in_order(scored, tmp, ofmt)
         report.seconds = time.perf_counter() - t0
     report.rows = sum(_rows(p, ofmt) for p in sorted(tmp.iterdir()) if p.is_file())
     if dst.is_dir():
@@ -279,6 +280,30 @@ def _rows(path: Path, fmt: str) -> int:
     import pyarrow.csv as pacsv
 
     return int(pacsv.read_csv(path).num_rows)
+
+
+def _write_in_order(ds: Any, folder: Path, fmt: str) -> None:
+    """Stream ``ds``'s batches, in order, into one file ``part-00000.{fmt}`` of ``folder``."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True)
+    target = folder / f"part-00000.{'parquet' if fmt == 'parquet' else 'csv'}"
+    writer: Any = None
+    try:
+        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+            if batch.num_rows == 0:
+                continue
+            if writer is None:
+                writer = (
+                    pq.ParquetWriter(target, batch.schema)
+                    if fmt == "parquet"
+                    else pacsv.CSVWriter(target, batch.schema)
+                )
+            writer.write_table(batch)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def read_output(path: str | Path) -> pa.Table:
